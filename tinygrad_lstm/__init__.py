@@ -1,1 +1,22 @@
-"""tinygrad_lstm: a small, exact and fast autograd on numpy for recurrent networks."""
+"""tinygrad_lstm: a small, exact and fast autograd on numpy for seeing and trusting how
+recurrent networks learn.
+
+>>> import tinygrad_lstm as tl
+>>> x = tl.Tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+array([2., 4.])
+"""
+from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad,
+                     is_grad_enabled, name_scope, no_grad, walk_graph)
+from .gradcheck import GradcheckError, gradcheck
+from .ops import concat, stack
+from .random import default_generator, full, manual_seed, ones, rand, randn, zeros
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Function", "ShapeError", "Graph", "backward", "walk_graph", "no_grad", "enable_grad",
+    "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "concat", "stack",
+    "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
+]

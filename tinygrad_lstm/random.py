@@ -1,0 +1,62 @@
+"""Tensor factories and the global random generator (`manual_seed`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import Tensor
+
+__all__ = ["zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator"]
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed the generator used by `randn`, `rand`, parameter initialisation and dropout."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator
+
+
+def default_generator() -> np.random.Generator:
+    """The global numpy `Generator` that `manual_seed` seeds."""
+    return _generator
+
+
+def _shape(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+        raise ValueError(f"shape must be non-negative integers, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
+    return Tensor._wrap(data, None, 0).requires_grad_(requires_grad)
+
+
+def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros, e.g. ``zeros(2, 3)`` or ``zeros((2, 3))``. Default dtype float64, as numpy."""
+    return _make(np.zeros(_shape(shape), dtype=dtype), requires_grad)
+
+
+def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return _make(np.ones(_shape(shape), dtype=dtype), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` filled with `fill_value` (dtype inferred from it, as numpy)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return _make(np.full(_shape(shape), fill_value, dtype=dtype), requires_grad)
+
+
+def randn(*shape, dtype=np.float64, requires_grad: bool = False, generator: np.random.Generator | None = None) -> Tensor:
+    """Standard normal samples from `generator` (default: the global one, see `manual_seed`)."""
+    rng = generator if generator is not None else _generator
+    return _make(rng.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad)
+
+
+def rand(*shape, dtype=np.float64, requires_grad: bool = False, generator: np.random.Generator | None = None) -> Tensor:
+    """Uniform samples in [0, 1) from `generator` (default: the global one)."""
+    rng = generator if generator is not None else _generator
+    return _make(rng.random(_shape(shape)).astype(dtype, copy=False), requires_grad)
