@@ -1,0 +1,50 @@
+"""Hand-written BPTT reference for RNN, LSTM and GRU: pure numpy, every gradient derived by hand.
+
+- ``classic``: the column-major API most courses teach (``rnn_forward``, ``lstm_backward``, ...).
+- ``fused``: one layer in PyTorch's layout, vectorised; the speed reference for autograd.
+- ``adapters``: move one set of weights and data between the two layouts.
+
+The derivations are in ``docs/math.md``.
+"""
+from .adapters import (
+    lstm_params_from_torch,
+    lstm_params_to_torch,
+    rnn_params_from_torch,
+    rnn_params_to_torch,
+    sequence_from_torch,
+    sequence_to_torch,
+    state_from_torch,
+    state_to_torch,
+)
+from .classic import (
+    lstm_backward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_forward,
+    rnn_backward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+    rnn_forward,
+    sigmoid,
+    softmax,
+)
+from .fused import (
+    gru_backward_fused,
+    gru_forward_fused,
+    lstm_backward_fused,
+    lstm_forward_fused,
+    rnn_backward_fused,
+    rnn_forward_fused,
+)
+
+__all__ = [
+    "rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
+    "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward",
+    "sigmoid", "softmax",
+    "rnn_forward_fused", "rnn_backward_fused",
+    "lstm_forward_fused", "lstm_backward_fused",
+    "gru_forward_fused", "gru_backward_fused",
+    "lstm_params_to_torch", "lstm_params_from_torch",
+    "rnn_params_to_torch", "rnn_params_from_torch",
+    "sequence_to_torch", "sequence_from_torch", "state_to_torch", "state_from_torch",
+]
