@@ -12,6 +12,7 @@ from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anoma
 from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_jacobian
 from .ops import concat, stack
 from .random import default_generator, full, manual_seed, ones, rand, randn, zeros
+from . import viz
 
 __version__ = "0.1.0"
 

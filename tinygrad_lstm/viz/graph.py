@@ -1,0 +1,451 @@
+"""Draw the computation graph behind tensors with Graphviz, grouped by name scope and time step.
+
+Nodes are grouped in nested clusters following their ``name_scope`` (``lstm/l0/t=3``
+is the cluster ``t=3`` inside ``l0`` inside ``lstm``). Scopes named ``t=<int>`` are
+time steps: ``max_steps`` keeps the first and last steps of each sequence and draws
+the middle ones as a single dashed node. A leaf is drawn in the innermost scope that
+holds all the ops using it, so a parameter shared by every step is drawn once,
+outside the step clusters.
+"""
+from __future__ import annotations
+
+import html
+import math
+import pathlib
+import re
+
+import numpy as np
+
+from ..engine import Tensor, walk_graph
+from .grads import grad_norm, recorded_grad_norms
+
+__all__ = ["draw_graph", "render_graph", "GraphvizNotFoundError"]
+
+_STEP = re.compile(r"t=(-?\d+)")
+_RANKDIRS = ("LR", "RL", "TB", "BT")
+
+# How each kind of node looks; the legend and the docstring of `draw_graph` follow this table.
+_STYLES = {
+    "parameter": dict(shape="box", style="filled", fillcolor="#cfe2f3", color="#3d85c6"),
+    "input": dict(shape="ellipse", style="filled", fillcolor="#e8e8e8", color="#999999"),
+    "op": dict(shape="box", style="rounded,filled", fillcolor="white", color="#666666"),
+    "output": dict(shape="box", style="rounded,filled", fillcolor="#c9e7b8", color="#38761d"),
+    "collapsed": dict(shape="box", style="rounded,dashed", color="#888888", fontcolor="#555555"),
+}
+_STEP_CLUSTER = dict(style="rounded,filled", fillcolor="#f6f6f6", color="#cccccc", fontcolor="#666666")
+_SCOPE_CLUSTER = dict(style="rounded", color="#999999", fontcolor="#333333")
+_LEAF_EDGE = dict(color="#9db8d2")
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is not installed; the DOT source was written anyway."""
+
+
+_INSTALL_HINT = ("Install Graphviz to render it: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+                 "`brew install graphviz` (macOS), `conda install -c conda-forge graphviz` (conda), "
+                 "or see https://graphviz.org/download/")
+
+
+def _graphviz():
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError("tinygrad_lstm.viz needs the graphviz Python package: pip install graphviz") from None
+    return graphviz
+
+
+def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: bool = True,
+               show_values: bool = False, show_grads: bool = False, rankdir: str = "LR",
+               legend: bool = False):
+    """The graph behind ``root`` as a `graphviz.Digraph`, clustered by name scope and time step.
+
+    Legend: parameters are light-blue boxes labelled with their name, inputs (leaves
+    that are not parameters) grey ellipses, ops white rounded boxes labelled with the
+    op name, outputs (the ops or leaves that made ``root``) green rounded boxes, and
+    collapsed time steps dashed boxes. Edges from leaves are light blue; an edge from
+    an op with several outputs (``split``, ``unbind``) is labelled with the output index.
+
+    Parameters
+    ----------
+    root : Tensor or list of Tensor
+        The tensors whose graph to draw.
+    params : Module or dict of str to Tensor, optional
+        Names for parameters (a module's ``named_parameters()``), matched by identity.
+        Without it, every leaf that requires grad counts as a parameter; with it,
+        leaves not named there count as inputs.
+    max_steps : int, optional
+        Keep at most this many time steps (scopes ``t=<int>``) of each sequence: the
+        first ``ceil(max_steps / 2)`` and the last ``floor(max_steps / 2)``; the others
+        are drawn as one node saying how many steps it stands for.
+    show_shapes : bool
+        Add each node's output shape(s) to its label.
+    show_values : bool
+        Add the values of leaves and of ``root`` (their mean and std when large).
+    show_grads : bool
+        Add gradient norms, after backward: of leaves' ``.grad``, of ``root`` tensors
+        holding a ``.grad`` (`Tensor.retain_grad`), and of every op whose norms were
+        recorded with `record_grad_norms`.
+    rankdir : {"LR", "RL", "TB", "BT"}
+        Graphviz's layout direction; ``"LR"`` makes time flow left to right.
+    legend : bool
+        Also draw a small legend of the node kinds.
+
+    Returns
+    -------
+    graphviz.Digraph
+        Deterministic: the same graph gives the same DOT text (``.source``). Node ids are
+        ``leaf<i>`` and ``op<i>`` in `walk_graph` order and ``steps<i>`` for collapsed steps.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> w = tl.Tensor([[0.5, -1.0]], requires_grad=True)
+    >>> with tl.name_scope("t=0"):
+    ...     h = (w * 2.0).tanh()
+    >>> dot = tl.viz.draw_graph(h, params={"w": w})
+    >>> "cluster_" in dot.source and "tanh" in dot.source
+    True
+    """
+    graphviz = _graphviz()
+    roots = _as_roots(root)
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)):
+        raise TypeError(f"draw_graph: max_steps must be an int or None, got {type(max_steps).__name__}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"draw_graph: max_steps must be at least 1, got {max_steps}")
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+    names = _parameter_names(params)
+    graph = walk_graph(roots)
+    layout = _Layout(graph, names, max_steps)
+    labels = _Labeller(roots, names, show_shapes, show_values, show_grads)
+
+    for kind, key, obj in layout.order:
+        if kind == "leaf":
+            leaf_kind = "parameter" if (id(obj) in names if names else obj.requires_grad) else "input"
+            style = _STYLES["output"] if id(obj) in labels.root_leaves else _STYLES[leaf_kind]
+            layout.place(key, labels.leaf(obj, leaf_kind), style)
+        elif kind == "op":
+            style = _STYLES["output"] if obj in labels.root_nodes else _STYLES["op"]
+            layout.place(key, labels.op(obj), style)
+        else:
+            layout.place(key, _collapsed_label(obj), _STYLES["collapsed"])
+
+    dot = graphviz.Digraph(
+        "graph",
+        graph_attr=dict(rankdir=rankdir, fontname="Helvetica", fontsize="11", nodesep="0.2",
+                        ranksep="0.3", newrank="true"),
+        node_attr=dict(fontname="Helvetica", fontsize="10", height="0.3", margin="0.08,0.04"),
+        edge_attr=dict(arrowsize="0.6", color="#555555", fontname="Helvetica", fontsize="8",
+                       fontcolor="#777777"))
+    layout.emit_clusters(graphviz, dot)
+    if legend:
+        dot.subgraph(_legend(graphviz))
+    for source, target, label, from_leaf in layout.edges:
+        attrs = dict(_LEAF_EDGE) if from_leaf else {}
+        if label is not None:
+            attrs["label"] = label
+        dot.edge(source, target, **attrs)
+    return dot
+
+
+def render_graph(root, path, format: str | None = None, **draw_kwargs) -> pathlib.Path:
+    """Draw ``root``'s graph (see `draw_graph`) and write it to ``path``.
+
+    The format follows the suffix of ``path`` (``.svg``, ``.png``, ``.pdf``, ...); ``.dot``
+    or ``.gv`` writes only the DOT source. The DOT source is always written, next to
+    the picture with the suffix ``.dot``, so it survives a missing Graphviz.
+
+    Parameters
+    ----------
+    root : Tensor or list of Tensor
+    path : str or path-like
+    format : str, optional
+        A Graphviz output format; overrides the suffix (and is appended when ``path``
+        has none).
+    **draw_kwargs
+        Passed to `draw_graph` (``params``, ``max_steps``, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (the picture, or the DOT file for ``.dot``/``.gv``).
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        Graphviz's ``dot`` program is not installed (the DOT file was written).
+    """
+    graphviz = _graphviz()
+    path = pathlib.Path(path)
+    if format is None:
+        format = path.suffix[1:]
+        if not format:
+            raise ValueError(f"render_graph: cannot tell the format of '{path}': give it a suffix "
+                             f"(.svg, .png, .pdf, .dot) or pass format=")
+    elif not path.suffix:
+        path = path.with_suffix("." + format)
+    format = format.lower()
+    dot_only = format in ("dot", "gv")
+    if not dot_only and format not in graphviz.FORMATS:
+        raise ValueError(f"render_graph: unknown format {format!r} for '{path}'; use svg, png, pdf, dot or "
+                         f"another Graphviz format")
+    dot_path = path if dot_only else path.with_suffix(".dot")
+    if dot_path == path and not dot_only:
+        raise ValueError(f"render_graph: '{path}' is where the DOT source goes; pick another suffix for {format}")
+    source = draw_graph(root, **draw_kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dot_path.write_text(source.source, encoding="utf-8")
+    if dot_only:
+        return dot_path
+    try:
+        picture = source.pipe(format=format, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError(
+            f"render_graph: Graphviz's `dot` program was not found on PATH, so '{path}' was not drawn. "
+            f"The DOT source was written to '{dot_path}'. {_INSTALL_HINT}; then run "
+            f"`dot -T{format} '{dot_path}' -o '{path}'` or call render_graph again.") from None
+    except graphviz.CalledProcessError as e:
+        stderr = e.stderr.decode(errors="replace").strip() if isinstance(e.stderr, bytes) else e.stderr
+        raise RuntimeError(f"render_graph: Graphviz's dot failed to render '{dot_path}' as {format}: "
+                           f"{stderr}") from None
+    path.write_bytes(picture)
+    return path
+
+
+# --------------------------------------------------------------------------- arguments
+def _as_roots(root) -> list:
+    roots = [root] if isinstance(root, Tensor) else list(root) if isinstance(root, (list, tuple)) else None
+    if not roots or not all(isinstance(t, Tensor) for t in roots):
+        raise TypeError(f"draw_graph: root must be a Tensor or a non-empty list of Tensors, got {root!r:.80}")
+    return roots
+
+
+def _parameter_names(params) -> dict:
+    """id(tensor) -> name, from a Module (``named_parameters``) or a dict; the first name wins."""
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        items = list(params.named_parameters())
+    elif isinstance(params, dict):
+        items = list(params.items())
+    else:
+        raise TypeError(f"draw_graph: params must be a Module or a dict of name -> Tensor, "
+                        f"got {type(params).__name__}")
+    names = {}
+    for name, tensor in items:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"draw_graph: params[{name!r}] must be a Tensor, got {type(tensor).__name__}")
+        names.setdefault(id(tensor), str(name))
+    return names
+
+
+# --------------------------------------------------------------------------- layout
+class _Collapsed:
+    """The hidden middle steps of one sequence scope."""
+
+    def __init__(self, parent: tuple, steps: list):
+        self.parent, self.first, self.last, self.count = parent, steps[0], steps[-1], len(steps)
+
+
+def _common_prefix(a: tuple, b: tuple) -> tuple:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+class _Layout:
+    """Which node goes in which cluster, in which order, and the edges between drawn nodes."""
+
+    def __init__(self, graph, names: dict, max_steps: int | None):
+        self.graph = graph
+        nodes, leaves = graph.nodes, graph.leaves
+        op_index = {node: i for i, node in enumerate(nodes)}
+        leaf_index = {id(leaf): i for i, leaf in enumerate(leaves)}
+        op_paths = [tuple(node.scope.split("/")) if node.scope else () for node in nodes]
+        leaf_paths: list = [None] * len(leaves)
+        for source, target, _, _ in graph.edges:
+            if isinstance(source, Tensor):
+                i = leaf_index[id(source)]
+                path = op_paths[op_index[target]]
+                leaf_paths[i] = path if leaf_paths[i] is None else _common_prefix(leaf_paths[i], path)
+        leaf_paths = [() if p is None else p for p in leaf_paths]
+
+        hidden = _hidden_steps(op_paths + leaf_paths, max_steps)
+        groups = list(dict.fromkeys(hidden.values()))
+        group_ids = {group: f"steps{i}" for i, group in enumerate(groups)}
+
+        def key_of(path: tuple, own_id: str) -> str:
+            for depth in range(1, len(path) + 1):
+                group = hidden.get(path[:depth])
+                if group is not None:
+                    return group_ids[group]
+            return own_id
+
+        op_keys = [key_of(p, f"op{i}") for i, p in enumerate(op_paths)]
+        leaf_keys = [key_of(p, f"leaf{i}") for i, p in enumerate(leaf_paths)]
+
+        # Draw order: each leaf just before its first user, each collapsed group at its first op.
+        self.order = []
+        self.paths = {}
+        placed = set()
+
+        def visit(kind, key, obj, path):
+            if key in placed:
+                return
+            placed.add(key)
+            if key.startswith("steps"):
+                group = groups[int(key[5:])]
+                self.order.append(("collapsed", key, group))
+                self.paths[key] = group.parent
+            else:
+                self.order.append((kind, key, obj))
+                self.paths[key] = path
+
+        for i, node in enumerate(nodes):
+            for edge in node.edges:
+                if edge is not None and isinstance(edge[0], Tensor):
+                    j = leaf_index[id(edge[0])]
+                    visit("leaf", leaf_keys[j], leaves[j], leaf_paths[j])
+            visit("op", op_keys[i], node, op_paths[i])
+        for j, leaf in enumerate(leaves):
+            visit("leaf", leaf_keys[j], leaf, leaf_paths[j])
+
+        self.edges = []
+        seen_edges = set()
+        for source, target, index, _ in graph.edges:
+            from_leaf = isinstance(source, Tensor)
+            tail = leaf_keys[leaf_index[id(source)]] if from_leaf else op_keys[op_index[source]]
+            head = op_keys[op_index[target]]
+            if tail == head:
+                continue
+            multi = not from_leaf and len(source.meta) > 1
+            label = str(index) if multi and not tail.startswith("steps") and not head.startswith("steps") else None
+            if (tail, head, label) not in seen_edges:
+                seen_edges.add((tail, head, label))
+                self.edges.append((tail, head, label, from_leaf))
+
+        self.clusters = {(): []}  # cluster path -> its entries: ("node", key, attrs) or ("cluster", path)
+        self.cluster_ids = {}
+
+    def place(self, key: str, label: str, style: dict) -> None:
+        path = self.paths[key]
+        for depth in range(1, len(path) + 1):
+            prefix = path[:depth]
+            if prefix not in self.clusters:
+                self.clusters[prefix] = []
+                self.cluster_ids[prefix] = f"cluster_{len(self.cluster_ids)}"
+                self.clusters[prefix[:-1]].append(("cluster", prefix))
+        self.clusters[path].append(("node", key, dict(style, label=label)))
+
+    def emit_clusters(self, graphviz, dot) -> None:
+        """Add the clusters to ``dot``, innermost first (no recursion over the scope tree)."""
+        built = {}
+        for path in sorted(self.clusters, key=len, reverse=True):
+            if path:
+                attrs = _STEP_CLUSTER if _STEP.fullmatch(path[-1]) else _SCOPE_CLUSTER
+                target = graphviz.Digraph(self.cluster_ids[path], graph_attr=dict(attrs, label=path[-1]))
+            else:
+                target = dot
+            for entry in self.clusters[path]:
+                if entry[0] == "node":
+                    target.node(entry[1], **entry[2])
+                else:
+                    target.subgraph(built.pop(entry[1]))
+            built[path] = target
+
+
+def _hidden_steps(paths: list, max_steps: int | None) -> dict:
+    """Scope path of each hidden step -> its `_Collapsed` group."""
+    if max_steps is None:
+        return {}
+    steps: dict = {}  # sequence scope path -> {t: step scope path}
+    for path in dict.fromkeys(paths):
+        for depth, part in enumerate(path):
+            match = _STEP.fullmatch(part)
+            if match:
+                steps.setdefault(path[:depth], {})[int(match[1])] = path[:depth + 1]
+    hidden = {}
+    for parent, by_t in steps.items():
+        if len(by_t) <= max_steps:
+            continue
+        ts = sorted(by_t)
+        middle = ts[math.ceil(max_steps / 2):len(ts) - max_steps // 2]
+        group = _Collapsed(parent, middle)
+        for t in middle:
+            hidden[by_t[t]] = group
+    return hidden
+
+
+# --------------------------------------------------------------------------- labels
+def _shape_text(shape: tuple) -> str:
+    return "scalar" if shape == () else "×".join(str(n) for n in shape)
+
+
+def _shapes_text(shapes: tuple) -> str:
+    if len(set(shapes)) == 1:
+        return _shape_text(shapes[0]) if len(shapes) == 1 else f"{len(shapes)} × ({_shape_text(shapes[0])})"
+    texts = [_shape_text(s) for s in shapes]
+    return ", ".join(texts[:3] + (["…"] if len(texts) > 3 else []))
+
+
+def _values_text(data: np.ndarray) -> str:
+    if data.size <= 6:
+        return np.array2string(np.asarray(data).ravel(), precision=3, separator=", ", suppress_small=True)
+    return f"mean {data.mean():.3g}, std {data.std():.3g}"
+
+
+def _html(title: str, lines: list, bold: bool = True) -> str:
+    head = f"<B>{html.escape(title)}</B>" if bold else html.escape(title)
+    small = "".join(f'<BR/><FONT POINT-SIZE="8" COLOR="#555555">{html.escape(line)}</FONT>' for line in lines)
+    return f"<{head}{small}>"
+
+
+class _Labeller:
+    def __init__(self, roots: list, names: dict, show_shapes: bool, show_values: bool, show_grads: bool):
+        self.names, self.show_shapes, self.show_values, self.show_grads = names, show_shapes, show_values, show_grads
+        self.root_leaves = {id(t): t for t in roots if t.grad_fn is None}
+        self.root_nodes = {}  # node -> root tensors it made
+        for t in roots:
+            if t.grad_fn is not None:
+                self.root_nodes.setdefault(t.grad_fn, []).append(t)
+
+    def leaf(self, leaf: Tensor, kind: str) -> str:
+        lines = [_shape_text(leaf.shape)] if self.show_shapes else []
+        if self.show_values:
+            lines.append(_values_text(leaf.data))
+        if self.show_grads:
+            norm = grad_norm(leaf)
+            if norm is not None:
+                lines.append(f"|grad| {norm:.3g}")
+        return _html(self.names.get(id(leaf), kind), lines, bold=kind == "parameter")
+
+    def op(self, node) -> str:
+        lines = [_shapes_text(node.shapes)] if self.show_shapes else []
+        made = self.root_nodes.get(node, ())
+        if self.show_values:
+            lines.extend(_values_text(t.data) for t in made)
+        if self.show_grads:
+            recorded = recorded_grad_norms(node) or [None] * len(node.meta)
+            for t in made:
+                if t.grad is not None:
+                    recorded = list(recorded)
+                    recorded[t.output_index] = grad_norm(t)
+            known = [n for n in recorded if n is not None]
+            if known:
+                lines.append(f"|grad| {math.sqrt(sum(n * n for n in known)):.3g}")
+        return _html(node.name, lines)
+
+
+def _collapsed_label(group: _Collapsed) -> str:
+    return _html(f"… {group.count} steps …", [f"t={group.first} … t={group.last}"], bold=False)
+
+
+def _legend(graphviz):
+    legend = graphviz.Digraph("cluster_legend", graph_attr=dict(label="legend", style="rounded",
+                                                                 color="#cccccc", fontcolor="#666666"))
+    for kind in ("parameter", "input", "op", "output", "collapsed"):
+        legend.node(f"legend_{kind}", label=kind, **_STYLES[kind])
+    return legend
