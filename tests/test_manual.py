@@ -330,6 +330,40 @@ def test_fused_forward_matches_pytorch_equations(rng, kind, biases):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_matches_pytorch(rng, kind, bias):
+    """Outputs and every gradient equal torch.nn.RNN/LSTM/GRU's with the same weights (if installed)."""
+    torch = pytest.importorskip("torch")
+    inputs = fused_case(rng, kind, ("bias_ih", "bias_hh") if bias else ())
+    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(kind, torch.nn.RNN)
+    options = {"nonlinearity": kind[4:]} if kind.startswith("rnn") else {}
+    layer = module(D, H, bias=bias, **options).double()
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            if name in inputs:
+                getattr(layer, name + "_l0").copy_(torch.from_numpy(inputs[name]))
+    x = torch.tensor(inputs["x"], requires_grad=True)
+    states = [torch.tensor(inputs[name][None], requires_grad=True) for name in ("h0", "c0") if name in inputs]
+    output, finals = layer(x, tuple(states) if kind == "lstm" else states[0])
+    finals = finals if kind == "lstm" else (finals,)
+
+    manual_output, manual_finals, cache = fused_forward(kind, inputs)
+    grad_output = rng.standard_normal(manual_output.shape)
+    grad_finals = [rng.standard_normal(f.shape) for f in manual_finals]
+    grads = fused_backward(kind, grad_output, grad_finals, cache)
+    loss = (output * torch.from_numpy(grad_output)).sum()
+    loss = loss + sum((f[0] * torch.from_numpy(g)).sum() for f, g in zip(finals, grad_finals))
+    loss.backward()
+
+    np.testing.assert_allclose(manual_output, output.detach().numpy(), rtol=1e-12, atol=1e-14)
+    expected = {"x": x.grad, **{name: s.grad[0] for name, s in zip(("h0", "c0"), states)}}
+    expected.update({name: getattr(layer, name + "_l0").grad for name in grads if name.startswith(("weight", "bias"))})
+    assert set(expected) == set(grads)
+    for name, value in grads.items():
+        np.testing.assert_allclose(value, expected[name].numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_fused_keeps_float32_and_matches_float64(rng, kind):
     inputs = fused_case(rng, kind)
     single = {name: value.astype(np.float32) for name, value in inputs.items()}
