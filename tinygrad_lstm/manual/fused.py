@@ -44,12 +44,17 @@ def _check_inputs(kind, x, states, weight_ih, weight_hh, bias_ih, bias_hh):
             raise ValueError(f"{kind}: {name} must have shape {expected[name]}, got {array.shape}")
 
 
-def _input_projection(x, weight_ih, bias_ih, dtype):
-    """``x @ weight_ih.T + bias_ih`` for all steps in one matmul: ``(T, B, G*H)``."""
+def _input_projection(x, weight_ih, dtype, *biases):
+    """``x @ weight_ih.T`` plus the given biases, for all steps in one matmul: ``(T, B, G*H)``.
+
+    Biases that are ``None`` are skipped; the others are summed first, so the big array is
+    touched once.
+    """
     T, B, D = x.shape
     projection = (x.reshape(T * B, D) @ weight_ih.T).astype(dtype, copy=False).reshape(T, B, -1)
-    if bias_ih is not None:
-        projection += bias_ih
+    present = [bias for bias in biases if bias is not None]
+    if present:
+        projection += sum(present[1:], present[0])
     return projection
 
 
@@ -112,8 +117,7 @@ def rnn_forward_fused(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, n
     T, B, _ = x.shape
     H = weight_hh.shape[1]
     # bias_hh is added once for all steps instead of once per step.
-    bias = bias_ih if bias_hh is None else bias_hh if bias_ih is None else bias_ih + bias_hh
-    projection = _input_projection(x, weight_ih, bias, dtype)
+    projection = _input_projection(x, weight_ih, dtype, bias_ih, bias_hh)
     hs = np.empty((T + 1, B, H), dtype)
     hs[0] = h0
     weight_hh_t = weight_hh.T
@@ -191,13 +195,12 @@ def lstm_forward_fused(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=No
     dtype = np.result_type(x, h0, c0, weight_ih, weight_hh)
     T, B, _ = x.shape
     H = weight_hh.shape[1]
-    bias = bias_ih if bias_hh is None else bias_hh if bias_ih is None else bias_ih + bias_hh
     # Per gate column: sigmoid(z) = 0.5 * tanh(0.5 * z) + 0.5 and tanh(z) = 1 * tanh(1 * z) + 0.
     scale = np.full(4 * H, 0.5, dtype)
     scale[2 * H:3 * H] = 1
     offset = np.full(4 * H, 0.5, dtype)
     offset[2 * H:3 * H] = 0
-    gates = _input_projection(x, weight_ih, bias, dtype)
+    gates = _input_projection(x, weight_ih, dtype, bias_ih, bias_hh)
     gates *= scale
     weight_hh_t = (weight_hh * scale[:, None]).astype(dtype, copy=False).T
     hs = np.empty((T + 1, B, H), dtype)
@@ -307,7 +310,7 @@ def gru_forward_fused(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     dtype = np.result_type(x, h0, weight_ih, weight_hh)
     T, B, _ = x.shape
     H = weight_hh.shape[1]
-    projection = _input_projection(x, weight_ih, bias_ih, dtype)
+    projection = _input_projection(x, weight_ih, dtype, bias_ih)
     if bias_hh is not None:
         # b_hr and b_hz are added once for all steps; b_hn must stay inside r * (...).
         projection[:, :, :2 * H] += bias_hh[:2 * H]
