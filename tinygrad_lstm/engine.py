@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import itertools
 import traceback
 import weakref
 
@@ -138,7 +140,7 @@ def _check_finite(node: "Function", arrays, where: str) -> None:
     for i, a in enumerate(arrays):
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             bad = "NaN" if np.isnan(a).any() else "Inf"
-            frame = node.created_at
+            frame = getattr(node, "created_at", None)
             site = f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}" if frame else "unknown"
             raise FloatingPointError(
                 f"detect_anomaly: op '{node.name}' produced {bad} in its {where} {i} "
@@ -176,8 +178,8 @@ class Function:
     array([12.])
     """
 
-    __slots__ = ("edges", "needs_input_grad", "saved_tensors", "scope", "meta", "hooks",
-                 "released", "created_at", "__dict__", "__weakref__")
+    __slots__ = ("edges", "needs_input_grad", "saved_tensors", "scope", "meta", "hooks", "seq",
+                 "__dict__", "__weakref__")
 
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(ctx).__name__}.forward is not defined")
@@ -213,24 +215,17 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or numbers and arrays) and record it in the graph."""
         ctx = cls.__new__(cls)
-        arrays = []
-        needs = []
-        edges = []
-        any_grad = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                r = a.requires_grad
-                needs.append(r)
-                any_grad = any_grad or r
-                node = a._node
-                edges.append((node, a._index) if node is not None else (a, 0))
-            else:
-                arrays.append(a)
-                needs.append(False)
-                edges.append(None)
-        record = any_grad and _grad_enabled
-        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        record = False
+        if _grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    record = True
+                    break
+        if record:
+            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
         ctx.saved_tensors = ()
         if _anomaly_enabled:
             ctx.created_at = _user_frame()
@@ -242,25 +237,39 @@ class Function:
             shapes = " and ".join(str(np.shape(a)) for a in arrays)
             raise ValueError(f"{ctx.name}: operands of shapes {shapes}: {e}") from None
 
-        multi = type(out) is tuple
-        outs = out if multi else (out,)
-        outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
+        if type(out) is tuple:
+            outs = tuple([o if type(o) is np.ndarray else np.asarray(o) for o in out])
+            ctx.meta = tuple([(o.shape, o.dtype) for o in outs])
+        else:
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            outs = None
+            ctx.meta = ((out.shape, out.dtype),)
         if _anomaly_enabled:
-            ctx.meta = tuple((o.shape, o.dtype) for o in outs)
-            _check_finite(ctx, outs, "forward output")
+            _check_finite(ctx, outs or (out,), "forward output")
         if not record:
-            results = tuple(Tensor._wrap(o, None, 0) for o in outs)
-            return results if multi else results[0]
-        ctx.edges = tuple(edges)
+            if outs is None:
+                return Tensor._wrap(out, None, 0)
+            return tuple([Tensor._wrap(o, None, 0) for o in outs])
+        ctx.edges = tuple([((a._node, a._index) if a._node is not None else (a, 0))
+                           if isinstance(a, Tensor) else None for a in args])
         ctx.scope = _scope
-        ctx.meta = tuple((o.shape, o.dtype) for o in outs)
         ctx.hooks = None
-        ctx.released = False
-        if not _anomaly_enabled:
-            ctx.created_at = None
-        if multi:
-            return tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(outs))
-        return Tensor._wrap(outs[0], ctx, 0)
+        ctx.seq = -next(_sequence)  # negated: heapq is a min-heap and backward wants newest first
+        if outs is None:
+            t = _new_tensor(Tensor)
+            t.data = out
+            t.grad = None
+            t.requires_grad = True
+            t._node = ctx
+            t._index = 0
+            t._hooks = None
+            return t
+        return tuple([Tensor._wrap(o, ctx, i) for i, o in enumerate(outs)])
+
+
+_sequence = itertools.count()  # creation order: every node is created after its parents
+_new_tensor = object.__new__
 
 
 # --------------------------------------------------------------------------- Tensor
@@ -667,14 +676,22 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
         One gradient per tensor, same shape; None means 1 for one-element tensors.
     retain_graph : bool
         Keep saved arrays so the graph can be backpropagated again.
+
+    Notes
+    -----
+    Nodes run newest first (a heap on their negated creation number, ``node.seq``): every
+    consumer of a node was created after it, so a node runs once all of its gradient has
+    arrived. Pending gradients are kept as ``[array, engine_owns_array]``: an array that
+    came from an op may be shared (``add`` hands one array to both inputs), so the first
+    sum allocates a new buffer, which the engine then owns and adds into in place.
     """
     tensors = list(tensors)
     grads = [None] * len(tensors) if grads is None else list(grads)
     if len(grads) != len(tensors):
         raise ValueError(f"backward: got {len(grads)} gradients for {len(tensors)} tensors")
-    pending: dict = {}     # node -> list, per output, of [grad, engine_owns_grad] or None
-    leaf_pending: dict = {}  # leaf tensor -> [grad, engine_owns_grad]
-    roots = []
+    pending: dict = {}       # node -> [grad, owned] (one output) or a list of those / None per output
+    leaf_pending: dict = {}  # leaf tensor -> [grad, owned]
+    heap: list = []
     for t, g in zip(tensors, grads):
         if not t.requires_grad:
             raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
@@ -689,59 +706,67 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
                 raise ValueError(f"backward: grad of shape {g.shape} does not match the tensor's shape {t.shape}")
             g = g.astype(t.dtype, copy=False)
         if t._node is None:
-            _accumulate(leaf_pending, t, 0, 1, g)
-        else:
-            roots.append(t._node)
-            _accumulate(pending, t._node, t._index, len(t._node.meta), g)
+            _accumulate(leaf_pending, t, g)
+        elif _accumulate_output(pending, t._node, t._index, g):
+            heapq.heappush(heap, (t._node.seq, t._node))
 
     anomaly = _anomaly_enabled
-    for node in reversed(_toposort(roots)):
-        entries = pending.pop(node, None)
-        if entries is None:
-            if not retain_graph:
-                _release(node)
-            continue
-        if node.released:
+    heappop, heappush = heapq.heappop, heapq.heappush
+    while heap:
+        node = heappop(heap)[1]
+        entry = pending.pop(node)
+        if node.saved_tensors is None:
             raise _released_error(node)
-        grads_out = [None if e is None else e[0] for e in entries]
         if node.hooks:
-            for index, hooks in node.hooks.items():
-                for hook in list(hooks):
-                    if grads_out[index] is not None:
-                        replaced = hook(grads_out[index])
-                        if replaced is not None:
-                            grads_out[index] = np.asarray(replaced)
-        grads_in = node.backward(*grads_out)
+            grads_out = [entry[0]] if len(node.meta) == 1 else [None if e is None else e[0] for e in entry]
+            _run_node_hooks(node, grads_out)
+            grads_in = node.backward(*grads_out)
+        elif len(node.meta) == 1:
+            grads_in = node.backward(entry[0])
+        else:
+            grads_in = node.backward(*[None if e is None else e[0] for e in entry])
+        del entry
         if type(grads_in) is not tuple:
             grads_in = (grads_in,)
         if anomaly:
             _check_finite(node, grads_in, "gradient for input")
         if not retain_graph:
-            _release(node)
-        needs = node.needs_input_grad
-        for edge, g, need in zip(node.edges, grads_in, needs):
-            if g is None or not need:
+            node.saved_tensors = None
+        for edge, g, need in zip(node.edges, grads_in, node.needs_input_grad):
+            if not need or g is None:
                 continue
             parent, index = edge
             if type(g) is not np.ndarray:
                 g = np.asarray(g)
             if isinstance(parent, Tensor):
-                shape, dtype = parent.data.shape, parent.data.dtype
-                if g.shape != shape:
-                    g = _unbroadcast(g, shape)
-                if g.dtype != dtype:
-                    g = g.astype(dtype)
-                _accumulate(leaf_pending, parent, 0, 1, g)
-            else:
-                shape, dtype = parent.meta[index]
-                if g.shape != shape:
-                    g = _unbroadcast(g, shape)
-                if g.dtype != dtype:
-                    g = g.astype(dtype)
-                _accumulate(pending, parent, index, len(parent.meta), g)
+                data = parent.data
+                if g.shape != data.shape:
+                    g = _unbroadcast(g, data.shape)
+                if g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
+                _accumulate(leaf_pending, parent, g)
+                continue
+            meta = parent.meta
+            shape, dtype = meta[index]
+            if g.shape != shape:
+                g = _unbroadcast(g, shape)
+            if g.dtype is not dtype and g.dtype != dtype:
+                g = g.astype(dtype)
+            if len(meta) == 1:
+                e = pending.get(parent)
+                if e is None:
+                    pending[parent] = [g, False]
+                    heappush(heap, (parent.seq, parent))
+                elif e[1]:
+                    e[0] += g
+                else:
+                    e[0] = e[0] + g
+                    e[1] = True
+            elif _accumulate_output(pending, parent, index, g):
+                heappush(heap, (parent.seq, parent))
+        del grads_in
 
-    for leaf, entries in leaf_pending.items():
-        g, owned = entries[0]
+    for leaf, (g, owned) in leaf_pending.items():
         if leaf._hooks:
             for hook in list(leaf._hooks):
                 replaced = hook(g)
@@ -753,11 +778,38 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
             leaf.grad += g
 
 
-def _accumulate(pending: dict, key, index: int, n_outputs: int, grad: np.ndarray) -> None:
-    entries = pending.get(key)
-    if entries is None:
-        entries = [None] * n_outputs
-        pending[key] = entries
+def _run_node_hooks(node: Function, grads_out: list) -> None:
+    for index, hooks in node.hooks.items():
+        for hook in list(hooks):
+            if grads_out[index] is not None:
+                replaced = hook(grads_out[index])
+                if replaced is not None:
+                    grads_out[index] = np.asarray(replaced)
+
+
+def _accumulate(pending: dict, key, grad: np.ndarray) -> None:
+    """Add `grad` to ``pending[key] = [grad, owned]`` without writing into arrays the engine does not own."""
+    entry = pending.get(key)
+    if entry is None:
+        pending[key] = [grad, False]
+    elif entry[1]:
+        entry[0] += grad
+    else:
+        entry[0] = entry[0] + grad
+        entry[1] = True
+
+
+def _accumulate_output(pending: dict, node: Function, index: int, grad: np.ndarray) -> bool:
+    """Accumulate the gradient of output `index` of `node`; True when the node was not pending yet."""
+    n_outputs = len(node.meta)
+    if n_outputs == 1:
+        new = node not in pending
+        _accumulate(pending, node, grad)
+        return new
+    entries = pending.get(node)
+    new = entries is None
+    if new:
+        entries = pending[node] = [None] * n_outputs
     entry = entries[index]
     if entry is None:
         entries[index] = [grad, False]
@@ -766,12 +818,7 @@ def _accumulate(pending: dict, key, index: int, n_outputs: int, grad: np.ndarray
     else:
         entry[0] = entry[0] + grad
         entry[1] = True
-
-
-def _release(node: Function) -> None:
-    node.saved_tensors = None
-    node.released = True
-    node.__dict__.clear()
+    return new
 
 
 # --------------------------------------------------------------------------- graph walk
