@@ -12,6 +12,8 @@ from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anoma
 from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_jacobian
 from .ops import concat, stack
 from .random import default_generator, full, manual_seed, ones, rand, randn, zeros
+from . import nn
+from .serialization import load, save
 from . import viz
 
 __version__ = "0.1.0"
@@ -20,4 +22,5 @@ __all__ = [
     "Tensor", "Function", "ShapeError", "Graph", "backward", "walk_graph", "no_grad", "enable_grad",
     "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "concat", "stack",
     "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
+    "nn", "save", "load",
 ]

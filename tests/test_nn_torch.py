@@ -1,0 +1,231 @@
+"""`tl.nn` recurrent modules against PyTorch, the oracle, in float64.
+
+Both modules share weights through their state dicts. The loss is linear in every output
+with random coefficients, so every gradient (parameters, input, initial states) is compared.
+"""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle for these tests")
+
+T, B, D, H = 4, 3, 5, 4
+RTOL, ATOL = 1e-9, 1e-12
+
+
+def make_pair(kind, nonlinearity="tanh", dtype=np.float64, **kwargs):
+    """A tl module and a PyTorch module with the same weights (copied tl -> torch)."""
+    if kind == "RNN":
+        kwargs["nonlinearity"] = nonlinearity
+    ours = getattr(tl.nn, kind)(D, H, dtype=dtype, **kwargs)
+    theirs = getattr(torch.nn, kind)(D, H, **kwargs).to(torch.float64 if dtype == np.float64 else torch.float32)
+    theirs.load_state_dict({name: torch.from_numpy(array) for name, array in ours.state_dict().items()})
+    return ours, theirs
+
+
+def as_state(kind, parts):
+    return tuple(parts) if kind == "LSTM" else parts[0]
+
+
+def run_both(ours, theirs, kind, x, initial=None, lengths=None):
+    """Forward and backward through both modules; returns (ours, theirs) dicts of arrays."""
+    rng = np.random.default_rng(7)
+    n_states = 2 if kind == "LSTM" else 1
+
+    tl_x = tl.Tensor(x, requires_grad=True)
+    tl_init = None if initial is None else [tl.Tensor(s, requires_grad=True) for s in initial]
+    output, final = ours(tl_x, None if initial is None else as_state(kind, tl_init), lengths=lengths)
+    finals = list(final) if n_states == 2 else [final]
+    coefficients = [rng.standard_normal(t.shape) for t in [output] + finals]
+    loss = sum((t * c).sum() for t, c in zip([output] + finals, coefficients))
+    loss.backward()
+    mine = {"output": output.data, "x.grad": tl_x.grad}
+    mine.update({f"final{k}": f.data for k, f in enumerate(finals)})
+    mine.update({f"initial{k}.grad": s.grad for k, s in enumerate(tl_init or [])})
+    mine.update({f"{name}.grad": p.grad for name, p in ours.named_parameters()})
+
+    t_x = torch.tensor(x, requires_grad=True)
+    t_init = None if initial is None else [torch.tensor(s, requires_grad=True) for s in initial]
+    t_hx = None if initial is None else as_state(kind, t_init)
+    if lengths is None:
+        t_output, t_final = theirs(t_x, t_hx)
+    else:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(t_x, torch.tensor(lengths), batch_first=theirs.batch_first,
+                                                         enforce_sorted=False)
+        t_packed, t_final = theirs(packed, t_hx)
+        t_output, _ = torch.nn.utils.rnn.pad_packed_sequence(t_packed, batch_first=theirs.batch_first,
+                                                             total_length=x.shape[1 if theirs.batch_first else 0])
+    t_finals = list(t_final) if n_states == 2 else [t_final]
+    t_loss = sum((t * torch.from_numpy(c)).sum() for t, c in zip([t_output] + t_finals, coefficients))
+    t_loss.backward()
+    oracle = {"output": t_output.detach().numpy(), "x.grad": t_x.grad.numpy()}
+    oracle.update({f"final{k}": f.detach().numpy() for k, f in enumerate(t_finals)})
+    oracle.update({f"initial{k}.grad": s.grad.numpy() for k, s in enumerate(t_init or [])})
+    oracle.update({f"{name}.grad": p.grad.numpy() for name, p in theirs.named_parameters()})
+    return mine, oracle
+
+
+def assert_same(mine, oracle, rtol=RTOL, atol=ATOL):
+    assert mine.keys() == oracle.keys()
+    for key in oracle:
+        assert mine[key] is not None, f"no gradient for {key}"
+        assert mine[key].shape == oracle[key].shape, f"{key}: shape {mine[key].shape} != {oracle[key].shape}"
+        np.testing.assert_allclose(mine[key], oracle[key], rtol=rtol, atol=atol, err_msg=key)
+
+
+KINDS = [("RNN", "tanh"), ("RNN", "relu"), ("LSTM", "tanh"), ("GRU", "tanh")]
+GRID = list(itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [True, False], [False, True]))
+
+
+@pytest.mark.parametrize("kind_nonlinearity, num_layers, bidirectional, batch_first, bias, with_initial", GRID,
+                         ids=["-".join(str(v) for v in (k[0], k[1], *rest)) for k, *rest in GRID])
+def test_sequence_modules_match_pytorch(kind_nonlinearity, num_layers, bidirectional, batch_first, bias,
+                                        with_initial):
+    kind, nonlinearity = kind_nonlinearity
+    tl.manual_seed(num_layers)
+    ours, theirs = make_pair(kind, nonlinearity, num_layers=num_layers, bidirectional=bidirectional,
+                             batch_first=batch_first, bias=bias)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, D) if batch_first else (T, B, D))
+    n_states = 2 if kind == "LSTM" else 1
+    state_shape = (num_layers * (2 if bidirectional else 1), B, H)
+    initial = [rng.standard_normal(state_shape) for _ in range(n_states)] if with_initial else None
+    assert_same(*run_both(ours, theirs, kind, x, initial))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lengths_match_packed_sequences(kind, bidirectional, batch_first):
+    tl.manual_seed(3)
+    ours, theirs = make_pair(kind, num_layers=2, bidirectional=bidirectional, batch_first=batch_first)
+    rng = np.random.default_rng(1)
+    steps, batch = 5, 4
+    x = rng.standard_normal((batch, steps, D) if batch_first else (steps, batch, D))
+    lengths = [3, 5, 1, 4]  # unsorted, one full-length sequence, one of length 1
+    initial = [rng.standard_normal((2 * (2 if bidirectional else 1), batch, H))
+               for _ in range(2 if kind == "LSTM" else 1)]
+    assert_same(*run_both(ours, theirs, kind, x, initial, lengths=lengths))
+
+
+def test_lengths_all_shorter_than_input():
+    """Steps that no sequence has give zero outputs and leave the state alone."""
+    tl.manual_seed(4)
+    ours, theirs = make_pair("LSTM", bidirectional=True)
+    x = np.random.default_rng(2).standard_normal((T + 2, B, D))
+    assert_same(*run_both(ours, theirs, "LSTM", x, lengths=[T, 2, 3]))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_dropout_is_off_in_eval_mode(kind):
+    tl.manual_seed(5)
+    ours, theirs = make_pair(kind, num_layers=3, dropout=0.5)
+    ours.eval()
+    theirs.eval()
+    x = np.random.default_rng(3).standard_normal((T, B, D))
+    assert_same(*run_both(ours, theirs, kind, x))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_unbatched_input(kind):
+    tl.manual_seed(6)
+    ours, theirs = make_pair(kind, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(4)
+    initial = [rng.standard_normal((4, H)) for _ in range(2 if kind == "LSTM" else 1)]
+    assert_same(*run_both(ours, theirs, kind, rng.standard_normal((T, D)), initial))
+
+
+CELLS = [("RNNCell", {"nonlinearity": "tanh"}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}),
+         ("GRUCell", {}), ("LSTMCell", {"bias": False}), ("GRUCell", {"bias": False})]
+
+
+@pytest.mark.parametrize("name, kwargs", CELLS, ids=[f"{n}-{k}" for n, k in CELLS])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("with_state", [True, False])
+def test_cells_match_pytorch(name, kwargs, batched, with_state):
+    tl.manual_seed(7)
+    ours = getattr(tl.nn, name)(D, H, dtype=np.float64, **kwargs)
+    theirs = getattr(torch.nn, name)(D, H, **kwargs).double()
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(5)
+    batch_shape = (B,) if batched else ()
+    x = rng.standard_normal(batch_shape + (D,))
+    n_states = 2 if name == "LSTMCell" else 1
+    states = [rng.standard_normal(batch_shape + (H,)) for _ in range(n_states)] if with_state else []
+
+    tl_x = tl.Tensor(x, requires_grad=True)
+    tl_states = [tl.Tensor(s, requires_grad=True) for s in states]
+    result = ours(tl_x, (tuple(tl_states) if n_states == 2 else tl_states[0]) if with_state else None)
+    result = list(result) if n_states == 2 else [result]
+    coefficients = [rng.standard_normal(r.shape) for r in result]
+    sum((r * c).sum() for r, c in zip(result, coefficients)).backward()
+
+    t_x = torch.tensor(x, requires_grad=True)
+    t_states = [torch.tensor(s, requires_grad=True) for s in states]
+    t_result = theirs(t_x, (tuple(t_states) if n_states == 2 else t_states[0]) if with_state else None)
+    t_result = list(t_result) if n_states == 2 else [t_result]
+    sum((r * torch.from_numpy(c)).sum() for r, c in zip(t_result, coefficients)).backward()
+
+    for mine, oracle in zip(result, t_result):
+        np.testing.assert_allclose(mine.data, oracle.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(tl_x.grad, t_x.grad.numpy(), rtol=RTOL, atol=ATOL)
+    for mine, oracle in zip(tl_states, t_states):
+        np.testing.assert_allclose(mine.grad, oracle.grad.numpy(), rtol=RTOL, atol=ATOL)
+    theirs_params = dict(theirs.named_parameters())
+    for param_name, param in ours.named_parameters():
+        np.testing.assert_allclose(param.grad, theirs_params[param_name].grad.numpy(), rtol=RTOL, atol=ATOL,
+                                   err_msg=param_name)
+
+
+def test_named_parameters_order_and_shapes_equal_pytorch():
+    ours = tl.nn.LSTM(D, H, num_layers=2, bidirectional=True)
+    theirs = torch.nn.LSTM(D, H, num_layers=2, bidirectional=True)
+    assert [(n, p.shape) for n, p in ours.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_pytorch_state_dict_loads_into_our_module(kind):
+    theirs = getattr(torch.nn, kind)(D, H, num_layers=2, bidirectional=True).double()
+    ours = getattr(tl.nn, kind)(D, H, num_layers=2, bidirectional=True, dtype=np.float64)
+    ours.load_state_dict(theirs.state_dict())
+    for name, array in ours.state_dict().items():
+        np.testing.assert_array_equal(array, theirs.state_dict()[name].numpy())
+    x = np.random.default_rng(6).standard_normal((T, B, D))
+    assert_same(*run_both(ours, theirs, kind, x))
+
+
+def test_pytorch_linear_and_embedding_state_dicts():
+    linear, embedding = torch.nn.Linear(D, H), torch.nn.Embedding(7, H)
+    ours_linear, ours_embedding = tl.nn.Linear(D, H), tl.nn.Embedding(7, H)
+    ours_linear.load_state_dict(linear.state_dict())
+    ours_embedding.load_state_dict(embedding.state_dict())
+    x = np.random.default_rng(8).standard_normal((2, 3, D)).astype(np.float32)
+    np.testing.assert_allclose(ours_linear(x).data, linear(torch.from_numpy(x)).detach().numpy(), rtol=1e-6,
+                               atol=1e-6)
+    indices = np.array([[0, 6, 6], [2, 3, 0]])
+    np.testing.assert_array_equal(ours_embedding(indices).data,
+                                  embedding(torch.from_numpy(indices)).detach().numpy())
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_extreme_float32_weights_match_pytorch_without_warnings(kind, sign):
+    ours, theirs = make_pair(kind, dtype=np.float32, num_layers=2, bidirectional=True)
+    ours.load_state_dict({name: np.full(a.shape, 100.0 * sign) for name, a in ours.state_dict().items()})
+    theirs.load_state_dict({name: torch.from_numpy(a) for name, a in ours.state_dict().items()})
+    x = np.random.default_rng(9).standard_normal((T, B, D)).astype(np.float32) * 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mine, oracle = run_both(ours, theirs, kind, x)
+    for key, value in mine.items():
+        assert value.dtype == np.float32, key
+        assert np.isfinite(value).all(), key
+    np.testing.assert_allclose(mine["output"], oracle["output"], rtol=1e-6, atol=1e-6)
+    for key in oracle:
+        np.testing.assert_allclose(mine[key], oracle[key], rtol=1e-4, atol=1e-3, err_msg=key)

@@ -1,0 +1,343 @@
+"""`Module` and `Parameter`: the containers every layer is built from, as in ``torch.nn``.
+
+A `Parameter` assigned to a module attribute is registered under that name, a `Module`
+assigned to an attribute becomes a child, and ``named_parameters`` / ``state_dict`` list
+them with dotted names (``encoder.weight_ih_l0``). Calling a module runs ``forward`` inside
+a name scope, so every graph node records which module (and which time step) made it.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from ..engine import Tensor, name_scope
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+IncompatibleKeys.__doc__ = "What `Module.load_state_dict(strict=False)` skipped: missing and unexpected keys."
+
+# The modules whose forward is running, innermost last: a module called from its parent's
+# forward takes its attribute name as scope, a module called on its own its class name.
+_call_stack: list["Module"] = []
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad; assigning it to a `Module` attribute registers it.
+
+    Parameters
+    ----------
+    data : array_like
+        Floating-point values (copied).
+    dtype : numpy dtype, optional
+        Defaults to the dtype of `data`.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> class Scale(tl.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.factor = tl.nn.Parameter([2.0])
+    ...     def forward(self, x):
+    ...         return x * self.factor
+    >>> [name for name, _ in Scale().named_parameters()]
+    ['factor']
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None):
+        super().__init__(data, requires_grad=True, dtype=dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Parameter(", threshold=64)
+        return f"Parameter({body}, dtype={self.dtype})"
+
+
+def check_float_dtype(dtype, owner: str) -> np.dtype:
+    """`dtype` as a numpy floating dtype, or a TypeError naming `owner`."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: dtype must be a numpy floating dtype, got {dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"{owner}: dtype must be floating point (float32 or float64), got {dtype}")
+    return dtype
+
+
+def check_size(value, name: str, owner: str, minimum: int = 1) -> int:
+    """`value` as an int >= `minimum`, or a TypeError / ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def as_input(value, dtype: np.dtype, owner: str, what: str = "input") -> Tensor:
+    """`value` as a Tensor of the module's dtype.
+
+    Arrays, lists and tensors outside the graph are converted; a tensor that requires
+    grad must already have `dtype`, since converting it would cut it out of the graph.
+    """
+    if isinstance(value, Tensor):
+        if value.dtype == dtype:
+            return value
+        if value.requires_grad:
+            raise TypeError(f"{owner}: {what} has dtype {value.dtype} but the module's parameters are {dtype}; "
+                            f"create the module with dtype=np.{value.dtype} or pass a {dtype} tensor")
+        return Tensor._wrap(value.data.astype(dtype), None, 0)
+    return Tensor(np.asarray(value), dtype=dtype)
+
+
+class Module:
+    """Base class of every layer: registers parameters and children, and runs `forward`.
+
+    Subclasses call ``super().__init__()`` first, then assign `Parameter`s and child
+    modules as attributes, and define ``forward``. ``module(*args)`` runs ``forward``
+    inside ``tl.name_scope``: the class name in lower case for a module called on its
+    own (``lstm``), the attribute name for a child called from its parent (``encoder``).
+
+    Attributes
+    ----------
+    training : bool
+        True after `train()` (the default), False after `eval()`; dropout reads it.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # -- registration ----------------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        parameters = self.__dict__.get("_parameters")
+        if parameters is None:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        modules = self._modules
+        if name in parameters and value is not None and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter {name!r} "
+                            f"(a Parameter or None expected)")
+        parameters.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, Parameter):
+            parameters[name] = value
+        elif isinstance(value, Module):
+            modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    # -- traversal -----------------------------------------------------------------
+    def named_children(self):
+        """Iterate over ``(name, module)`` for the direct children, in assignment order."""
+        return iter(self._modules.items())
+
+    def children(self):
+        """Iterate over the direct child modules."""
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix: str = ""):
+        """Iterate over ``(dotted_name, module)`` for this module (name ``prefix``) and all descendants."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        """Iterate over this module and all its descendants."""
+        return (module for _, module in self.named_modules())
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """Iterate over ``(dotted_name, parameter)``, each shared parameter once, in registration order."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, parameter in module._parameters.items():
+                if id(parameter) in seen:
+                    continue
+                seen.add(id(parameter))
+                yield (f"{module_name}.{name}" if module_name else name), parameter
+
+    def parameters(self, recurse: bool = True):
+        """Iterate over the parameters (see `named_parameters`)."""
+        return (parameter for _, parameter in self.named_parameters(recurse=recurse))
+
+    # -- state -----------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict:
+        """``{dotted_name: copy of the parameter's array}``, in `named_parameters` order.
+
+        The names are PyTorch's, so ``torch_module.load_state_dict({k: torch.from_numpy(v)
+        for k, v in module.state_dict().items()})`` moves the weights to PyTorch.
+        """
+        return OrderedDict((name, parameter.data.copy()) for name, parameter in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters, in place, after validating all of them.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array_like
+            Numpy arrays or anything ``np.asarray`` converts (CPU torch tensors included);
+            each is cast to its parameter's dtype.
+        strict : bool
+            Missing or unexpected keys are a KeyError; with False they are skipped and listed
+            in the result.
+
+        Returns
+        -------
+        IncompatibleKeys
+            ``(missing_keys, unexpected_keys)``.
+
+        Raises
+        ------
+        KeyError
+            Missing or unexpected keys (strict), listing them.
+        ValueError
+            A shape mismatch, naming the key and both shapes.
+        TypeError
+            A value that is not a real numeric array.
+
+        Nothing is changed unless every key and shape is valid.
+        """
+        parameters = OrderedDict(self.named_parameters())
+        missing = [name for name in parameters if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in parameters]
+        if strict and (missing or unexpected):
+            raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        arrays = {}
+        for name, parameter in parameters.items():
+            if name not in state_dict:
+                continue
+            try:
+                array = np.asarray(state_dict[name])
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise TypeError(f"{type(self).__name__}.load_state_dict: cannot convert {name!r} "
+                                f"({type(state_dict[name]).__name__}) to an array: {e}") from None
+            if array.dtype.kind not in "fiub":
+                raise TypeError(f"{type(self).__name__}.load_state_dict: {name!r} has dtype {array.dtype}, "
+                                f"expected real numbers")
+            if array.shape != parameter.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: shape mismatch for {name!r}: "
+                                 f"the state dict has {array.shape}, the module has {parameter.shape}")
+            arrays[name] = array
+        for name, array in arrays.items():
+            np.copyto(parameters[name].data, array, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's ``.grad`` to None."""
+        for parameter in self.parameters():
+            parameter.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (dropout active) on this module and its descendants; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode (dropout off); returns self."""
+        return self.train(False)
+
+    # -- calling -----------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def _scope_name(self) -> str:
+        if _call_stack:
+            caller = _call_stack[-1]
+            for name, module in caller.named_modules():
+                if module is self and name:
+                    return name
+        return type(self).__name__.lower()
+
+    def __call__(self, *args, **kwargs):
+        scope = self._scope_name()
+        _call_stack.append(self)
+        try:
+            with name_scope(scope):
+                return self.forward(*args, **kwargs)
+        finally:
+            _call_stack.pop()
+
+    # -- printing ------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The constructor arguments shown inside the parentheses of `repr`."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") if extra else []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        body = "\n  ".join(lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
+
+
+class ModuleList(Module):
+    """A list of modules registered as children ``"0"``, ``"1"``, ...
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> layers = tl.nn.ModuleList([tl.nn.Linear(2, 3), tl.nn.Linear(3, 1)])
+    >>> [name for name, _ in layers.named_parameters()]
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: can only hold modules, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied one after the other: ``Sequential(a, b)(x) == b(a(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> model = tl.nn.Sequential(tl.nn.Linear(4, 8), tl.nn.Dropout(0.1), tl.nn.Linear(8, 2))
+    >>> model(np.ones((3, 4))).shape
+    (3, 2)
+    """
+
+    def __init__(self, *modules: Module):
+        super().__init__(modules)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
