@@ -1,0 +1,295 @@
+"""Activations, softmax, dropout and losses as functions of tensors (like ``torch.nn.functional``).
+
+Everything is built from the engine's ops, so gradients come from the graph; softmax and
+log-softmax use the stable primitives `tl.ops.Softmax` / `tl.ops.LogSoftmax` (finite for
+float32 logits of +-1e4). Results keep the input's dtype and match PyTorch's numbers.
+
+Reductions (``"mean"``, ``"sum"``, ``"none"``) and ``ignore_index`` follow PyTorch, except
+that ``ignore_index`` defaults to None (nothing ignored); pass ``ignore_index=-100`` for
+PyTorch's default. Softmax functions take ``axis`` (PyTorch's ``dim`` is accepted as an alias).
+"""
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+
+from ..engine import ShapeError, Tensor
+from ..ops import LogSoftmax, Softmax
+from ..random import default_generator
+
+__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss",
+           "mse_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _float_tensor(x, fn: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _check_reduction(reduction, fn: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _softmax_axis(x: Tensor, axis, dim, fn: str) -> int:
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{fn}: pass axis or its alias dim, not both")
+        axis = dim
+    axis = -1 if axis is None else axis
+    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"{fn}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
+    return int(axis) % x.ndim
+
+
+def sigmoid(x) -> Tensor:
+    """``1 / (1 + exp(-x))`` elementwise, without overflow. Any shape."""
+    return _float_tensor(x, "sigmoid").sigmoid()
+
+
+def tanh(x) -> Tensor:
+    """Hyperbolic tangent elementwise. Any shape."""
+    return _float_tensor(x, "tanh").tanh()
+
+
+def relu(x) -> Tensor:
+    """``max(x, 0)`` elementwise. Any shape."""
+    return _float_tensor(x, "relu").relu()
+
+
+def softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along `axis` (default -1, the last), computed stably.
+
+    Parameters
+    ----------
+    x : Tensor of any shape with at least one dimension
+    axis : int, optional
+        The axis to normalise (default -1). `dim` is an alias, as in PyTorch.
+
+    Returns
+    -------
+    Tensor of the shape of `x`, non-negative, summing to 1 along `axis`.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> softmax(tl.Tensor([0.0, 0.0])).data
+    array([0.5, 0.5])
+    """
+    x = _float_tensor(x, "softmax")
+    return Softmax.apply(x, axis=_softmax_axis(x, axis, dim, "softmax"))
+
+
+def log_softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """``x - log(sum(exp(x)))`` along `axis` (default -1), computed stably.
+
+    Parameters
+    ----------
+    x : Tensor of any shape with at least one dimension
+    axis : int, optional
+        The axis to normalise (default -1). `dim` is an alias, as in PyTorch.
+
+    Returns
+    -------
+    Tensor of the shape of `x`.
+
+    Examples
+    --------
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> log_softmax(tl.Tensor(np.array([1e4, 0.0], dtype=np.float32))).data
+    array([     0., -10000.], dtype=float32)
+    """
+    x = _float_tensor(x, "log_softmax")
+    return LogSoftmax.apply(x, axis=_softmax_axis(x, axis, dim, "log_softmax"))
+
+
+def dropout(x, p: float = 0.5, training: bool = True, *, generator: np.random.Generator | None = None) -> Tensor:
+    """Zero each element with probability `p` and scale the others by ``1 / (1 - p)`` (inverted dropout).
+
+    The mask is a constant, so the gradient is the same mask. The identity when not
+    `training` or when ``p == 0``; all zeros when ``p == 1``.
+
+    Parameters
+    ----------
+    x : Tensor of any shape
+    p : float in [0, 1]
+    training : bool
+    generator : numpy Generator, optional
+        Source of the mask; default the global one (`tl.manual_seed`). The draws are the
+        same for every dtype, so float32 and float64 runs with one seed drop the same elements.
+
+    Returns
+    -------
+    Tensor of the shape and dtype of `x`.
+    """
+    if isinstance(p, bool) or not isinstance(p, Real) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p!r}")
+    x = _float_tensor(x, "dropout")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * np.zeros(x.shape, dtype=x.dtype)
+    rng = generator if generator is not None else default_generator()
+    keep = rng.random(x.shape) >= p
+    return x * (keep / (1 - p)).astype(x.dtype)
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Squared error ``(input - target) ** 2``, averaged (default), summed or kept per element.
+
+    Parameters
+    ----------
+    input : Tensor of any shape
+    target : Tensor or array_like of the same shape (it may require grad too)
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    Tensor: a scalar, or of the input's shape for ``reduction="none"``.
+    """
+    _check_reduction(reduction, "mse_loss")
+    input = _float_tensor(input, "mse_loss")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype))
+    if target.shape != input.shape:
+        raise ShapeError(f"mse_loss: input of shape {input.shape} and target of shape {target.shape} "
+                         f"differ; they must have the same shape")
+    diff = input - target
+    squared = diff * diff
+    if reduction == "none":
+        return squared
+    return squared.sum() if reduction == "sum" else squared.mean()
+
+
+def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between class logits and integer class targets: ``nll_loss(log_softmax(logits))``.
+
+    With label smoothing ``e`` over ``C`` classes the target distribution is
+    ``(1 - e) * one_hot(target) + e / C``, as in PyTorch.
+
+    Parameters
+    ----------
+    logits : Tensor
+        ``(N, C)``, ``(N, C, d1, ...)`` (classes on axis 1, as in PyTorch) or unbatched ``(C,)``.
+    targets : Tensor or array_like of int
+        ``(N,)``, ``(N, d1, ...)`` or ``()``: class indices in ``[0, C)`` or `ignore_index`.
+    weight : Tensor or array_like, optional
+        ``(C,)`` weight of each class (a constant).
+    ignore_index : int, optional
+        Targets equal to it contribute nothing, and are not counted by ``"mean"``.
+    reduction : {"mean", "sum", "none"}
+        ``"mean"`` divides by the total weight of the counted targets (their number without `weight`).
+    label_smoothing : float in [0, 1]
+
+    Returns
+    -------
+    Tensor: a scalar, or of the targets' shape for ``reduction="none"``.
+
+    Examples
+    --------
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> logits = tl.Tensor([[0.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    >>> loss = cross_entropy(logits, np.array([0, 1]))
+    >>> round(loss.item(), 6)
+    0.693147
+    """
+    logits = _float_tensor(logits, "cross_entropy")
+    if not isinstance(label_smoothing, Real) or not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing!r}")
+    picked = _TargetPicker("cross_entropy", logits, targets, weight, ignore_index, reduction)
+    return picked.loss(LogSoftmax.apply(logits, axis=picked.class_axis), label_smoothing)
+
+
+def nll_loss(log_probs, targets, weight=None, *, ignore_index: int | None = None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer class targets under log-probabilities (e.g. from `log_softmax`).
+
+    Parameters
+    ----------
+    log_probs : Tensor
+        ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
+    targets, weight, ignore_index, reduction
+        As in `cross_entropy`.
+
+    Returns
+    -------
+    Tensor: a scalar, or of the targets' shape for ``reduction="none"``.
+    """
+    log_probs = _float_tensor(log_probs, "nll_loss")
+    picked = _TargetPicker("nll_loss", log_probs, targets, weight, ignore_index, reduction)
+    return picked.loss(log_probs, 0.0)
+
+
+class _TargetPicker:
+    """The validated targets of a classification loss and the constants that select them.
+
+    ``index`` picks each target's log-probability by integer-array indexing (ignored
+    targets pick class 0 and get weight 0); ``weights`` holds each counted target's
+    class weight (1 without `weight`), ``total`` their sum (the divisor of ``"mean"``).
+    """
+
+    def __init__(self, fn, scores: Tensor, targets, weight, ignore_index, reduction):
+        _check_reduction(reduction, fn)
+        self.fn, self.reduction = fn, reduction
+        shape, dtype = scores.shape, scores.dtype
+        if not shape:
+            raise ShapeError(f"{fn}: input must have a class dimension, got shape ()")
+        self.class_axis = 0 if len(shape) == 1 else 1
+        self.n_classes = shape[self.class_axis]
+        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+        if targets.dtype.kind not in "iu":
+            raise TypeError(f"{fn}: targets must be integer class indices, got dtype {targets.dtype}")
+        expected = shape[:self.class_axis] + shape[self.class_axis + 1:]
+        if targets.shape != expected:
+            raise ShapeError(f"{fn}: targets of shape {targets.shape} do not match input of shape {shape}; "
+                             f"expected targets of shape {expected}")
+        counted = np.ones(targets.shape, dtype=bool) if ignore_index is None else targets != ignore_index
+        out_of_range = counted & ((targets < 0) | (targets >= self.n_classes))
+        if out_of_range.any():
+            raise IndexError(f"{fn}: target {targets[out_of_range].flat[0]} is out of bounds for "
+                             f"{self.n_classes} classes")
+        classes = np.where(counted, targets, 0)
+
+        if weight is None:
+            self.class_weight = None
+            weights = counted.astype(dtype)
+        else:
+            self.class_weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+            if self.class_weight.shape != (self.n_classes,):
+                raise ShapeError(f"{fn}: weight of shape {self.class_weight.shape} does not match "
+                                 f"{self.n_classes} classes of input of shape {shape}")
+            weights = np.where(counted, self.class_weight[classes], 0).astype(dtype)
+        self.counted = counted
+        self.weights = weights
+        self.total = float(weights.sum())
+        grids = np.indices(targets.shape, sparse=True)
+        self.index = tuple(grids[:self.class_axis]) + (classes,) + tuple(grids[self.class_axis:])
+
+    def loss(self, log_probs: Tensor, label_smoothing: float) -> Tensor:
+        per_target = log_probs[self.index] * -self.weights
+        if label_smoothing:
+            # PyTorch's smoothing term: the (class-weighted) sum of all log-probabilities
+            smoothing = log_probs if self.class_weight is None else log_probs * self._broadcast(self.class_weight)
+            spread = (-label_smoothing / self.n_classes) * self.counted.astype(log_probs.dtype)
+            per_target = per_target * (1 - label_smoothing) + smoothing.sum(axis=self.class_axis) * spread
+        if self.reduction == "none":
+            return per_target
+        total = per_target.sum()
+        if self.reduction == "sum":
+            return total
+        if self.total == 0:  # nothing counted: a NaN loss (0/0) with zero gradients, as PyTorch, and no warning
+            return total * 0.0 + np.nan
+        return total / self.total
+
+    def _broadcast(self, per_class: np.ndarray) -> np.ndarray:
+        """A ``(C,)`` array reshaped to broadcast along the class axis of the input."""
+        shape = [1] * (self.counted.ndim + 1)
+        shape[self.class_axis] = self.n_classes
+        return per_class.reshape(shape)
