@@ -15,6 +15,7 @@ from .random import default_generator, full, manual_seed, ones, rand, randn, zer
 from . import nn
 from .serialization import load, save
 from . import viz
+from . import optim
 
 __version__ = "0.1.0"
 
