@@ -30,11 +30,13 @@ _STYLES = {
     "input": dict(shape="ellipse", style="filled", fillcolor="#e8e8e8", color="#999999"),
     "op": dict(shape="box", style="rounded,filled", fillcolor="white", color="#666666"),
     "output": dict(shape="box", style="rounded,filled", fillcolor="#c9e7b8", color="#38761d"),
-    "collapsed": dict(shape="box", style="rounded,dashed", color="#888888", fontcolor="#555555"),
+    "collapsed": dict(shape="box", style="rounded,dashed,filled", fillcolor="#f6f6f6", color="#777777",
+                      fontsize="12", margin="0.25,0.12"),
 }
 _STEP_CLUSTER = dict(style="rounded,filled", fillcolor="#f6f6f6", color="#cccccc", fontcolor="#666666")
 _SCOPE_CLUSTER = dict(style="rounded", color="#999999", fontcolor="#333333")
 _LEAF_EDGE = dict(color="#9db8d2")
+_LOOSE_EDGE = dict(weight="0", style="dashed", penwidth="0.7")
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -63,7 +65,10 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
     that are not parameters) grey ellipses, ops white rounded boxes labelled with the
     op name, outputs (the ops or leaves that made ``root``) green rounded boxes, and
     collapsed time steps dashed boxes. Edges from leaves are light blue; an edge from
-    an op with several outputs (``split``, ``unbind``) is labelled with the output index.
+    an op with several outputs (``split``, ``unbind``) is labelled with the output index
+    at its tail. A node outside a sequence that feeds several of its steps (a weight, an
+    unbound input) has a solid edge into the earliest step and dashed edges into the
+    others, which do not shape the layout.
 
     Parameters
     ----------
@@ -140,10 +145,12 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
     layout.emit_clusters(graphviz, dot)
     if legend:
         dot.subgraph(_legend(graphviz))
-    for source, target, label, from_leaf in layout.edges:
+    for source, target, label, from_leaf, loose in layout.edges:
         attrs = dict(_LEAF_EDGE) if from_leaf else {}
         if label is not None:
-            attrs["label"] = label
+            attrs["taillabel"] = label
+        if loose:
+            attrs.update(_LOOSE_EDGE)
         dot.edge(source, target, **attrs)
     return dot
 
@@ -276,6 +283,7 @@ class _Layout:
         hidden = _hidden_steps(op_paths + leaf_paths, max_steps)
         groups = list(dict.fromkeys(hidden.values()))
         group_ids = {group: f"steps{i}" for i, group in enumerate(groups)}
+        self.groups = groups
 
         def key_of(path: tuple, own_id: str) -> str:
             for depth in range(1, len(path) + 1):
@@ -313,7 +321,12 @@ class _Layout:
         for j, leaf in enumerate(leaves):
             visit("leaf", leaf_keys[j], leaf, leaf_paths[j])
 
-        self.edges = []
+        # Of a node's edges into the steps of a sequence from outside (a weight used by every
+        # step), only the one into the earliest step pulls on the layout; the others would
+        # stretch the picture, so they are drawn loose (dashed, weight 0).
+        step_depth = _step_depths(nodes, op_paths)
+        edges = []
+        anchors = {}  # tail -> (depth of the earliest step it enters, index in edges)
         seen_edges = set()
         for source, target, index, _ in graph.edges:
             from_leaf = isinstance(source, Tensor)
@@ -323,12 +336,27 @@ class _Layout:
                 continue
             multi = not from_leaf and len(source.meta) > 1
             label = str(index) if multi and not tail.startswith("steps") and not head.startswith("steps") else None
-            if (tail, head, label) not in seen_edges:
-                seen_edges.add((tail, head, label))
-                self.edges.append((tail, head, label, from_leaf))
+            if (tail, head, label) in seen_edges:
+                continue
+            seen_edges.add((tail, head, label))
+            step = _entered_step(self._step_path(tail), self._step_path(head))
+            if step is not None:
+                rank = (step_depth.get(step, math.inf), len(edges))
+                anchors[tail] = min(anchors.get(tail, rank), rank)
+            edges.append((tail, head, label, from_leaf, step is not None))
+        anchor_edges = {i for _, i in anchors.values()}
+        self.edges = [(tail, head, label, from_leaf, enters and i not in anchor_edges)
+                      for i, (tail, head, label, from_leaf, enters) in enumerate(edges)]
 
         self.clusters = {(): []}  # cluster path -> its entries: ("node", key, attrs) or ("cluster", path)
         self.cluster_ids = {}
+
+    def _step_path(self, key: str) -> tuple:
+        """The scope path of a node, a collapsed group counting as its first hidden step."""
+        if key.startswith("steps"):
+            group = self.groups[int(key[5:])]
+            return group.parent + (f"t={group.first}",)
+        return self.paths[key]
 
     def place(self, key: str, label: str, style: dict) -> None:
         path = self.paths[key]
@@ -355,6 +383,29 @@ class _Layout:
                 else:
                     target.subgraph(built.pop(entry[1]))
             built[path] = target
+
+
+def _entered_step(tail: tuple, head: tuple) -> tuple | None:
+    """The step scope that ``head`` lies in when ``tail`` lies in no step of the same sequence."""
+    for depth, part in enumerate(head):
+        if _STEP.fullmatch(part):
+            inside = tail[:depth] == head[:depth] and len(tail) > depth and _STEP.fullmatch(tail[depth])
+            return None if inside else head[:depth + 1]
+    return None
+
+
+def _step_depths(nodes: list, paths: list) -> dict:
+    """Step scope path -> the longest chain of ops up to its last op (orders steps as computed)."""
+    depth = {}
+    steps = {}
+    for node, path in zip(nodes, paths):
+        d = 1 + max((depth[e[0]] for e in node.edges if e is not None and not isinstance(e[0], Tensor)),
+                    default=0)
+        depth[node] = d
+        for i, part in enumerate(path):
+            if _STEP.fullmatch(part):
+                steps[path[:i + 1]] = max(steps.get(path[:i + 1], 0), d)
+    return steps
 
 
 def _hidden_steps(paths: list, max_steps: int | None) -> dict:
@@ -446,6 +497,9 @@ def _collapsed_label(group: _Collapsed) -> str:
 def _legend(graphviz):
     legend = graphviz.Digraph("cluster_legend", graph_attr=dict(label="legend", style="rounded",
                                                                  color="#cccccc", fontcolor="#666666"))
-    for kind in ("parameter", "input", "op", "output", "collapsed"):
+    kinds = ("parameter", "input", "op", "output", "collapsed")
+    for kind in kinds:
         legend.node(f"legend_{kind}", label=kind, **_STYLES[kind])
+    for a, b in zip(kinds, kinds[1:]):  # invisible edges keep the legend in one row
+        legend.edge(f"legend_{a}", f"legend_{b}", style="invis")
     return legend
