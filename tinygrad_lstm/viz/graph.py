@@ -267,18 +267,40 @@ class _Layout:
     """Which node goes in which cluster, in which order, and the edges between drawn nodes."""
 
     def __init__(self, graph, names: dict, max_steps: int | None):
-        self.graph = graph
         nodes, leaves = graph.nodes, graph.leaves
         op_index = {node: i for i, node in enumerate(nodes)}
         leaf_index = {id(leaf): i for i, leaf in enumerate(leaves)}
         op_paths = [tuple(node.scope.split("/")) if node.scope else () for node in nodes]
-        leaf_paths: list = [None] * len(leaves)
+
+        # A leaf is drawn in the innermost scope holding all its users. A constant (an
+        # unnamed leaf that needs no gradient, like a zero initial state) is drawn once per
+        # sequence scope using it instead, so it does not wire distant layers together.
+        instances = {}  # (leaf index, sequence scope or None) -> index in leaf_paths
+        leaf_of, leaf_paths, leaf_ids = [], [], []
+        edge_leaf = []  # per graph edge: the leaf instance it starts from, or None
         for source, target, _, _ in graph.edges:
-            if isinstance(source, Tensor):
-                i = leaf_index[id(source)]
-                path = op_paths[op_index[target]]
-                leaf_paths[i] = path if leaf_paths[i] is None else _common_prefix(leaf_paths[i], path)
-        leaf_paths = [() if p is None else p for p in leaf_paths]
+            if not isinstance(source, Tensor):
+                edge_leaf.append(None)
+                continue
+            j = leaf_index[id(source)]
+            path = op_paths[op_index[target]]
+            constant = id(source) not in names and not source.requires_grad
+            where = _outside_steps(path) if constant else None
+            instance = instances.get((j, where))
+            if instance is None:
+                instance = instances[j, where] = len(leaf_paths)
+                copies = sum(1 for k in leaf_of if k == j)
+                leaf_of.append(j)
+                leaf_paths.append(path)
+                leaf_ids.append(f"leaf{j}" if not copies else f"leaf{j}_{copies}")
+            else:
+                leaf_paths[instance] = _common_prefix(leaf_paths[instance], path)
+            edge_leaf.append(instance)
+        for j in range(len(leaves)):  # a root that is a leaf has no user
+            if all(k != j for k in leaf_of):
+                leaf_of.append(j)
+                leaf_paths.append(())
+                leaf_ids.append(f"leaf{j}")
 
         hidden = _hidden_steps(op_paths + leaf_paths, max_steps)
         groups = list(dict.fromkeys(hidden.values()))
@@ -293,7 +315,7 @@ class _Layout:
             return own_id
 
         op_keys = [key_of(p, f"op{i}") for i, p in enumerate(op_paths)]
-        leaf_keys = [key_of(p, f"leaf{i}") for i, p in enumerate(leaf_paths)]
+        leaf_keys = [key_of(p, own_id) for p, own_id in zip(leaf_paths, leaf_ids)]
 
         # Draw order: each leaf just before its first user, each collapsed group at its first op.
         self.order = []
@@ -312,14 +334,16 @@ class _Layout:
                 self.order.append((kind, key, obj))
                 self.paths[key] = path
 
+        leaf_inputs = [[] for _ in nodes]
+        for (_, target, _, _), instance in zip(graph.edges, edge_leaf):
+            if instance is not None:
+                leaf_inputs[op_index[target]].append(instance)
         for i, node in enumerate(nodes):
-            for edge in node.edges:
-                if edge is not None and isinstance(edge[0], Tensor):
-                    j = leaf_index[id(edge[0])]
-                    visit("leaf", leaf_keys[j], leaves[j], leaf_paths[j])
+            for instance in leaf_inputs[i]:
+                visit("leaf", leaf_keys[instance], leaves[leaf_of[instance]], leaf_paths[instance])
             visit("op", op_keys[i], node, op_paths[i])
-        for j, leaf in enumerate(leaves):
-            visit("leaf", leaf_keys[j], leaf, leaf_paths[j])
+        for instance, j in enumerate(leaf_of):
+            visit("leaf", leaf_keys[instance], leaves[j], leaf_paths[instance])
 
         # Of a node's edges into the steps of a sequence from outside (a weight used by every
         # step), only the one into the earliest step pulls on the layout; the others would
@@ -328,9 +352,9 @@ class _Layout:
         edges = []
         anchors = {}  # tail -> (depth of the earliest step it enters, index in edges)
         seen_edges = set()
-        for source, target, index, _ in graph.edges:
-            from_leaf = isinstance(source, Tensor)
-            tail = leaf_keys[leaf_index[id(source)]] if from_leaf else op_keys[op_index[source]]
+        for (source, target, index, _), instance in zip(graph.edges, edge_leaf):
+            from_leaf = instance is not None
+            tail = leaf_keys[instance] if from_leaf else op_keys[op_index[source]]
             head = op_keys[op_index[target]]
             if tail == head:
                 continue
@@ -383,6 +407,14 @@ class _Layout:
                 else:
                     target.subgraph(built.pop(entry[1]))
             built[path] = target
+
+
+def _outside_steps(path: tuple) -> tuple:
+    """``path`` cut before its first step scope: ``lstm/l0/t=3/cell`` -> ``lstm/l0``."""
+    for depth, part in enumerate(path):
+        if _STEP.fullmatch(part):
+            return path[:depth]
+    return path
 
 
 def _entered_step(tail: tuple, head: tuple) -> tuple | None:
