@@ -1,0 +1,396 @@
+"""`tl.nn` recurrent cells and sequence modules without PyTorch: shapes, dtypes, errors,
+gradchecks, graph layout and scopes, variable lengths, `Recurrent` with a custom cell."""
+import contextlib
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+
+T, B, D, H = 4, 3, 5, 4
+
+
+@contextlib.contextmanager
+def parameters_replaced(module, tensors):
+    """Run `module` with its parameters replaced by `tensors` (gradcheck's fresh copies)."""
+    owners = []
+    for (name, _), tensor in zip(module.named_parameters(), tensors):
+        *path, attribute = name.split(".")
+        owner = module
+        for part in path:
+            owner = getattr(owner, part)
+        owners.append((owner, attribute, owner.__dict__[attribute]))
+        owner.__dict__[attribute] = tensor
+    try:
+        yield
+    finally:
+        for owner, attribute, original in owners:
+            owner.__dict__[attribute] = original
+
+
+def gradcheck_module(module, call, inputs):
+    """gradcheck ``call(*inputs)`` with respect to the inputs and every parameter of `module`."""
+    n_inputs = len(inputs)
+
+    def fn(*tensors):
+        with parameters_replaced(module, tensors[n_inputs:]):
+            return call(*tensors[:n_inputs])
+
+    parameters = [tl.Tensor(p.data, requires_grad=True) for p in module.parameters()]
+    return tl.gradcheck(fn, list(inputs) + parameters)
+
+
+def states(result):
+    """Output and final states of a sequence module as a flat list."""
+    output, final = result
+    return [output, *final] if isinstance(final, tuple) else [output, final]
+
+
+# --------------------------------------------------------------------------- shapes and dtypes
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_shapes_and_float32_kept_through_backward(kind, batch_first):
+    tl.manual_seed(0)
+    module = getattr(tl.nn, kind)(D, H, num_layers=2, bidirectional=True, batch_first=batch_first)
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((B, T, D) if batch_first else (T, B, D)),
+                  dtype=np.float32, requires_grad=True)
+    hx = tl.zeros(4, B, H, dtype=np.float32, requires_grad=True)
+    output, final = module(x, (hx, hx) if kind == "LSTM" else hx)
+    assert output.shape == ((B, T, 2 * H) if batch_first else (T, B, 2 * H))
+    finals = final if kind == "LSTM" else (final,)
+    assert all(f.shape == (4, B, H) for f in finals)
+    assert output.dtype == np.float32 and all(f.dtype == np.float32 for f in finals)
+    sum((t * t).sum() for t in (output, *finals)).backward()
+    assert x.grad.dtype == np.float32 and hx.grad.dtype == np.float32
+    for name, parameter in module.named_parameters():
+        assert parameter.dtype == np.float32 and parameter.grad.dtype == np.float32, name
+
+
+@pytest.mark.parametrize("kind, gates", [("RNN", 1), ("LSTM", 4), ("GRU", 3)])
+def test_parameter_names_shapes_and_init(kind, gates):
+    tl.manual_seed(1)
+    module = getattr(tl.nn, kind)(D, 16, num_layers=2, bidirectional=True)
+    expected = []
+    for layer in range(2):
+        for suffix in ("", "_reverse"):
+            width = D if layer == 0 else 32
+            expected += [(f"weight_ih_l{layer}{suffix}", (gates * 16, width)),
+                         (f"weight_hh_l{layer}{suffix}", (gates * 16, 16)),
+                         (f"bias_ih_l{layer}{suffix}", (gates * 16,)), (f"bias_hh_l{layer}{suffix}", (gates * 16,))]
+    assert [(n, p.shape) for n, p in module.named_parameters()] == expected
+    values = np.concatenate([p.data.ravel() for p in module.parameters()])
+    assert np.abs(values).max() <= 0.25 and np.abs(values).max() > 0.24  # U(-1/sqrt(H), 1/sqrt(H))
+    without_bias = getattr(tl.nn, kind)(D, H, bias=False)
+    assert [n for n, _ in without_bias.named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
+
+
+def test_unbatched_input_and_state():
+    lstm = tl.nn.LSTM(D, H, num_layers=2)
+    output, (h_n, c_n) = lstm(np.ones((T, D)), (np.zeros((2, H)), np.zeros((2, H))))
+    assert output.shape == (T, H) and h_n.shape == c_n.shape == (2, H)
+    batched, (h_b, _) = lstm(np.ones((T, 1, D)))
+    np.testing.assert_allclose(output.data, batched.data[:, 0])
+    np.testing.assert_allclose(h_n.data, h_b.data[:, 0])
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_batched_and_unbatched(name):
+    cell = getattr(tl.nn, name)(D, H)
+    x = np.random.default_rng(2).standard_normal((B, D))
+    batched = cell(x)
+    single = cell(x[1])
+    first_b, first_s = (batched[0], single[0]) if name == "LSTMCell" else (batched, single)
+    assert first_b.shape == (B, H) and first_s.shape == (H,)
+    np.testing.assert_allclose(first_s.data, first_b.data[1], rtol=1e-6)
+    zero = cell.init_state(B)
+    again = cell(x, zero)
+    np.testing.assert_array_equal((again[0] if name == "LSTMCell" else again).data, first_b.data)
+
+
+# --------------------------------------------------------------------------- errors
+def test_input_rank_and_size_errors():
+    lstm = tl.nn.LSTM(4, 8)
+    with pytest.raises(ValueError, match=r"LSTM: expected input with 3 dimensions \(T, B, 4\) or 2 \(T, 4\), "
+                                         r"got shape \(5, 3, 1, 4\)"):
+        lstm(np.zeros((5, 3, 1, 4)))
+    with pytest.raises(ValueError, match=r"LSTM: input size 7 does not match input_size=4"):
+        lstm(np.zeros((5, 3, 7)))
+    with pytest.raises(ValueError, match=r"\(B, T, 4\)"):
+        tl.nn.GRU(4, 8, batch_first=True)(np.zeros(4))
+
+
+def test_state_errors():
+    lstm = tl.nn.LSTM(4, 8, num_layers=2)
+    with pytest.raises(ValueError, match=r"LSTM: expected h_0 of shape \(2, 3, 8\), got \(1, 3, 8\)"):
+        lstm(np.zeros((5, 3, 4)), (np.zeros((1, 3, 8)), np.zeros((2, 3, 8))))
+    with pytest.raises(ValueError, match=r"expected c_0 of shape \(2, 3, 8\), got \(2, 3, 7\)"):
+        lstm(np.zeros((5, 3, 4)), (np.zeros((2, 3, 8)), np.zeros((2, 3, 7))))
+    with pytest.raises(TypeError, match=r"tuple \(h_0, c_0\)"):
+        lstm(np.zeros((5, 3, 4)), np.zeros((2, 3, 8)))
+    with pytest.raises(ValueError, match=r"GRU: expected h_0 of shape \(2, 8\), got \(2, 1, 8\)"):
+        tl.nn.GRU(4, 8, bidirectional=True)(np.zeros((5, 4)), np.zeros((2, 1, 8)))
+    with pytest.raises(ValueError, match=r"LSTMCell: expected c of shape \(3, 8\)"):
+        tl.nn.LSTMCell(4, 8)(np.zeros((3, 4)), (np.zeros((3, 8)), np.zeros((8,))))
+    with pytest.raises(ValueError, match=r"RNNCell: input size 5 does not match input_size=4"):
+        tl.nn.RNNCell(4, 8)(np.zeros((3, 5)))
+
+
+def test_lengths_errors():
+    gru = tl.nn.GRU(4, 8)
+    x = np.zeros((5, 3, 4))
+    with pytest.raises(ValueError, match=r"lengths must be in \[1, 5\], got \[1, 6, 2\]"):
+        gru(x, lengths=[1, 6, 2])
+    with pytest.raises(ValueError, match="3 integers"):
+        gru(x, lengths=[1, 2])
+    with pytest.raises(ValueError, match="batched"):
+        gru(np.zeros((5, 4)), lengths=[5])
+
+
+def test_constructor_errors_and_dropout_warning():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        tl.nn.RNN(2, 2, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="dropout"):
+        tl.nn.LSTM(2, 2, num_layers=2, dropout=-0.1)
+    with pytest.warns(UserWarning, match="num_layers=1"):
+        tl.nn.LSTM(2, 2, dropout=0.5)
+
+
+# --------------------------------------------------------------------------- gradients
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_gradcheck_sequence_modules(kind):
+    tl.manual_seed(3)
+    module = getattr(tl.nn, kind)(2, 2, num_layers=2, bidirectional=True, dtype=np.float64)
+    rng = np.random.default_rng(3)
+    x = tl.Tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
+    h0 = tl.Tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+    if kind == "LSTM":
+        c0 = tl.Tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+        assert gradcheck_module(module, lambda x, h, c: states(module(x, (h, c), lengths=[2, 3])), [x, h0, c0])
+    else:
+        assert gradcheck_module(module, lambda x, h: states(module(x, h, lengths=[2, 3])), [x, h0])
+
+
+def test_gradcheck_detects_a_wrong_module():
+    """The helper can fail: a parameter used outside the graph gives a zero analytical gradient."""
+
+    class Leaky(tl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = tl.nn.Parameter(np.array([0.5]))
+
+        def forward(self, x):
+            return x * self.weight.data  # bypasses the graph
+
+    module = Leaky()
+    with pytest.raises(tl.GradcheckError):
+        gradcheck_module(module, lambda x: module(x), [tl.Tensor([1.0, 2.0], requires_grad=True)])
+
+
+# --------------------------------------------------------------------------- graph layout and scopes
+def test_lstm_graph_is_lean_and_scoped():
+    tl.manual_seed(4)
+    lstm = tl.nn.LSTM(D, H, num_layers=2, bidirectional=True)
+    x = tl.randn(T, B, D, dtype=np.float32, requires_grad=True)
+    output, (h_n, c_n) = lstm(x)
+    nodes = tl.walk_graph([output, h_n, c_n]).nodes
+    by_scope = {}
+    for node in nodes:
+        by_scope.setdefault(node.scope, []).append(node.name)
+    for layer in ("l0", "l1"):
+        for direction in ("", "_reverse"):
+            scope = f"lstm/{layer}{direction}"
+            assert by_scope[scope].count("matmul") == 1 and by_scope[scope].count("unbind") == 1
+            for t in range(T):
+                step = by_scope[f"{scope}/t={t}"]
+                assert len(step) <= 12 and step.count("matmul") == 1 and step.count("split") == 1
+    assert not any(node.name == "getitem" for node in nodes)  # never x[t] per step
+    assert set(by_scope) == {"lstm"} | {f"lstm/l{k}{d}" for k in (0, 1) for d in ("", "_reverse")} | {
+        f"lstm/l{k}{d}/t={t}" for k in (0, 1) for d in ("", "_reverse") for t in range(T)}
+
+
+def test_reverse_direction_runs_last_step_first():
+    rnn = tl.nn.RNN(D, H, bidirectional=True)
+    output, _ = rnn(tl.randn(T, B, D, dtype=np.float32))
+    nodes = tl.walk_graph(output).nodes
+    step_matmuls = [n.scope for n in nodes if n.scope.startswith("rnn/l0_reverse/t=") and n.name == "matmul"]
+    assert step_matmuls == [f"rnn/l0_reverse/t={t}" for t in reversed(range(T))]  # nodes are in dependency order
+
+
+# --------------------------------------------------------------------------- lengths
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lengths_equal_running_each_sequence_alone(kind, batch_first):
+    tl.manual_seed(5)
+    module = getattr(tl.nn, kind)(D, H, num_layers=2, bidirectional=True, dtype=np.float64, batch_first=batch_first)
+    rng = np.random.default_rng(5)
+    lengths = [2, 4, 1]
+    x = rng.standard_normal((T, B, D))
+    n_states = 2 if kind == "LSTM" else 1
+    initial = [rng.standard_normal((4, B, H)) for _ in range(n_states)]
+    hx = tuple(initial) if kind == "LSTM" else initial[0]
+    feed = x.transpose(1, 0, 2) if batch_first else x
+    output, final = module(feed, hx, lengths=lengths)
+    output = output.data.transpose(1, 0, 2) if batch_first else output.data
+    finals = [f.data for f in (final if kind == "LSTM" else (final,))]
+    for b, length in enumerate(lengths):
+        alone_x = x[:length, b:b + 1]
+        alone_hx = [s[:, b:b + 1] for s in initial]
+        alone_feed = alone_x.transpose(1, 0, 2) if batch_first else alone_x
+        alone_out, alone_final = module(alone_feed, tuple(alone_hx) if kind == "LSTM" else alone_hx[0])
+        alone_out = alone_out.data.transpose(1, 0, 2) if batch_first else alone_out.data
+        np.testing.assert_allclose(output[:length, b], alone_out[:, 0], rtol=1e-12, atol=1e-14)
+        assert (output[length:, b] == 0).all()
+        for mine, alone in zip(finals, alone_final if kind == "LSTM" else (alone_final,)):
+            np.testing.assert_allclose(mine[:, b], alone.data[:, 0], rtol=1e-12, atol=1e-14)
+
+
+def test_full_lengths_build_the_same_graph():
+    lstm = tl.nn.LSTM(D, H)
+    x = tl.randn(T, B, D, dtype=np.float32, requires_grad=True)
+    plain, _ = lstm(x)
+    masked, _ = lstm(x, lengths=[T] * B)
+    np.testing.assert_array_equal(plain.data, masked.data)
+    assert len(tl.walk_graph(plain).nodes) == len(tl.walk_graph(masked).nodes)
+
+
+# --------------------------------------------------------------------------- dropout
+def test_dropout_between_layers_only_in_training():
+    tl.manual_seed(6)
+    lstm = tl.nn.LSTM(D, H, num_layers=2, dropout=0.5)
+    x = tl.randn(T, B, D, dtype=np.float32)
+    tl.manual_seed(7)
+    first, _ = lstm(x)
+    tl.manual_seed(7)
+    second, _ = lstm(x)
+    np.testing.assert_array_equal(first.data, second.data)
+    evaluated, _ = lstm.eval()(x)
+    assert not np.allclose(first.data, evaluated.data)
+    no_dropout = tl.nn.LSTM(D, H, num_layers=2)
+    no_dropout.load_state_dict(lstm.state_dict())
+    np.testing.assert_array_equal(no_dropout(x)[0].data, evaluated.data)
+
+
+# --------------------------------------------------------------------------- extreme values
+def test_extreme_weights_float32_give_exact_saturated_values():
+    lstm = tl.nn.LSTM(D, H, num_layers=1)
+    rnn = tl.nn.RNN(D, H)
+    x = tl.Tensor(np.abs(np.random.default_rng(8).standard_normal((T, B, D))) + 1, dtype=np.float32,
+                  requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for sign in (1, -1):
+            lstm.load_state_dict({n: np.full(a.shape, 100.0 * sign) for n, a in lstm.state_dict().items()})
+            rnn.load_state_dict({n: np.full(a.shape, 100.0 * sign) for n, a in rnn.state_dict().items()})
+            output, (h_n, c_n) = lstm(x)
+            if sign > 0:  # every gate saturates at 1, so c_t = t + 1 and h_t = tanh(t + 1)
+                expected_c = np.arange(1, T + 1, dtype=np.float32)[:, None, None] * np.ones((T, B, H), np.float32)
+                np.testing.assert_array_equal(output.data, np.tanh(expected_c))
+                np.testing.assert_array_equal(c_n.data[0], expected_c[-1])
+            else:  # every gate saturates at 0, so the state stays exactly zero
+                np.testing.assert_array_equal(output.data, np.zeros((T, B, H), np.float32))
+            (output.sum() + c_n.sum()).backward()
+            rnn_output, _ = rnn(x)
+            np.testing.assert_array_equal(rnn_output.data, np.full((T, B, H), sign, np.float32))
+            rnn_output.sum().backward()
+    assert output.dtype == np.float32 and np.isfinite(x.grad).all()
+    assert all(np.isfinite(p.grad).all() for p in lstm.parameters())
+
+
+# --------------------------------------------------------------------------- Recurrent
+class PeepholeLSTMCell(tl.nn.Module):
+    """LSTM with peephole connections: the gates also see the cell state.
+
+    i = σ(W_i [x, h] + p_i * c + b_i), f = σ(W_f [x, h] + p_f * c + b_f), g = tanh(W_g [x, h] + b_g),
+    c' = f * c + i * g, o = σ(W_o [x, h] + p_o * c' + b_o), h' = o * tanh(c').
+    """
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64):
+        super().__init__()
+        self.hidden_size, self.dtype = hidden_size, dtype
+        self.gates = tl.nn.Linear(input_size + hidden_size, 4 * hidden_size, dtype=dtype)
+        rng = tl.default_generator()
+        self.peephole_i = tl.nn.Parameter(rng.standard_normal(hidden_size), dtype=dtype)
+        self.peephole_f = tl.nn.Parameter(rng.standard_normal(hidden_size), dtype=dtype)
+        self.peephole_o = tl.nn.Parameter(rng.standard_normal(hidden_size), dtype=dtype)
+
+    def init_state(self, batch_size):
+        zeros = tl.zeros(batch_size, self.hidden_size, dtype=self.dtype)
+        return zeros, zeros
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, g, o = self.gates(tl.concat([x, h], axis=1)).chunk(4, axis=1)
+        i = (i + self.peephole_i * c).sigmoid()
+        f = (f + self.peephole_f * c).sigmoid()
+        c = f * c + i * g.tanh()
+        o = (o + self.peephole_o * c).sigmoid()
+        return o * c.tanh(), c
+
+
+def test_recurrent_gradchecks_a_custom_peephole_cell():
+    tl.manual_seed(9)
+    model = tl.nn.Recurrent(PeepholeLSTMCell(2, 2))
+    rng = np.random.default_rng(9)
+    x = tl.Tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
+    h0 = tl.Tensor(rng.standard_normal((2, 2)), requires_grad=True)
+    c0 = tl.Tensor(rng.standard_normal((2, 2)), requires_grad=True)
+
+    def call(x, h, c):
+        outputs, (h_n, c_n) = model(x, (h, c))
+        return outputs, h_n, c_n
+
+    assert gradcheck_module(model, call, [x, h0, c0])
+    assert len(list(model.parameters())) == 5
+
+
+def test_recurrent_scopes_and_default_state():
+    model = tl.nn.Recurrent(PeepholeLSTMCell(2, 3), batch_first=True)
+    outputs, (h, c) = model(tl.randn(4, 5, 2))
+    assert outputs.shape == (4, 5, 3) and h.shape == c.shape == (4, 3)
+    np.testing.assert_array_equal(outputs.data[:, -1], h.data)
+    scopes = {node.scope for node in tl.walk_graph(outputs).nodes}
+    assert {f"recurrent/t={t}/cell" for t in range(5)} <= scopes
+    assert {f"recurrent/t={t}/cell/gates" for t in range(5)} <= scopes
+    with pytest.raises(ValueError, match=r"\(B, T, D\)"):
+        model(tl.randn(4, 2))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_recurrent_with_builtin_cell_equals_sequence_module(kind):
+    tl.manual_seed(10)
+    module = getattr(tl.nn, kind)(D, H, dtype=np.float64)
+    cell = getattr(tl.nn, kind + "Cell")(D, H, dtype=np.float64)
+    cell.load_state_dict({name[:-3]: array for name, array in module.state_dict().items()})  # drop "_l0"
+    x = np.random.default_rng(10).standard_normal((T, B, D))
+    expected, expected_final = module(x)
+    outputs, final = tl.nn.Recurrent(cell)(x)
+    np.testing.assert_allclose(outputs.data, expected.data, rtol=1e-12, atol=1e-14)
+    if kind == "LSTM":
+        np.testing.assert_allclose(final[1].data, expected_final[1].data[0], rtol=1e-12, atol=1e-14)
+    else:
+        np.testing.assert_allclose(final.data, expected_final.data[0], rtol=1e-12, atol=1e-14)
+
+
+def test_recurrent_rejects_a_cell_without_init_state():
+    with pytest.raises(TypeError, match="init_state"):
+        tl.nn.Recurrent(tl.nn.Linear(2, 2))
+
+
+def test_detach_state_for_truncated_bptt():
+    tl.manual_seed(11)
+    lstm = tl.nn.LSTM(2, 3, dtype=np.float64)
+    first = tl.randn(3, 1, 2, requires_grad=True)
+    second = tl.randn(3, 1, 2, requires_grad=True)
+    _, state = lstm(first)
+    detached = tl.nn.detach_state(state)
+    assert isinstance(detached, tuple) and not any(s.requires_grad for s in detached)
+    np.testing.assert_array_equal(detached[0].data, state[0].data)
+    output, _ = lstm(second, detached)
+    output.sum().backward()
+    assert first.grad is None and second.grad is not None
+    nested = tl.nn.detach_state([state, (state[0],)])
+    assert isinstance(nested, list) and not nested[1][0].requires_grad
+    assert tl.nn.detach_state(None) is None
+    with pytest.raises(TypeError, match="detach_state"):
+        tl.nn.detach_state(1.0)
