@@ -1,7 +1,14 @@
 """Pictures of computation graphs: `draw_graph` (a `graphviz.Digraph`) and `render_graph` (a file),
 clustered by name scope and time step, with long unrolls collapsed.
+
+>>> import tinygrad_lstm as tl
+>>> roots, lstm = tl.viz.unrolled_graph("lstm", steps=200, hidden=4)
+>>> dot = tl.viz.draw_graph(roots, params=lstm, max_steps=4)
+>>> "196 steps" in dot.source
+True
 """
 from .grads import record_grad_norms
 from .graph import GraphvizNotFoundError, draw_graph, render_graph
+from .unrolled import unrolled_graph
 
-__all__ = ["draw_graph", "render_graph", "record_grad_norms", "GraphvizNotFoundError"]
+__all__ = ["draw_graph", "render_graph", "record_grad_norms", "unrolled_graph", "GraphvizNotFoundError"]
