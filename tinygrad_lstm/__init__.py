@@ -23,5 +23,5 @@ __all__ = [
     "Tensor", "Function", "ShapeError", "Graph", "backward", "walk_graph", "no_grad", "enable_grad",
     "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "concat", "stack",
     "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
-    "nn", "save", "load",
+    "nn", "save", "load", "viz",
 ]
