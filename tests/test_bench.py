@@ -1,0 +1,23 @@
+"""The benchmark runs (a smoke test: timings are measured by the script, never asserted here)."""
+import numpy as np
+
+from tinygrad_lstm import bench
+
+
+def test_quick_benchmark_runs_and_reports(tmp_path):
+    results = bench.run(quick=True, repeats=1, cells=("lstm", "gru", "rnn"), progress=lambda line: None)
+    assert {t.cell for t in results.timings} == {"lstm", "gru", "rnn"}
+    assert all(t.autograd > 0 and t.fused > 0 for t in results.timings)
+    assert results.flat["live_nodes"] == 0
+    path = tmp_path / "performance.md"
+    bench.write_markdown(results, path)
+    text = path.read_text()
+    assert "autograd/fused" in text and "Growth with sequence length" in text and "cores" in text
+
+
+def test_fused_and_autograd_runners_compute_the_same_gradients():
+    module, x = bench._make("lstm", (5, 2, 3, 4), np.float64)
+    grads = bench._fused_runner("lstm", module, x)()
+    bench._autograd_runner(module, x)()
+    assert np.allclose(module.weight_hh_l0.grad, grads["weight_hh"], rtol=1e-10, atol=1e-12)
+    assert np.allclose(module.weight_ih_l0.grad, grads["weight_ih"], rtol=1e-10, atol=1e-12)

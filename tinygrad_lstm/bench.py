@@ -1,0 +1,293 @@
+"""Benchmark: autograd BPTT of `tl.nn` RNN/LSTM/GRU against the hand-written fused numpy
+reference (`tinygrad_lstm.manual`) and PyTorch on the CPU, plus growth in T and memory.
+
+Run ``tinygrad-lstm bench`` (``--quick`` for a smoke run). Timings are interleaved in one
+process (autograd, fused, torch, autograd, ...) and the minimum over repeats is kept;
+ratios, not absolute times, are what to compare between machines. ``--write`` regenerates
+``docs/performance.md``.
+"""
+from __future__ import annotations
+
+import datetime
+import gc
+import os
+import platform
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import manual, nn, optim
+from .engine import Function, Tensor
+
+CONFIGS = [(50, 32, 64, 128), (20, 1, 4, 8), (200, 64, 128, 256)]
+QUICK_CONFIGS = [(6, 2, 3, 4)]
+TARGETS = {(50, 32, 64, 128): 1.3, (200, 64, 128, 256): 1.3, (20, 1, 4, 8): 2.5}
+MODULES = {"lstm": nn.LSTM, "rnn": nn.RNN, "gru": nn.GRU}
+
+
+@dataclass
+class Timing:
+    cell: str
+    config: tuple
+    dtype: str
+    autograd: float
+    fused: float
+    torch: float | None
+
+    @property
+    def ratio(self) -> float:
+        return self.autograd / self.fused
+
+
+@dataclass
+class Results:
+    timings: list = field(default_factory=list)
+    growth: dict = field(default_factory=dict)
+    memory: dict = field(default_factory=dict)
+    flat: dict = field(default_factory=dict)
+
+
+def _fused_runner(cell: str, module, x: np.ndarray):
+    """A closure running the fused reference's forward + backward of ``sum(output)``."""
+    p = {k: v for k, v in module.state_dict().items()}
+    w = (p["weight_ih_l0"], p["weight_hh_l0"], p.get("bias_ih_l0"), p.get("bias_hh_l0"))
+    steps, batch, _ = x.shape
+    h0 = np.zeros((batch, module.hidden_size), x.dtype)
+    grad_output = np.ones((steps, batch, module.hidden_size), x.dtype)
+    if cell == "lstm":
+        def run():
+            _, _, cache = manual.lstm_forward_fused(x, h0, h0, *w)
+            return manual.lstm_backward_fused(grad_output, None, None, cache)
+    elif cell == "gru":
+        def run():
+            _, _, cache = manual.gru_forward_fused(x, h0, *w)
+            return manual.gru_backward_fused(grad_output, None, cache)
+    else:
+        def run():
+            _, _, cache = manual.rnn_forward_fused(x, h0, *w)
+            return manual.rnn_backward_fused(grad_output, None, cache)
+    return run
+
+
+def _autograd_runner(module, x: np.ndarray):
+    """A closure running ``module(x)``, ``sum(output).backward()``."""
+    inputs = Tensor(x, requires_grad=True)
+
+    def run():
+        module.zero_grad()
+        inputs.grad = None
+        output, _ = module(inputs)
+        output.sum().backward()
+    return run
+
+
+def _torch_runner(cell: str, module, x: np.ndarray):
+    """A closure running the same layer in PyTorch, or None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    dtype = torch.float64 if x.dtype == np.float64 else torch.float32
+    layer = kind(module.input_size, module.hidden_size, dtype=dtype)
+    layer.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in module.state_dict().items()})
+    inputs = torch.from_numpy(x).requires_grad_()
+
+    def run():
+        layer.zero_grad()
+        inputs.grad = None
+        output, _ = layer(inputs)
+        output.sum().backward()
+    return run
+
+
+def _best_times(runners: list, repeats: int) -> list:
+    """Minimum wall time of each runner, interleaved so machine drift hits all alike."""
+    best = [float("inf")] * len(runners)
+    for runner in runners:
+        if runner is not None:
+            runner()  # warm-up
+    for _ in range(repeats):
+        for k, runner in enumerate(runners):
+            if runner is None:
+                continue
+            start = time.perf_counter()
+            runner()
+            best[k] = min(best[k], time.perf_counter() - start)
+    return [None if runner is None else b for runner, b in zip(runners, best)]
+
+
+def _make(cell: str, config: tuple, dtype, seed: int = 0):
+    steps, batch, features, hidden = config
+    rng = np.random.default_rng(seed)
+    module = MODULES[cell](features, hidden, dtype=dtype)
+    x = rng.standard_normal((steps, batch, features)).astype(dtype)
+    return module, x
+
+
+def time_config(cell: str, config: tuple, dtype, repeats: int, with_torch: bool = True) -> Timing:
+    """Autograd, fused and torch times for one cell, (T, B, D, H) and dtype."""
+    module, x = _make(cell, config, dtype)
+    runners = [_autograd_runner(module, x), _fused_runner(cell, module, x),
+               _torch_runner(cell, module, x) if with_torch else None]
+    autograd, fused, torch_time = _best_times(runners, repeats)
+    return Timing(cell, config, np.dtype(dtype).name, autograd, fused, torch_time)
+
+
+def growth(config: tuple, short: int, long: int, repeats: int, dtype=np.float32) -> dict:
+    """Autograd LSTM time at T=`long` over T=`short` (linear BPTT gives long/short)."""
+    _, batch, features, hidden = config
+    times = {}
+    for steps in (short, long):
+        module, x = _make("lstm", (steps, batch, features, hidden), dtype)
+        (times[steps],) = _best_times([_autograd_runner(module, x)], repeats)
+    return {"short": short, "long": long, "ratio": times[long] / times[short], "linear": long / short}
+
+
+def _peak_bytes(run) -> int:
+    gc.collect()
+    tracemalloc.start()
+    run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def peak_memory(config: tuple, dtype=np.float32) -> dict:
+    """tracemalloc peak of one training step (forward, backward, Adam) vs the fused reference."""
+    module, x = _make("lstm", config, dtype)
+    optimizer = optim.Adam(module.parameters(), lr=1e-3)
+    autograd = _autograd_runner(module, x)
+
+    def training_step():
+        autograd()
+        optimizer.step()
+    training_step()  # optimiser state exists before measuring, as in a training loop
+    fused = _fused_runner("lstm", module, x)
+    return {"autograd": _peak_bytes(training_step), "fused": _peak_bytes(fused), "config": config}
+
+
+def memory_over_steps(steps: int = 500, dtype=np.float32) -> dict:
+    """Traced memory after each of `steps` training steps of a small LSTM, and live graph nodes after.
+
+    A retained graph would add about one step's graph (the ``graph`` bytes: peak during a
+    step minus memory after it) per step; numpy's small-buffer cache adds a little at first
+    and then saturates. Flat means: after the first fifth of the steps, memory grows by
+    less than 1% of one graph per step, and no graph node outlives training.
+    """
+    module, x = _make("lstm", (20, 8, 4, 16), dtype)
+    optimizer = optim.Adam(module.parameters(), lr=1e-3)
+    run = _autograd_runner(module, x)
+    gc.collect()
+    tracemalloc.start()
+    samples, graph = [], 0
+    for _ in range(steps):
+        tracemalloc.reset_peak()
+        run()
+        optimizer.step()
+        current, peak = tracemalloc.get_traced_memory()
+        samples.append(current)
+        graph = max(graph, peak - current)
+    tracemalloc.stop()
+    live_nodes = sum(isinstance(o, Function) for o in gc.get_objects())
+    start = steps // 5
+    per_step = (samples[-1] - samples[start]) / max(1, steps - 1 - start)
+    return {"steps": steps, "start": start, "at_start": samples[start], "last": samples[-1], "graph": graph,
+            "per_step": per_step, "live_nodes": live_nodes, "flat": per_step < 0.01 * graph and live_nodes == 0}
+
+
+def run(quick: bool = False, repeats: int | None = None, cells=("lstm", "rnn", "gru"), progress=print) -> Results:
+    """Run every measurement; `quick` uses tiny sizes (a smoke test, not a measurement)."""
+    repeats = repeats or (2 if quick else 5)
+    results = Results()
+    configs = QUICK_CONFIGS if quick else CONFIGS
+    for config in configs:
+        for dtype in (np.float32, np.float64):
+            for cell in cells:
+                reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats - 2)
+                timing = time_config(cell, config, dtype, reps)
+                results.timings.append(timing)
+                progress(_timing_row(timing))
+    results.growth = growth((0, 8, 4, 16) if quick else (0, 32, 64, 128), 10 if quick else 100,
+                            40 if quick else 400, repeats)
+    results.memory = peak_memory((50 if quick else 1000, 4 if quick else 32, 8 if quick else 64,
+                                  8 if quick else 128))
+    results.flat = memory_over_steps(20 if quick else 500)
+    return results
+
+
+def _ms(seconds) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:9.2f}"
+
+
+def _timing_row(t: Timing) -> str:
+    target = TARGETS.get(t.config)
+    verdict = "" if target is None else ("ok" if t.ratio <= target else f"> {target}")
+    torch_ratio = "-" if t.torch is None else f"{t.autograd / t.torch:.2f}"
+    return (f"| {t.cell:4} | {str(t.config):19} | {t.dtype:7} | {_ms(t.autograd)} | {_ms(t.fused)} | "
+            f"{_ms(t.torch)} | {t.ratio:6.2f} | {torch_ratio:>6} | {verdict:6} |")
+
+
+TABLE_HEADER = ("| cell | (T, B, D, H)        | dtype   | autograd ms | fused ms | torch ms | "
+                "autograd/fused | autograd/torch | target |\n"
+                "|------|---------------------|---------|-----------|-----------|-----------|--------|--------|--------|")
+
+
+def report(results: Results) -> str:
+    """The results as Markdown (the body of docs/performance.md)."""
+    lines = ["## Time: forward + backward of sum(output), one layer", "", TABLE_HEADER]
+    lines += [_timing_row(t) for t in results.timings]
+    g, m, f = results.growth, results.memory, results.flat
+    lines += ["", "## Growth with sequence length (autograd LSTM, float32)", "",
+              f"T={g['long']} takes {g['ratio']:.2f}x the time of T={g['short']} "
+              f"(linear would be {g['linear']:.1f}x; target <= 4.4x).", "",
+              "## Peak memory of one training step (tracemalloc)", "",
+              f"LSTM (T, B, D, H) = {m['config']}, float32: autograd forward + backward + Adam step "
+              f"{m['autograd'] / 2**20:.1f} MiB, fused reference forward + backward {m['fused'] / 2**20:.1f} MiB: "
+              f"ratio {m['autograd'] / m['fused']:.2f} (target <= 2).", "",
+              f"## Memory over {f['steps']} training steps", "",
+              f"Traced memory after step {f['start']}: {f['at_start'] / 2**10:.0f} KiB; after step {f['steps']}: "
+              f"{f['last'] / 2**10:.0f} KiB, i.e. {f['per_step']:.0f} bytes per step against "
+              f"{f['graph'] / 2**10:.0f} KiB for one step's graph; graph nodes alive after training: "
+              f"{f['live_nodes']}: " + ("flat." if f["flat"] else "GROWING.")]
+    return "\n".join(lines)
+
+
+def machine_description() -> str:
+    """CPU, core count, Python, numpy and its BLAS, torch: what the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = ""
+    try:
+        config = np.show_config(mode="dicts")
+        info = config["Build Dependencies"]["blas"]
+        blas = f"{info.get('name', '')} {info.get('version', '')}".strip()
+    except Exception:  # the config layout differs across numpy versions; the BLAS name is optional
+        blas = "unknown"
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), torch {torch_version}")
+
+
+def write_markdown(results: Results, path: Path) -> None:
+    header = ["# Performance", "",
+              "Generated by `tinygrad-lstm bench --write`; do not edit by hand. Absolute times vary",
+              "between machines: the ratios are what we track. *fused* is the hand-written numpy",
+              "reference of `tinygrad_lstm.manual` on the same weights; *autograd* is `tl.nn` with",
+              "backpropagation through the graph.", "",
+              f"Measured {datetime.date.today().isoformat()} on: {machine_description()}.", ""]
+    path.write_text("\n".join(header) + report(results) + "\n")
