@@ -531,7 +531,7 @@ def _legend(graphviz):
                                                                  color="#cccccc", fontcolor="#666666"))
     kinds = ("parameter", "input", "op", "output", "collapsed")
     for kind in kinds:
-        legend.node(f"legend_{kind}", label=kind, **_STYLES[kind])
+        legend.node(f"legend_{kind}", label=kind, **dict(_STYLES[kind], fontsize="10", margin="0.08,0.04"))
     for a, b in zip(kinds, kinds[1:]):  # invisible edges keep the legend in one row
         legend.edge(f"legend_{a}", f"legend_{b}", style="invis")
     return legend
