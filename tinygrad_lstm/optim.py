@@ -35,7 +35,7 @@ class Optimizer:
 
     Parameters
     ----------
-    params : iterable of Tensor, of (name, Tensor) pairs, or of dicts
+    params : iterable of Tensor or of dicts
         The leaf tensors to optimise, e.g. ``model.parameters()``, or PyTorch-style groups
         ``[{"params": [...], "lr": 0.1}, {"params": [...]}]`` whose options override `defaults`.
     defaults : dict
@@ -57,7 +57,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
-        groups = list(params)
+        groups = _ordered(params, type(self).__name__)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -70,7 +70,7 @@ class Optimizer:
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {key}: {value}" for key, value in sorted(group.items())
-                         if key not in ("params", "param_names"))
+                         if key != "params")
         return "\n".join(lines + [")"])
 
     def add_param_group(self, param_group: dict) -> None:
@@ -81,19 +81,7 @@ class Optimizer:
         if "params" not in param_group:
             raise KeyError(f"{name}: the parameter group has no 'params'")
         params = param_group["params"]
-        if isinstance(params, Tensor):
-            params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(f"{name}: parameters must be in an ordered collection (a list), not a set, "
-                            f"whose order changes between runs and would scramble state dicts")
-        else:
-            params = list(params)
-        names = None
-        if any(isinstance(p, tuple) for p in params):
-            if not all(isinstance(p, tuple) and len(p) == 2 for p in params):
-                raise ValueError(f"{name}: give either all parameters as (name, tensor) pairs or none")
-            names = [str(n) for n, _ in params]
-            params = [p for _, p in params]
+        params = [params] if isinstance(params, Tensor) else _ordered(params, name)
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: can only optimise Tensors, but one of the params is {type(p).__name__}")
@@ -107,15 +95,11 @@ class Optimizer:
             raise ValueError(f"{name}: a parameter group contains the same parameter twice")
         if any(id(p) in ids for group in self.param_groups for p in group["params"]):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
-        if self.param_groups and ("param_names" in self.param_groups[0]) != (names is not None):
-            raise ValueError(f"{name}: all parameter groups should be with names or all without")
 
         group = {"params": params}
-        if names is not None:
-            group["param_names"] = names
         for key, default in self.defaults.items():
             group[key] = param_group.get(key, default)
-        group.update((k, v) for k, v in param_group.items() if k not in group and k != "param_names")
+        group.update((k, v) for k, v in param_group.items() if k not in group)
         self._check(group)
         self.param_groups.append(group)
 
@@ -224,9 +208,9 @@ class Optimizer:
         params_by_index = {}
         for g, group in enumerate(self.param_groups):
             saved = saved_groups[g]
-            options = set(group) - {"params", "param_names"}
+            options = set(group) - {"params"}
             missing = sorted(options - set(saved))
-            unknown = sorted(set(saved) - options - {"params", "param_names"})
+            unknown = sorted(set(saved) - options - {"params"})
             if missing or unknown or "params" not in saved:
                 raise KeyError(f"{name}.load_state_dict: parameter group {g} has missing options "
                                f"{missing + ([] if 'params' in saved else ['params'])} and unknown options {unknown}")
@@ -234,11 +218,6 @@ class Optimizer:
             if len(indices) != len(group["params"]):
                 raise ValueError(f"{name}.load_state_dict: saved parameter group {g} has {len(indices)} "
                                  f"parameters, the optimiser's has {len(group['params'])}")
-            if "param_names" in saved and "param_names" in group:
-                saved_names = saved["param_names"].reshape(-1).tolist()
-                if saved_names != group["param_names"]:
-                    raise ValueError(f"{name}.load_state_dict: parameter group {g} was saved with names "
-                                     f"{saved_names}, the optimiser's are {group['param_names']}")
             new = {}
             for key, value in group.items():
                 if key in options:
@@ -280,6 +259,13 @@ class Optimizer:
 
     _state_names: tuple = ()  # what `state[p]` may hold: "step" (an int) and buffers shaped like p
     _optional_state: tuple = ()  # names that a parameter's state may lack
+
+
+def _ordered(params, optimizer: str) -> list:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{optimizer}: parameters must be in an ordered collection (a list), not a set, "
+                        f"whose order changes between runs and would scramble state dicts")
+    return list(params)
 
 
 def _check_number(optimizer: str, group: dict, key: str, label: str) -> None:

@@ -11,7 +11,10 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
 def _grads(parameters, fn: str) -> list:
-    """The ``.grad`` arrays of `parameters` (a Tensor or an iterable of them) that are not None."""
+    """The ``.grad`` arrays of `parameters` (a Tensor or an iterable of them) that are not None.
+
+    A gradient assigned by hand as a list or a numpy scalar becomes an array, so it can be changed in place.
+    """
     if isinstance(parameters, Tensor):
         parameters = [parameters]
     grads = []
@@ -19,6 +22,8 @@ def _grads(parameters, fn: str) -> list:
         if not isinstance(p, Tensor):
             raise TypeError(f"{fn}: parameters must be Tensors, got {type(p).__name__}")
         if p.grad is not None:
+            if type(p.grad) is not np.ndarray:
+                p.grad = np.array(p.grad, dtype=p.dtype)
             grads.append(p.grad)
     return grads
 

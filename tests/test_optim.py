@@ -1,0 +1,448 @@
+"""tl.optim and gradient clipping: trajectories against torch.optim, checkpoints, validation, short fits."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+from tinygrad_lstm.nn import functional as F
+from tinygrad_lstm.nn import utils as nn_utils
+
+SHAPES = [(3,), (2, 4), ()]
+N_STEPS = 6
+
+
+def make_params(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return [tl.Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True) for shape in SHAPES]
+
+
+def synthetic_grads(n_steps, dtype, seed=1):
+    """One gradient per parameter per step; parameter 1 has none at step 2 (it must be skipped)."""
+    rng = np.random.default_rng(seed)
+    grads = [[rng.standard_normal(shape).astype(dtype) for shape in SHAPES] for _ in range(n_steps)]
+    if n_steps > 2:
+        grads[2][1] = None
+    return grads
+
+
+def set_grads(params, grads, torch_params=None):
+    for i, g in enumerate(grads):
+        params[i].grad = None if g is None else g.copy()
+        if torch_params is not None:
+            import torch
+            torch_params[i].grad = None if g is None else torch.tensor(g)
+
+
+def tolerance(dtype):
+    return dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+    ("Adam", dict()),
+    ("Adam", dict(lr=0.1, betas=(0.5, 0.9), eps=1e-3)),
+    ("Adam", dict(lr=0.1, betas=(0.3, 0.6))),  # beta1 < 0.5: the other branch of the moving-average update
+    ("Adam", dict(lr=0.1, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adam", dict(lr=0.1, amsgrad=True, maximize=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
+    ("Adagrad", dict(lr=0.1, maximize=True)),
+]
+
+
+# --------------------------------------------------------------------------- against torch.optim
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, options", CONFIGS)
+def test_trajectory_and_state_match_torch(name, options, dtype):
+    torch = pytest.importorskip("torch")
+    params = make_params(dtype)
+    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    ours = getattr(tl.optim, name)(params, **options)
+    theirs = getattr(torch.optim, name)(torch_params, **options)
+    for grads in synthetic_grads(N_STEPS, dtype):
+        set_grads(params, grads, torch_params)
+        ours.step()
+        theirs.step()
+        for p, tp in zip(params, torch_params):
+            assert p.dtype == dtype and p.is_leaf
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), **tolerance(dtype))
+    for p, tp in zip(params, torch_params):
+        theirs_state = theirs.state[tp]
+        assert set(ours.state[p]) == set(theirs_state)
+        for key, value in theirs_state.items():
+            if key == "step":
+                assert ours.state[p]["step"] == int(value.item())
+            else:
+                assert ours.state[p][key].dtype == dtype
+                np.testing.assert_allclose(ours.state[p][key], value.numpy(), **tolerance(dtype))
+
+
+def test_param_groups_and_changing_lr_between_steps_match_torch():
+    torch = pytest.importorskip("torch")
+    params = make_params(np.float64)
+    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+
+    def groups(ps):
+        return [{"params": ps[:2], "lr": 0.2}, {"params": [ps[2]], "momentum": 0.5, "nesterov": True}]
+
+    ours = tl.optim.SGD(groups(params), lr=0.05, momentum=0.9)
+    theirs = torch.optim.SGD(groups(torch_params), lr=0.05, momentum=0.9)
+    assert [g["lr"] for g in ours.param_groups] == [0.2, 0.05]
+    assert [g["momentum"] for g in ours.param_groups] == [0.9, 0.5]
+    for step, grads in enumerate(synthetic_grads(N_STEPS, np.float64)):
+        if step == 3:  # what a learning-rate scheduler does
+            for optimizer in (ours, theirs):
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.1
+        set_grads(params, grads, torch_params)
+        ours.step()
+        theirs.step()
+    for p, tp in zip(params, torch_params):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# --------------------------------------------------------------------------- checkpoints
+RESUME_CONFIGS = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), amsgrad=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+]
+
+
+@pytest.mark.parametrize("writer", ["numpy", "tl"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, options", RESUME_CONFIGS)
+def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path, name, options, dtype, writer):
+    cls = getattr(tl.optim, name)
+    grads = synthetic_grads(10, dtype)
+    uninterrupted = make_params(dtype)
+    optimizer = cls(uninterrupted, **options)
+    for g in grads:
+        set_grads(uninterrupted, g)
+        optimizer.step()
+
+    first = make_params(dtype)
+    optimizer = cls(first, **options)
+    for g in grads[:4]:
+        set_grads(first, g)
+        optimizer.step()
+    path = tmp_path / "optimizer.npz"
+    if writer == "numpy":
+        np.savez(path, **optimizer.state_dict())
+        saved = np.load(path)
+    else:
+        tl.save(optimizer.state_dict(), path)
+        saved = tl.load(path)
+    del optimizer
+
+    resumed = [tl.Tensor(p.data.copy(), requires_grad=True) for p in first]
+    optimizer = cls(resumed, lr=123.0)  # the options come from the checkpoint
+    optimizer.load_state_dict(saved)
+    assert optimizer.param_groups[0]["lr"] == options["lr"]
+    for g in grads[4:]:
+        set_grads(resumed, g)
+        optimizer.step()
+    for a, b in zip(uninterrupted, resumed):
+        assert b.dtype == dtype
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_state_dict_is_a_flat_numeric_snapshot():
+    params = make_params(np.float32)
+    optimizer = tl.optim.Adam([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], betas=(0.8, 0.9))
+    set_grads(params, [np.ones(s, dtype=np.float32) for s in SHAPES])
+    optimizer.step()
+    state = optimizer.state_dict()
+    assert all(isinstance(v, np.ndarray) and v.dtype.kind in "fiub" for v in state.values())
+    np.testing.assert_array_equal(state["param_groups.0.params"], [0, 1])
+    np.testing.assert_array_equal(state["param_groups.1.params"], [2])
+    np.testing.assert_array_equal(state["param_groups.0.betas"], [0.8, 0.9])
+    assert state["param_groups.1.lr"] == 0.5 and state["state.2.step"] == 1
+    assert state["state.1.exp_avg"].shape == (2, 4) and state["state.1.exp_avg"].dtype == np.float32
+    snapshot = {k: v.copy() for k, v in state.items()}
+    optimizer.step()
+    for key, value in snapshot.items():
+        np.testing.assert_array_equal(state[key], value)
+
+
+def test_loaded_options_are_python_values_and_keep_float32():
+    params = make_params(np.float32)
+    source = tl.optim.Adam(params, lr=0.01, betas=(0.5, 0.75), amsgrad=True)
+    target = tl.optim.Adam(params)
+    target.load_state_dict(source.state_dict())
+    group = target.param_groups[0]
+    assert type(group["lr"]) is float and group["betas"] == (0.5, 0.75) and group["amsgrad"] is True
+    set_grads(params, [np.ones(s, dtype=np.float32) for s in SHAPES])
+    target.step()
+    assert all(p.dtype == np.float32 for p in params)
+    assert all(v.dtype == np.float32 for p in params for k, v in target.state[p].items() if k != "step")
+
+
+def test_a_failed_load_changes_nothing():
+    params = make_params(np.float64)
+    optimizer = tl.optim.SGD(params, lr=0.1, momentum=0.9)
+    set_grads(params, [np.ones(s) for s in SHAPES])
+    optimizer.step()
+    good = optimizer.state_dict()
+
+    def broken(**changes):
+        state = dict(good)
+        for key, value in changes.items():
+            if value is None:
+                del state[key.replace("__", ".")]
+            else:
+                state[key.replace("__", ".")] = value
+        return state
+
+    cases = [
+        (ValueError, "parameter groups", broken(**{"param_groups__1__lr": np.array(0.1)})),
+        (ValueError, "has 2 parameters", broken(param_groups__0__params=np.array([0, 1]))),
+        (ValueError, r"shape \(3,\) but parameter 1 has shape \(2, 4\)", broken(state__1__momentum_buffer=np.ones(3))),
+        (KeyError, "missing options", broken(param_groups__0__momentum=None)),
+        (KeyError, "unknown state 'exp_avg'", broken(state__0__exp_avg=np.ones(3))),
+        (KeyError, "unexpected key", broken(momentum=np.array(0.5))),
+        (ValueError, "Invalid learning rate", broken(param_groups__0__lr=np.array(-1.0))),
+    ]
+    for error, message, state in cases:
+        state = {k: (v * 7 if k.startswith("state.") else v) for k, v in state.items()}
+        with pytest.raises(error, match=message):
+            optimizer.load_state_dict(state)
+        after = optimizer.state_dict()
+        assert after.keys() == good.keys()
+        for key in good:
+            np.testing.assert_array_equal(after[key], good[key])
+    with pytest.raises(KeyError, match="missing options"):
+        tl.optim.Adam(params).load_state_dict(good)  # an SGD checkpoint
+
+
+# --------------------------------------------------------------------------- behaviour
+def test_step_updates_in_place_without_graph_and_skips_missing_grads():
+    params = make_params(np.float64)
+    arrays = [p.data for p in params]
+    before = [a.copy() for a in arrays]
+    optimizer = tl.optim.Adam(params, lr=0.1)
+    params[0].grad = np.ones(3)
+    optimizer.step()
+    assert all(p.data is a for p, a in zip(params, arrays))
+    assert all(p.is_leaf and p.grad_fn is None for p in params)
+    assert not np.array_equal(params[0].data, before[0])
+    for p, b in zip(params[1:], before[1:]):
+        np.testing.assert_array_equal(p.data, b)
+        assert not optimizer.state.get(p)
+
+
+def test_a_gradient_of_the_wrong_shape_is_rejected_before_any_update():
+    params = make_params(np.float64)
+    before = [p.data.copy() for p in params]
+    optimizer = tl.optim.SGD(params, lr=0.1)
+    params[0].grad = np.ones(3)
+    params[1].grad = np.ones((4, 2))
+    with pytest.raises(ValueError, match=r"SGD.step: a parameter of shape \(2, 4\) has a gradient of shape \(4, 2\)"):
+        optimizer.step()
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def test_zero_grad():
+    params = make_params(np.float64)
+    optimizer = tl.optim.SGD(params, lr=0.1)
+    set_grads(params, [np.ones(s) for s in SHAPES])
+    grad = params[0].grad
+    optimizer.zero_grad(set_to_none=False)
+    assert params[0].grad is grad
+    np.testing.assert_array_equal(grad, 0)
+    optimizer.zero_grad()
+    assert all(p.grad is None for p in params)
+
+
+def test_closure_is_evaluated_before_the_update():
+    w = tl.Tensor([3.0], requires_grad=True)
+    optimizer = tl.optim.SGD([w], lr=0.25)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with tl.no_grad():
+        loss = optimizer.step(closure)
+    assert loss.item() == 9.0
+    np.testing.assert_array_equal(w.data, [1.5])
+
+
+def test_optimises_module_parameters_from_a_generator():
+    layer = tl.nn.Linear(3, 2)
+    optimizer = tl.optim.Adam(layer.parameters(), lr=0.1)
+    assert len(optimizer.param_groups[0]["params"]) == 2
+    before = [p.data.copy() for p in layer.parameters()]
+    layer(np.ones((4, 3), dtype=np.float32)).sum().backward()
+    optimizer.step()
+    for p, b in zip(layer.parameters(), before):
+        assert isinstance(p, tl.nn.Parameter) and p.dtype == np.float32
+        assert not np.array_equal(p.data, b)
+
+
+def test_repr_lists_each_group():
+    text = repr(tl.optim.SGD(make_params(np.float64), lr=0.5, momentum=0.9))
+    assert text.startswith("SGD (") and "Parameter Group 0" in text and "lr: 0.5" in text
+
+
+# --------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("make, error, message", [
+    (lambda ps: tl.optim.SGD(ps, lr=-1), ValueError, "SGD: Invalid learning rate: -1"),
+    (lambda ps: tl.optim.SGD(ps, lr=float("nan")), ValueError, "Invalid learning rate: nan"),
+    (lambda ps: tl.optim.SGD(ps, lr="0.1"), TypeError, "lr must be a real number"),
+    (lambda ps: tl.optim.SGD(ps, momentum=-0.5), ValueError, "Invalid momentum value: -0.5"),
+    (lambda ps: tl.optim.SGD(ps, weight_decay=-1e-3), ValueError, "Invalid weight_decay value"),
+    (lambda ps: tl.optim.SGD(ps, nesterov=True), ValueError, "Nesterov momentum requires a momentum"),
+    (lambda ps: tl.optim.SGD(ps, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "zero dampening"),
+    (lambda ps: tl.optim.SGD([{"params": ps, "lr": -2.0}], lr=0.1), ValueError, "Invalid learning rate: -2.0"),
+    (lambda ps: tl.optim.Adam(ps, lr=-1), ValueError, "Adam: Invalid learning rate: -1"),
+    (lambda ps: tl.optim.Adam(ps, eps=-1e-8), ValueError, "Invalid epsilon value"),
+    (lambda ps: tl.optim.Adam(ps, betas=(1.0, 0.9)), ValueError, "Invalid beta parameter at index 0: 1.0"),
+    (lambda ps: tl.optim.Adam(ps, betas=(0.9, -0.1)), ValueError, "Invalid beta parameter at index 1: -0.1"),
+    (lambda ps: tl.optim.Adam(ps, betas=0.9), TypeError, "betas must be a pair"),
+    (lambda ps: tl.optim.Adam(ps, weight_decay=-1), ValueError, "Invalid weight_decay value"),
+    (lambda ps: tl.optim.Adagrad(ps, lr=-1), ValueError, "Adagrad: Invalid learning rate: -1"),
+    (lambda ps: tl.optim.Adagrad(ps, lr_decay=-1), ValueError, "Invalid lr_decay value"),
+    (lambda ps: tl.optim.Adagrad(ps, initial_accumulator_value=-1), ValueError,
+     "Invalid initial_accumulator_value value"),
+    (lambda ps: tl.optim.Adagrad(ps, eps=-1), ValueError, "Invalid epsilon value"),
+    (lambda ps: tl.optim.SGD(ps[0]), TypeError, "iterable of Tensors or dicts"),
+    (lambda ps: tl.optim.SGD([]), ValueError, "empty parameter list"),
+    (lambda ps: tl.optim.SGD(iter([])), ValueError, "empty parameter list"),
+    (lambda ps: tl.optim.SGD([np.ones(3)]), TypeError, "can only optimise Tensors"),
+    (lambda ps: tl.optim.SGD([ps[0] * 2]), ValueError, "non-leaf"),
+    (lambda ps: tl.optim.SGD([tl.Tensor([1, 2])]), TypeError, "floating-point"),
+    (lambda ps: tl.optim.SGD([ps[0], ps[0]]), ValueError, "same parameter twice"),
+    (lambda ps: tl.optim.SGD([{"params": ps[:2]}, {"params": ps[1:]}]), ValueError, "more than one parameter group"),
+    (lambda ps: tl.optim.SGD(set(ps)), TypeError, "not a set"),
+    (lambda ps: tl.optim.SGD([{"lr": 0.1}]), KeyError, "no 'params'"),
+])
+def test_invalid_arguments_are_rejected_like_torch(make, error, message):
+    with pytest.raises(error, match=message):
+        make(make_params(np.float64))
+
+
+# --------------------------------------------------------------------------- gradient clipping
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm_matches_torch(max_norm, norm_type, dtype):
+    torch = pytest.importorskip("torch")
+    params = make_params(dtype)
+    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    grads = synthetic_grads(3, dtype, seed=5)[2]  # parameter 1 has no gradient
+    set_grads(params, grads, torch_params)
+    before = [None if p.grad is None else p.grad.copy() for p in params]
+    total = nn_utils.clip_grad_norm_(params, max_norm, norm_type)
+    torch_total = torch.nn.utils.clip_grad_norm_(torch_params, max_norm, norm_type)
+    np.testing.assert_allclose(total, torch_total.item(), rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert isinstance(total, float) and total.item() == float(total)
+    for p, tp, b in zip(params, torch_params, before):
+        if b is None:
+            assert p.grad is None
+            continue
+        assert p.grad.dtype == dtype
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), **tolerance(dtype))
+        if max_norm > total:
+            np.testing.assert_array_equal(p.grad, b)  # untouched, not multiplied by ~1
+    if max_norm < total:
+        clipped = np.linalg.norm(np.concatenate([p.grad.ravel() for p in params if p.grad is not None]).astype(float),
+                                 ord=norm_type)
+        assert clipped == pytest.approx(max_norm, rel=1e-5)
+
+
+def test_clip_grad_norm_edge_cases():
+    w = tl.Tensor([0.0, 0.0], requires_grad=True)
+    assert nn_utils.clip_grad_norm_([w], 1.0) == 0.0  # no gradients at all
+    w.grad = [3.0, 4.0]  # set by hand as a list: clipped as an array of the parameter's dtype
+    assert nn_utils.clip_grad_norm_(w, 1.0) == 5.0  # a single Tensor
+    np.testing.assert_allclose(w.grad, np.array([3.0, 4.0]) / (5 + 1e-6), rtol=1e-12)  # torch's coefficient
+    huge = tl.Tensor(np.zeros(4, dtype=np.float32), requires_grad=True)
+    huge.grad = np.full(4, 1e30, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nn_utils.clip_grad_norm_([huge], 1.0) == pytest.approx(2e30)  # computed in float64: no overflow
+    np.testing.assert_allclose(huge.grad, 0.5, rtol=1e-6)
+    assert huge.grad.dtype == np.float32
+
+
+def test_clip_grad_norm_of_non_finite_gradients_like_torch():
+    torch = pytest.importorskip("torch")
+    grad = np.array([np.inf, 1.0, -2.0])
+    w = tl.Tensor(np.zeros(3), requires_grad=True)
+    w.grad = grad.copy()
+    with pytest.raises(RuntimeError, match="non-finite|cannot be clipped"):
+        nn_utils.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(w.grad, grad)
+    tw = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    tw.grad = torch.tensor(grad)
+    torch_total = torch.nn.utils.clip_grad_norm_([tw], 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        total = nn_utils.clip_grad_norm_([w], 1.0)
+    assert total == torch_total.item() == math.inf
+    np.testing.assert_array_equal(w.grad, tw.grad.numpy())
+
+
+def test_clip_grad_value_matches_torch_in_place():
+    torch = pytest.importorskip("torch")
+    params = make_params(np.float32)
+    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    grads = [np.asarray(g * 3) if g is not None else None for g in synthetic_grads(3, np.float32, seed=6)[2]]
+    set_grads(params, grads, torch_params)
+    arrays = [p.grad for p in params]
+    nn_utils.clip_grad_value_(params, 0.7)
+    torch.nn.utils.clip_grad_value_(torch_params, 0.7)
+    for p, tp, a in zip(params, torch_params, arrays):
+        assert p.grad is a
+        if a is not None:
+            np.testing.assert_array_equal(p.grad, tp.grad.numpy())
+    with pytest.raises(ValueError, match="clip_value must be non-negative"):
+        nn_utils.clip_grad_value_(params, -1.0)
+
+
+# --------------------------------------------------------------------------- short fits
+def test_linear_regression_with_adam_cuts_the_loss_100_fold_in_200_steps():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.5], [-2.0], [0.5]]) + 0.3).astype(np.float32)
+    weight = tl.Tensor(np.zeros((3, 1), dtype=np.float32), requires_grad=True)
+    bias = tl.Tensor(np.zeros(1, dtype=np.float32), requires_grad=True)
+    optimizer = tl.optim.Adam([weight, bias], lr=0.1)
+    losses = []
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss = F.mse_loss(x @ weight + bias, y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert weight.dtype == bias.dtype == np.float32
+    assert losses[-1] < losses[0] / 100, f"loss went from {losses[0]:.3g} to {losses[-1]:.3g}"
+
+
+def test_softmax_classifier_with_clipped_sgd_cuts_the_loss_10_fold_in_100_steps():
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((4, 5)) * 3
+    labels = rng.integers(0, 4, size=128)
+    x = centres[labels] + rng.standard_normal((128, 5)) * 0.5
+    layer = tl.nn.Linear(5, 4, dtype=np.float64)
+    optimizer = tl.optim.SGD(layer.parameters(), lr=0.5, momentum=0.9)
+    losses = []
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(layer(x), labels)
+        loss.backward()
+        nn_utils.clip_grad_norm_(layer.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10, f"loss went from {losses[0]:.3g} to {losses[-1]:.3g}"
