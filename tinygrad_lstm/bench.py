@@ -193,7 +193,7 @@ def memory_over_steps(steps: int = 500, dtype=np.float32) -> dict:
         samples.append(current)
         graph = max(graph, peak - current)
     tracemalloc.stop()
-    live_nodes = sum(isinstance(o, Function) for o in gc.get_objects())
+    live_nodes = sum(issubclass(type(o), Function) for o in gc.get_objects())
     start = steps // 5
     per_step = (samples[-1] - samples[start]) / max(1, steps - 1 - start)
     return {"steps": steps, "start": start, "at_start": samples[start], "last": samples[-1], "graph": graph,
