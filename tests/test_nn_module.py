@@ -23,9 +23,8 @@ class Encoder(tl.nn.Module):
 
 def test_named_parameters_are_dotted_and_in_registration_order():
     names = [name for name, _ in Encoder().named_parameters()]
-    assert names == ["scale", "embedding.weight",
-                     *[f"lstm.{kind}_l{k}" for k in range(2) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")],
-                     "head.weight", "head.bias"]
+    lstm = [f"lstm.{kind}_l{k}" for k in range(2) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    assert names == ["scale", "embedding.weight", *lstm, "head.weight", "head.bias"]
 
 
 def test_children_modules_and_shared_parameters():

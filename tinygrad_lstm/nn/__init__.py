@@ -3,6 +3,7 @@
 Parameter names, shapes, gate orders and initialisation are PyTorch's, so state dicts move
 between the two unchanged. Backpropagation through time comes from the graph.
 """
+from . import functional, utils
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNBase, RNNCell, RNNCellBase, detach_state

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..engine import Tensor
 from ..random import default_generator
+from . import functional
 from .module import Module, Parameter, as_input, check_float_dtype, check_size
 
 __all__ = ["Linear", "Embedding", "Dropout"]
@@ -15,19 +16,6 @@ __all__ = ["Linear", "Embedding", "Dropout"]
 def uniform_parameter(shape: tuple, bound: float, dtype: np.dtype) -> Parameter:
     """A parameter drawn from U(-bound, bound) with the global generator (see `tl.manual_seed`)."""
     return Parameter(default_generator().uniform(-bound, bound, shape), dtype=dtype)
-
-
-def dropout(x: Tensor, p: float) -> Tensor:
-    """Zero each element with probability `p` and scale the rest by 1 / (1 - p).
-
-    The mask is a constant drawn from the global generator, in `x`'s dtype.
-    """
-    if p == 0:
-        return x
-    if p == 1:
-        return x * np.zeros(x.shape, dtype=x.dtype)
-    keep = default_generator().random(x.shape) >= p
-    return x * (keep / (1 - p)).astype(x.dtype)
 
 
 def check_probability(p, owner: str) -> float:
@@ -134,9 +122,7 @@ class Dropout(Module):
         self.p = check_probability(p, "Dropout")
 
     def forward(self, x) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        return dropout(x, self.p) if self.training else x
+        return functional.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

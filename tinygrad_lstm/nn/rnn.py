@@ -21,7 +21,8 @@ import numpy as np
 
 from ..engine import Tensor, name_scope
 from ..ops import concat, stack
-from .layers import check_probability, dropout, uniform_parameter
+from . import functional
+from .layers import check_probability, uniform_parameter
 from .module import Module, as_input, check_float_dtype, check_size
 
 __all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
@@ -354,7 +355,7 @@ class RNNBase(Module):
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else concat(outputs, axis=2)
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                layer_input = dropout(layer_input, self.dropout)
+                layer_input = functional.dropout(layer_input, self.dropout)
 
         output = layer_input
         h_n = [stack([final[k] for final in finals], axis=0) for k in range(self.state_size)]
