@@ -277,6 +277,7 @@ class _Layout:
         # sequence scope using it instead, so it does not wire distant layers together.
         instances = {}  # (leaf index, sequence scope or None) -> index in leaf_paths
         leaf_of, leaf_paths, leaf_ids = [], [], []
+        copies = [0] * len(leaves)  # instances drawn so far of each leaf
         edge_leaf = []  # per graph edge: the leaf instance it starts from, or None
         for source, target, _, _ in graph.edges:
             if not isinstance(source, Tensor):
@@ -289,15 +290,15 @@ class _Layout:
             instance = instances.get((j, where))
             if instance is None:
                 instance = instances[j, where] = len(leaf_paths)
-                copies = sum(1 for k in leaf_of if k == j)
+                leaf_ids.append(f"leaf{j}" if copies[j] == 0 else f"leaf{j}_{copies[j]}")
+                copies[j] += 1
                 leaf_of.append(j)
                 leaf_paths.append(path)
-                leaf_ids.append(f"leaf{j}" if not copies else f"leaf{j}_{copies}")
             else:
                 leaf_paths[instance] = _common_prefix(leaf_paths[instance], path)
             edge_leaf.append(instance)
         for j in range(len(leaves)):  # a root that is a leaf has no user
-            if all(k != j for k in leaf_of):
+            if copies[j] == 0:
                 leaf_of.append(j)
                 leaf_paths.append(())
                 leaf_ids.append(f"leaf{j}")
