@@ -660,6 +660,60 @@ def _toposort(roots) -> list:
     return order
 
 
+class DeferredMatmulGrad:
+    """A pending weight gradient ``sum_k lefts[k].T @ rights[k] (+ dense)``, computed when used.
+
+    A weight shared by T steps (``h_t @ W_hh.T``) gets one ``(B, K).T @ (B, N)`` product per
+    step. Summing them as they arrive costs T small matmuls plus T additions of a full
+    ``(K, N)`` buffer; stacking the factors and doing one ``(K, T*B) @ (T*B, N)`` matmul,
+    as a hand-written BPTT does after its loop, is faster. `MatMul.backward` returns one of
+    these for its 2-D right operand, and the engine turns it into an array just before the
+    gradient is used: by the next op's backward, a hook, or a leaf's ``.grad``.
+    """
+
+    __slots__ = ("lefts", "rights", "dense")
+    __array_ufunc__ = None  # numpy defers `array + deferred` to __radd__
+
+    def __init__(self, left: np.ndarray, right: np.ndarray):
+        self.lefts, self.rights, self.dense = [left], [right], None
+
+    @property
+    def shape(self) -> tuple:
+        return self.lefts[0].shape[1], self.rights[0].shape[1]
+
+    def __add__(self, other):
+        # Only the engine holds a deferred gradient, so adding into it in place is safe.
+        if type(other) is DeferredMatmulGrad:
+            self.lefts += other.lefts
+            self.rights += other.rights
+            if other.dense is not None:
+                self.__add__(other.dense)
+        elif self.dense is None:
+            self.dense = other
+        else:
+            self.dense = self.dense + other
+        return self
+
+    __radd__ = __iadd__ = __add__
+
+    def materialize(self) -> np.ndarray:
+        if len(self.lefts) == 1:
+            out = self.lefts[0].T @ self.rights[0]
+        else:
+            out = np.concatenate(self.lefts).T @ np.concatenate(self.rights)
+        if self.dense is not None:
+            out += self.dense
+        return out
+
+
+def _materialized(entry) -> np.ndarray | None:
+    """The gradient array of a pending ``[grad, owned]`` entry (or None)."""
+    if entry is None:
+        return None
+    grad = entry[0]
+    return grad.materialize() if type(grad) is DeferredMatmulGrad else grad
+
+
 def _released_error(node: Function) -> RuntimeError:
     return RuntimeError(
         f"backward: trying to backward through the graph a second time (op '{node.name}'): its saved arrays "
@@ -717,15 +771,16 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
         entry = pending.pop(node)
         if node.saved_tensors is None:
             raise _released_error(node)
-        if node.hooks:
-            grads_out = [entry[0]] if len(node.meta) == 1 else [None if e is None else e[0] for e in entry]
-            _run_node_hooks(node, grads_out)
-            grads_in = node.backward(*grads_out)
-        elif len(node.meta) == 1:
-            grads_in = node.backward(entry[0])
+        if len(node.meta) == 1:
+            grad = entry[0]
+            grads_out = [grad if type(grad) is np.ndarray else _materialized(entry)]
         else:
-            grads_in = node.backward(*[None if e is None else e[0] for e in entry])
+            grads_out = [_materialized(e) for e in entry]
         del entry
+        if node.hooks:
+            _run_node_hooks(node, grads_out)
+        grads_in = node.backward(*grads_out)
+        del grads_out
         if type(grads_in) is not tuple:
             grads_in = (grads_in,)
         if anomaly:
@@ -736,6 +791,12 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
             if not need or g is None:
                 continue
             parent, index = edge
+            if type(g) is DeferredMatmulGrad:
+                if isinstance(parent, Tensor):
+                    _accumulate(leaf_pending, parent, g)
+                elif _accumulate_output(pending, parent, index, g):
+                    heappush(heap, (parent.seq, parent))
+                continue
             if type(g) is not np.ndarray:
                 g = np.asarray(g)
             if isinstance(parent, Tensor):
@@ -767,6 +828,8 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
         del grads_in
 
     for leaf, (g, owned) in leaf_pending.items():
+        if type(g) is DeferredMatmulGrad:
+            g, owned = g.materialize(), True
         if leaf._hooks:
             for hook in list(leaf._hooks):
                 replaced = hook(g)

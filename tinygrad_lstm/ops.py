@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Function, ShapeError, Tensor
+from .engine import DeferredMatmulGrad, Function, ShapeError, Tensor
 
 # --------------------------------------------------------------------------- arithmetic
 
@@ -114,7 +114,14 @@ class MatMul(Function):
             grad_b = np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0] if need_b else None
             return grad_a, grad_b
         grad_a = np.matmul(g, np.swapaxes(b, -1, -2)) if need_a else None
-        grad_b = np.matmul(np.swapaxes(a, -1, -2), g) if need_b else None
+        grad_b = None
+        if need_b:
+            if b.ndim == 2 and a.dtype == g.dtype == b.dtype:
+                # (..., k, n) @ (n, m): a weight shared by every row and often by every time
+                # step; the engine sums these products in one matmul once all have arrived.
+                grad_b = DeferredMatmulGrad(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]))
+            else:
+                grad_b = np.matmul(np.swapaxes(a, -1, -2), g)
         return grad_a, grad_b
 
 
