@@ -347,3 +347,63 @@ def test_numpy_arrays_defer_to_tensor_operators():
     y.sum().backward()
     assert np.array_equal(x.grad, [2, 3])
     assert np.array_equal(np.asarray(x), [1, 2])
+
+
+def test_shared_weight_gradient_mixes_deferred_and_dense_contributions():
+    rng = np.random.default_rng(0)
+    x = tl.Tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+    w = tl.Tensor(rng.standard_normal((3, 3)) * 0.5, requires_grad=True)
+
+    def unrolled(x, w):
+        w_t = w.T  # a node used by every step, as nn does with weight_hh
+        h = tl.zeros(2, 3)
+        total = (w * w).sum()  # a dense contribution to the same leaf
+        for x_t in x.unbind(0):
+            h = (x_t @ w + h @ w_t).tanh()
+            total = total + (h * h).sum()
+        return total + (x @ w).sum()  # a 3-D @ 2-D product
+    assert tl.gradcheck(unrolled, [x, w])
+    seen = []
+    w.register_hook(lambda g: seen.append(type(g)))
+    unrolled(x, w).backward()
+    assert seen == [np.ndarray] and isinstance(w.grad, np.ndarray)
+
+
+def test_node_hooks_and_float32_softmax_extremes():
+    x = tl.Tensor([0.5, 1.5], requires_grad=True)
+    y = x * 2
+    handle = y.grad_fn.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    assert np.array_equal(x.grad, [20, 20])
+    handle.remove()
+    with pytest.raises(IndexError, match="outputs"):
+        y.grad_fn.register_hook(print, output_index=1)
+    big = tl.Tensor(np.array([[-3e38, 3e38, 0.0], [1e4, -1e4, 0.0]], dtype=np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probs = tl.ops.Softmax.apply(big, axis=-1)
+        log_probs = tl.ops.LogSoftmax.apply(big, axis=-1)
+        (probs.sum() + log_probs[:, 1].sum()).backward()
+    assert np.array_equal(probs.data, [[0, 1, 0], [1, 0, 0]]) and probs.dtype == np.float32
+    assert log_probs.data[1, 0] == 0 and log_probs.data[1, 1] == -2e4
+
+
+def _backward_peak_bytes(steps):
+    import tracemalloc
+    x = tl.Tensor(np.ones((steps, 4, 8)), requires_grad=True)
+    w = tl.Tensor(np.full((8, 8), 0.1), requires_grad=True)
+    h = tl.zeros(4, 8)
+    for x_t in x.unbind(0):
+        i, f = (x_t + h @ w).split(2, axis=1)
+        h = tl.concat([i.sigmoid() * f.tanh(), f], axis=1)
+    loss = h.sum()
+    tracemalloc.start()
+    loss.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_backward_memory_grows_linearly_with_steps():
+    # split/unbind backward assemble their input gradient once: no full-size buffer per step
+    assert _backward_peak_bytes(400) / _backward_peak_bytes(100) < 4.4

@@ -191,6 +191,19 @@ class Function:
         """Keep arrays for backward; they are released after backward runs."""
         ctx.saved_tensors = arrays
 
+    def register_hook(self, fn, output_index: int = 0) -> "_HookHandle":
+        """Call ``fn(grad)`` with the gradient of output `output_index` when backward reaches
+        this node; a non-None return replaces it. Returns a handle with ``remove()``.
+        """
+        if not 0 <= output_index < len(self.meta):
+            raise IndexError(f"register_hook: op '{self.name}' has {len(self.meta)} outputs, "
+                             f"got output_index={output_index}")
+        if self.hooks is None:
+            self.hooks = {}
+        hooks = self.hooks.setdefault(output_index, [])
+        hooks.append(fn)
+        return _HookHandle(hooks, fn)
+
     @property
     def name(self) -> str:
         """The op's name, as it appears in error messages and graphs (e.g. ``matmul``)."""
@@ -444,17 +457,12 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
-        if self._node is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        else:
-            node = self._node
-            if node.hooks is None:
-                node.hooks = {}
-            hooks = node.hooks.setdefault(self._index, [])
-        hooks.append(fn)
-        return _HookHandle(hooks, fn)
+        if self._node is not None:
+            return self._node.register_hook(fn, self._index)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _HookHandle(self._hooks, fn)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always do)."""

@@ -234,8 +234,9 @@ class LogSoftmax(Function):
     """log(softmax(a)) along `axis`, computed as (a - max) - log(sum(exp(a - max)))."""
 
     def forward(ctx, a, axis=-1):
-        shifted = a - a.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        with np.errstate(over="ignore"):  # -3e38 - 3e38 in float32 is -inf: exp gives 0, as it should
+            shifted = a - a.max(axis=axis, keepdims=True)
+            out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -249,7 +250,8 @@ class Softmax(Function):
     """exp(a - max) / sum(exp(a - max)) along `axis`."""
 
     def forward(ctx, a, axis=-1):
-        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        with np.errstate(over="ignore"):  # see LogSoftmax
+            e = np.exp(a - a.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         ctx.axis = axis

@@ -60,22 +60,14 @@ class record_grad_norms:
     """
 
     def __init__(self, root):
-        self._hooks = []
-        for node in walk_graph(root).nodes:
-            if node.hooks is None:
-                node.hooks = {}
-            for index in range(len(node.meta)):
-                hook = _NormHook(node, index)
-                hooks = node.hooks.setdefault(index, [])
-                hooks.append(hook)
-                self._hooks.append((hooks, hook))
+        self._handles = [node.register_hook(_NormHook(node, index), index)
+                         for node in walk_graph(root).nodes for index in range(len(node.meta))]
 
     def remove(self) -> None:
         """Stop recording (the norms recorded so far stay available)."""
-        for hooks, hook in self._hooks:
-            if hook in hooks:
-                hooks.remove(hook)
-        self._hooks = []
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     def __enter__(self) -> "record_grad_norms":
         return self
