@@ -1,0 +1,131 @@
+"""PNG plots for the demo and the tasks: learning curves and gradient flow through time.
+
+Drawn with matplotlib's non-interactive Agg backend, so they work without a display.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+__all__ = ["plot_learning_curves", "plot_gradient_flow"]
+
+_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Running mean over the last `window` values (fewer at the start)."""
+    values = np.asarray(values, np.float64)
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    return (cumulative[ends] - cumulative[starts]) / (ends - starts)
+
+
+def plot_learning_curves(curves: dict, path, baseline: float | None = None, target: float | None = None,
+                         title: str = "Learning curves", ylabel: str = "MSE", smooth: int = 20) -> pathlib.Path:
+    """Training loss (running mean) and test loss against steps, one colour per model, log scale.
+
+    Parameters
+    ----------
+    curves : dict of str to dict
+        ``{label: {"train": losses (steps,), "test": (eval_steps (k,), values (k,))}}``;
+        either entry may be missing.
+    path : str or path-like
+        The PNG file to write (parent directories are created).
+    baseline : float, optional
+        Drawn as a dashed line, e.g. the loss of predicting the mean.
+    target : float, optional
+        Drawn as a dotted line, e.g. the loss that counts as solved.
+    title, ylabel : str
+    smooth : int
+        Window of the running mean of the training loss.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    plt = _pyplot()
+    path = pathlib.Path(path)
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    for color, (label, curve) in zip(_COLORS * 4, curves.items()):
+        if curve.get("train") is not None:
+            losses = np.asarray(curve["train"])
+            steps = np.arange(1, len(losses) + 1)
+            ax.plot(steps, _smooth(losses, smooth), color=color, alpha=0.55, linewidth=1.2,
+                    label=f"{label}: training batch (running mean of {smooth})")
+        if curve.get("test") is not None:
+            eval_steps, values = (np.asarray(a) for a in curve["test"])
+            ax.plot(eval_steps, values, color=color, marker="o", markersize=4, linewidth=2,
+                    label=f"{label}: test set")
+    if baseline is not None:
+        ax.axhline(baseline, color="black", linestyle="--", linewidth=1,
+                   label=f"predicting the mean ({baseline:.3f})")
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle=":", linewidth=1.2, label=f"solved ({target:g})")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"{ylabel} (log scale)")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through time") -> pathlib.Path:
+    """``||d loss / d h_t||`` against the time step ``t``, log scale: vanishing gradients made visible.
+
+    Two panels: the raw norms, and the norms divided by the norm at the last step (how much
+    of the gradient that arrives at the end of the sequence survives back to step ``t``).
+
+    Parameters
+    ----------
+    flows : dict of str to dict of str to ndarray
+        ``{model: {stage: norms (T,)}}``, e.g. ``{"RNN": {"at initialisation": a, "after
+        training": b}, "LSTM": {...}}``: one colour per model, one line style per stage.
+    path : str or path-like
+        The PNG file to write.
+    title : str
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    plt = _pyplot()
+    path = pathlib.Path(path)
+    styles = ("--", "-", ":", "-.")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=110)
+    tiny = np.finfo(np.float64).tiny
+    for color, (model, stages) in zip(_COLORS * 4, flows.items()):
+        for style, (stage, norms) in zip(styles * 4, stages.items()):
+            norms = np.maximum(np.asarray(norms, np.float64), tiny)
+            steps = np.arange(1, len(norms) + 1)
+            label = f"{model}, {stage}"
+            axes[0].plot(steps, norms, color=color, linestyle=style, linewidth=2, label=label)
+            axes[1].plot(steps, norms / norms[-1], color=color, linestyle=style, linewidth=2, label=label)
+    axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$ (log scale)")
+    axes[0].set_title("gradient reaching each hidden state")
+    axes[1].set_ylabel(r"$\|\partial L / \partial h_t\| \;/\; \|\partial L / \partial h_T\|$ (log scale)")
+    axes[1].set_title("relative to the last step")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_xlabel("time step t (the loss is computed after the last step T)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

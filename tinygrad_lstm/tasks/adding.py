@@ -1,0 +1,287 @@
+"""The adding problem (Hochreiter & Schmidhuber, 1997): remember two marked numbers for T steps and add them.
+
+Each sequence has ``T`` steps of two features: a random number in [0, 1) and a marker
+that is 1 at exactly two steps, one in the first half of the sequence and one in the
+second, and 0 elsewhere. The target is the sum of the two marked numbers. Predicting the
+mean (1) scores an MSE of Var(u1 + u2) = 2/12 ~ 0.167 (`BASELINE_MSE`); getting far below
+it needs a memory that survives ~T steps of backpropagation through time, which a plain
+RNN does not have and an LSTM does.
+
+>>> import numpy as np
+>>> x, y = make_batch(4, T=10, rng=np.random.default_rng(0))
+>>> x.shape, y.shape, x[:, :, 1].sum(axis=0).tolist()
+((10, 4, 2), (4, 1), [2.0, 2.0, 2.0, 2.0])
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine import Tensor, no_grad
+from ..nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, Module, RNNCell
+from ..nn.functional import mse_loss
+from ..nn.utils import clip_grad_norm_
+from ..optim import Adam
+from ..random import manual_seed
+
+__all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
+           "add_arguments", "run"]
+
+BASELINE_MSE = 1 / 6  # predicting the mean: Var(u1 + u2) for two independent U(0, 1)
+SOLVED_MSE = 0.01
+CELLS = ("rnn", "lstm", "gru")
+
+
+def make_batch(batch: int, T: int = 50, rng: np.random.Generator | None = None, dtype=np.float32) -> tuple:
+    """A batch of adding-problem sequences.
+
+    Parameters
+    ----------
+    batch : int
+    T : int
+        Sequence length, at least 2.
+    rng : numpy Generator, optional
+    dtype : numpy floating dtype
+
+    Returns
+    -------
+    x : ndarray (T, batch, 2)
+        ``x[:, b, 0]`` the numbers in [0, 1), ``x[:, b, 1]`` the two markers.
+    y : ndarray (batch, 1)
+        The sum of the two marked numbers.
+    """
+    if T < 2:
+        raise ValueError(f"make_batch: T must be at least 2, got {T}")
+    rng = np.random.default_rng() if rng is None else rng
+    values = rng.random((T, batch))
+    markers = np.zeros((T, batch))
+    half = T // 2
+    columns = np.arange(batch)
+    markers[rng.integers(0, half, batch), columns] = 1
+    markers[rng.integers(half, T, batch), columns] = 1
+    x = np.stack([values, markers], axis=-1).astype(dtype)
+    y = (values * markers).sum(axis=0, keepdims=True).T.astype(dtype)
+    return x, y
+
+
+class AddingModel(Module):
+    """A one-layer RNN, LSTM or GRU read out by a `Linear` layer from its last hidden state.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    hidden : int
+    dtype : numpy floating dtype
+
+    Call ``model(x)`` with ``x (T, B, 2)``; returns the prediction ``(B, 1)``.
+    """
+
+    def __init__(self, cell: str = "lstm", hidden: int = 32, dtype=np.float32):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"AddingModel: cell must be one of {CELLS}, got {cell!r}")
+        self.cell = cell
+        self.rnn = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell](2, hidden, dtype=dtype)
+        self.readout = Linear(hidden, 1, dtype=dtype)
+
+    def forward(self, x):
+        _, final = self.rnn(x)
+        h_n = final[0] if isinstance(final, tuple) else final
+        return self.readout(h_n[-1])
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns.
+
+    Attributes
+    ----------
+    cell : str
+    model : AddingModel
+        The trained model.
+    initial_state : dict
+        The model's state dict before training (for comparisons with the start).
+    losses : ndarray (steps,)
+        The training loss (batch MSE) of every step.
+    eval_steps, test_mse : ndarray (k,)
+        The test-set MSE after those steps (step 0 is before training).
+    seconds : float
+        Wall-clock training time.
+    config : dict
+        The arguments of `train`.
+    """
+
+    cell: str
+    model: AddingModel
+    initial_state: dict
+    losses: np.ndarray
+    eval_steps: np.ndarray
+    test_mse: np.ndarray
+    seconds: float
+    config: dict = field(default_factory=dict)
+
+    @property
+    def final_test_mse(self) -> float:
+        return float(self.test_mse[-1])
+
+    @property
+    def solved(self) -> bool:
+        """Test MSE below 0.01 (against the 0.167 of predicting the mean)."""
+        return self.final_test_mse < SOLVED_MSE
+
+
+def evaluate(model: Module, x: np.ndarray, y: np.ndarray) -> float:
+    """The model's MSE on ``x (T, B, 2)``, ``y (B, 1)``, without recording a graph."""
+    with no_grad():
+        return float(mse_loss(model(x), y).item())
+
+
+def train(cell: str = "lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: int = 50,
+          lr: float = 1e-2, clip: float = 1.0, seed: int = 0, test_size: int = 1000, eval_every: int = 100,
+          progress: bool = True, dtype=np.float32) -> TrainResult:
+    """Train `AddingModel` with Adam on fresh random batches; MSE loss, gradient-norm clipping.
+
+    With the defaults the LSTM reaches a test MSE below 0.01 (typically ~0.001) while the
+    plain RNN stays at the 0.167 baseline; GRU learns it too.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    steps, batch, hidden, T : int
+        Adam steps, sequences per step, hidden size, sequence length.
+    lr : float
+        Adam's learning rate.
+    clip : float or None
+        Scale the gradients so that their total norm is at most this (None: no clipping).
+    seed : int
+        Seeds the weights (`tl.manual_seed`), the training batches and the test set.
+    test_size : int
+        Sequences in the fixed test set.
+    eval_every : int
+        Steps between test-set evaluations (also done before the first and after the last step).
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    dtype : numpy floating dtype
+
+    Returns
+    -------
+    TrainResult
+    """
+    config = dict(cell=cell, steps=steps, batch=batch, hidden=hidden, T=T, lr=lr, clip=clip, seed=seed,
+                  test_size=test_size, eval_every=eval_every)
+    for name in ("steps", "batch", "hidden", "test_size", "eval_every"):
+        if not isinstance(config[name], (int, np.integer)) or config[name] < 1:
+            raise ValueError(f"train: {name} must be a positive integer, got {config[name]!r}")
+    manual_seed(seed)
+    model = AddingModel(cell, hidden, dtype)
+    initial_state = model.state_dict()
+    rng = np.random.default_rng([seed, 0])
+    test_x, test_y = make_batch(test_size, T, np.random.default_rng([seed, 1]), dtype)
+    params = list(model.parameters())
+    optimizer = Adam(params, lr=lr)
+    losses = np.empty(steps)
+    eval_steps, test_mse = [0], [evaluate(model, test_x, test_y)]
+    bar = _progress(range(steps), progress, f"{cell.upper():>4} adding T={T}")
+    start = time.perf_counter()
+    for step in bar:
+        x, y = make_batch(batch, T, rng, dtype)
+        loss = mse_loss(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            clip_grad_norm_(params, clip)
+        optimizer.step()
+        losses[step] = loss.item()
+        if (step + 1) % eval_every == 0 or step + 1 == steps:
+            eval_steps.append(step + 1)
+            test_mse.append(evaluate(model, test_x, test_y))
+            if progress:
+                bar.set_postfix(test_mse=f"{test_mse[-1]:.4f}")
+    seconds = time.perf_counter() - start
+    return TrainResult(cell, model, initial_state, losses, np.array(eval_steps), np.array(test_mse), seconds, config)
+
+
+def _progress(iterable, enabled: bool, description: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=description, file=sys.stderr, leave=True, dynamic_ncols=True)
+
+
+def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``||d loss / d h_t||`` for every step ``t``: how much gradient reaches each hidden state.
+
+    The model's recurrence is unrolled step by step with the matching cell (`RNNCell`,
+    `LSTMCell`, `GRUCell`) sharing the model's weights, a hook on each step's hidden state
+    records the norm of its gradient (the whole batch's, Frobenius), and the MSE on
+    ``x (T, B, 2)``, ``y (B, 1)`` is backpropagated. The model's ``.grad`` are left empty.
+
+    Returns
+    -------
+    ndarray (T,)
+    """
+    rnn = model.rnn
+    cell = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[model.cell](rnn.input_size, rnn.hidden_size,
+                                                                         dtype=rnn.dtype)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        setattr(cell, name, getattr(rnn, f"{name}_l0"))
+    if model.cell == "rnn":
+        cell.nonlinearity = rnn.nonlinearity
+    norms = np.zeros(x.shape[0])
+
+    def recorder(t):
+        def record(grad):
+            norms[t] = np.linalg.norm(grad)
+        return record
+
+    state = cell.init_state(x.shape[1])
+    for t, x_t in enumerate(Tensor(x, dtype=rnn.dtype).unbind(0)):
+        state = cell(x_t, state)
+        h = state[0] if isinstance(state, tuple) else state
+        h.register_hook(recorder(t))
+    mse_loss(model.readout(h), y).backward()
+    model.zero_grad()
+    return norms
+
+
+# --------------------------------------------------------------------------- command line
+def add_arguments(parser) -> None:
+    """The options of ``tinygrad-lstm train --task adding``."""
+    parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent layer (default: lstm)")
+    parser.add_argument("--steps", type=_positive, default=1000, help="Adam steps (default: 1000)")
+    parser.add_argument("--batch", type=_positive, default=64, help="sequences per step (default: 64)")
+    parser.add_argument("--hidden", type=_positive, default=32, help="hidden size (default: 32)")
+    parser.add_argument("--length", type=_length, default=50, metavar="T", help="sequence length T (default: 50)")
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
+
+
+def run(args) -> int:
+    """Train as `args` says and print the test MSE against the baseline."""
+    result = train(args.cell, steps=args.steps, batch=args.batch, hidden=args.hidden, T=args.length, lr=args.lr,
+                   clip=args.clip or None, seed=args.seed, progress=args.progress)
+    verdict = "solved (< 0.01)" if result.solved else "not solved"
+    print(f"adding problem, T={args.length}: {args.cell.upper()} test MSE {result.final_test_mse:.4f} after "
+          f"{args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: {verdict}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _length(text: str) -> int:
+    value = _positive(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"the sequence length must be at least 2, got {text!r}")
+    return value
