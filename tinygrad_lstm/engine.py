@@ -227,18 +227,28 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or numbers and arrays) and record it in the graph."""
-        ctx = cls.__new__(cls)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        ctx = _new_object(cls)
+        arrays = []
+        needs = []
+        edges = []
         record = False
-        if _grad_enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
+        for a in args:  # one pass; this is the hottest loop of the engine
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
                     record = True
-                    break
-        if record:
-            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+                    needs.append(True)
+                    node = a._node
+                    edges.append((a, 0) if node is None else (node, a._index))
+                else:
+                    needs.append(False)
+                    edges.append((a, 0))
+            else:
+                arrays.append(a)
+                needs.append(False)
+                edges.append(None)
+        record = record and _grad_enabled
+        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
         ctx.saved_tensors = ()
         if _anomaly_enabled:
             ctx.created_at = _user_frame()
@@ -260,29 +270,27 @@ class Function:
             ctx.meta = ((out.shape, out.dtype),)
         if _anomaly_enabled:
             _check_finite(ctx, outs or (out,), "forward output")
-        if not record:
-            if outs is None:
-                return Tensor._wrap(out, None, 0)
-            return tuple([Tensor._wrap(o, None, 0) for o in outs])
-        ctx.edges = tuple([((a._node, a._index) if a._node is not None else (a, 0))
-                           if isinstance(a, Tensor) else None for a in args])
-        ctx.scope = _scope
-        ctx.hooks = None
-        ctx.seq = -next(_sequence)  # negated: heapq is a min-heap and backward wants newest first
-        if outs is None:
-            t = _new_tensor(Tensor)
-            t.data = out
-            t.grad = None
-            t.requires_grad = True
-            t._node = ctx
-            t._index = 0
-            t._hooks = None
-            return t
-        return tuple([Tensor._wrap(o, ctx, i) for i, o in enumerate(outs)])
+        if record:
+            ctx.edges = tuple(edges)
+            ctx.scope = _scope
+            ctx.hooks = None
+            ctx.seq = -next(_sequence)  # negated: heapq is a min-heap and backward wants newest first
+        else:
+            ctx = None
+        if outs is not None:
+            return tuple([Tensor._wrap(o, ctx, i) for i, o in enumerate(outs)])
+        t = _new_object(Tensor)
+        t.data = out
+        t.grad = None
+        t.requires_grad = record
+        t._node = ctx
+        t._index = 0
+        t._hooks = None
+        return t
 
 
 _sequence = itertools.count()  # creation order: every node is created after its parents
-_new_tensor = object.__new__
+_new_object = object.__new__
 
 
 # --------------------------------------------------------------------------- Tensor
