@@ -787,16 +787,18 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
         entry = pending.pop(node)
         if node.saved_tensors is None:
             raise _released_error(node)
-        if len(node.meta) == 1:
-            grad = entry[0]
-            grads_out = [grad if type(grad) is np.ndarray else _materialized(entry)]
+        if node.hooks or len(node.meta) > 1:
+            grads_out = [_materialized(e) for e in entry] if len(node.meta) > 1 else [_materialized(entry)]
+            del entry
+            if node.hooks:
+                _run_node_hooks(node, grads_out)
+            grads_in = node.backward(*grads_out)
+            del grads_out
         else:
-            grads_out = [_materialized(e) for e in entry]
-        del entry
-        if node.hooks:
-            _run_node_hooks(node, grads_out)
-        grads_in = node.backward(*grads_out)
-        del grads_out
+            grad = entry[0]
+            del entry
+            grads_in = node.backward(grad if type(grad) is np.ndarray else grad.materialize())
+            del grad
         if type(grads_in) is not tuple:
             grads_in = (grads_in,)
         if anomaly:
@@ -807,13 +809,13 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
             if not need or g is None:
                 continue
             parent, index = edge
-            if type(g) is DeferredMatmulGrad:
-                if isinstance(parent, Tensor):
-                    _accumulate(leaf_pending, parent, g)
-                elif _accumulate_output(pending, parent, index, g):
-                    heappush(heap, (parent.seq, parent))
-                continue
             if type(g) is not np.ndarray:
+                if type(g) is DeferredMatmulGrad:
+                    if isinstance(parent, Tensor):
+                        _accumulate(leaf_pending, parent, g)
+                    elif _accumulate_output(pending, parent, index, g):
+                        heappush(heap, (parent.seq, parent))
+                    continue
                 g = np.asarray(g)
             if isinstance(parent, Tensor):
                 data = parent.data
