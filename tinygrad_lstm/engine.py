@@ -868,37 +868,33 @@ def _run_node_hooks(node: Function, grads_out: list) -> None:
                     grads_out[index] = np.asarray(replaced)
 
 
-def _accumulate(pending: dict, key, grad: np.ndarray) -> None:
-    """Add `grad` to ``pending[key] = [grad, owned]`` without writing into arrays the engine does not own."""
-    entry = pending.get(key)
+def _summed(entry, grad) -> list:
+    """``entry = [grad, owned]`` plus `grad`, never writing into an array the engine does not own."""
     if entry is None:
-        pending[key] = [grad, False]
-    elif entry[1]:
+        return [grad, False]
+    if entry[1]:
         entry[0] += grad
     else:
         entry[0] = entry[0] + grad
         entry[1] = True
+    return entry
+
+
+def _accumulate(pending: dict, key, grad: np.ndarray) -> None:
+    pending[key] = _summed(pending.get(key), grad)
 
 
 def _accumulate_output(pending: dict, node: Function, index: int, grad: np.ndarray) -> bool:
     """Accumulate the gradient of output `index` of `node`; True when the node was not pending yet."""
     n_outputs = len(node.meta)
-    if n_outputs == 1:
-        new = node not in pending
-        _accumulate(pending, node, grad)
-        return new
     entries = pending.get(node)
     new = entries is None
+    if n_outputs == 1:
+        pending[node] = _summed(entries, grad)
+        return new
     if new:
         entries = pending[node] = [None] * n_outputs
-    entry = entries[index]
-    if entry is None:
-        entries[index] = [grad, False]
-    elif entry[1]:
-        entry[0] += grad
-    else:
-        entry[0] = entry[0] + grad
-        entry[1] = True
+    entries[index] = _summed(entries[index], grad)
     return new
 
 
