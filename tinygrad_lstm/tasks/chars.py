@@ -1,0 +1,457 @@
+"""A character-level LSTM language model on any text, trained with truncated BPTT.
+
+The text is cut into ``batch`` parallel streams, read ``seq_len`` characters at a time.
+Each step predicts every next character of the chunk (cross entropy), backpropagates
+through those ``seq_len`` steps only, clips the gradient norm and takes an Adam step.
+The LSTM state is carried from one chunk to the next but cut out of the graph with
+`tl.nn.detach_state`: the model reads the streams as one long sequence while every
+backward pass stays ``seq_len`` steps long (truncated backpropagation through time).
+Samples are drawn one character at a time from ``softmax(logits / temperature)``.
+
+The default text is the Zen of Python (``import this``), which every Python has,
+repeated `DEFAULT_REPEATS` times; ``text=`` takes any other string.
+
+A checkpoint (`save_checkpoint`) is one flat `tl.save` archive: the model's parameters
+(``model.*``), Adam's state (``optim.*``), the step, the carried LSTM state and the loss
+history (``train.*``), the vocabulary and the sizes (``config.*``). Resuming from it
+continues exactly where the run stopped: training 40 steps, then resuming to 80, gives
+the same parameters as training 80 steps at once.
+
+>>> import numpy as np
+>>> vocab = build_vocabulary("hello")
+>>> vocab, encode("hole", vocab).tolist()
+('ehlo', [1, 3, 2, 0])
+>>> streams = make_streams(np.arange(10), batch=2)
+>>> streams.T.tolist()
+[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+"""
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..engine import Tensor, no_grad
+from ..nn import LSTM, Embedding, Linear, Module, detach_state
+from ..nn.functional import cross_entropy, softmax
+from ..nn.utils import clip_grad_norm_
+from ..optim import Adam
+from ..random import manual_seed
+from ..serialization import load, save
+
+__all__ = ["DEFAULT_REPEATS", "default_text", "build_vocabulary", "encode", "decode", "make_streams", "CharLM",
+           "sample", "save_checkpoint", "load_checkpoint", "CharResult", "train", "add_arguments", "run"]
+
+DEFAULT_REPEATS = 20
+_SIZES = ("batch", "seq_len", "hidden", "embedding", "layers")  # what a resumed run must share with its checkpoint
+
+
+def default_text() -> str:
+    """The Zen of Python (PEP 20, the text ``import this`` prints), repeated `DEFAULT_REPEATS` times."""
+    with contextlib.redirect_stdout(io.StringIO()):  # the first import of `this` prints the Zen
+        import this
+    zen = codecs.decode(this.s, "rot13").strip() + "\n\n"
+    return zen * DEFAULT_REPEATS
+
+
+def build_vocabulary(text: str) -> str:
+    """The distinct characters of `text`, sorted: character ``vocab[i]`` has index ``i``."""
+    if not text:
+        raise ValueError("build_vocabulary: the text is empty")
+    return "".join(sorted(set(text)))
+
+
+def encode(text: str, vocab: str) -> np.ndarray:
+    """Indices ``(len(text),)`` int64 of the characters of `text` in `vocab`.
+
+    Raises
+    ------
+    ValueError
+        `text` has characters that `vocab` lacks (they are listed).
+    """
+    index = {char: i for i, char in enumerate(vocab)}
+    missing = sorted(set(text) - index.keys())
+    if missing:
+        raise ValueError(f"encode: characters not in the vocabulary: {''.join(missing)!r}")
+    return np.fromiter((index[char] for char in text), dtype=np.int64, count=len(text))
+
+
+def decode(indices, vocab: str) -> str:
+    """The text of indices ``(N,)`` into `vocab`."""
+    return "".join(vocab[i] for i in np.asarray(indices).reshape(-1))
+
+
+def make_streams(ids: np.ndarray, batch: int) -> np.ndarray:
+    """Cut ``ids (N,)`` into `batch` contiguous streams, one per column: ``(N // batch, batch)``.
+
+    Column ``b`` holds ``ids[b * L:(b + 1) * L]`` with ``L = N // batch``; the last
+    ``N % batch`` ids are dropped.
+    """
+    length = len(ids) // batch
+    return ids[:batch * length].reshape(batch, length).T
+
+
+class CharLM(Module):
+    """Embedding, LSTM and a linear decoder: ``logits (T, B, V)`` of the next character.
+
+    Parameters
+    ----------
+    vocab_size : int
+        V, the number of distinct characters.
+    embedding : int
+        Size of the character embeddings.
+    hidden : int
+        Hidden size H of the LSTM.
+    layers : int
+        LSTM layers.
+    """
+
+    def __init__(self, vocab_size: int, embedding: int = 32, hidden: int = 128, layers: int = 1):
+        super().__init__()
+        self.embedding = Embedding(vocab_size, embedding)
+        self.lstm = LSTM(embedding, hidden, num_layers=layers)
+        self.decoder = Linear(hidden, vocab_size)
+
+    def forward(self, indices, state=None) -> tuple:
+        """``indices (T, B)`` ints and the state ``(h, c)`` (each ``(layers, B, H)``, or None for zeros).
+
+        Returns ``logits (T, B, V)`` and the final state ``(h, c)``.
+        """
+        output, state = self.lstm(self.embedding(indices), state)
+        steps, batch, hidden = output.shape
+        logits = self.decoder(output.reshape(steps * batch, hidden))
+        return logits.reshape(steps, batch, logits.shape[-1]), state
+
+
+def sample(model: CharLM, vocab: str, length: int, temperature: float = 0.8, prime: str | None = None,
+           rng: np.random.Generator | None = None) -> str:
+    """Generate `length` characters after `prime`, each drawn from ``softmax(logits / temperature)``.
+
+    Parameters
+    ----------
+    model : CharLM
+    vocab : str
+    length : int
+        Characters to generate (the result also starts with `prime`).
+    temperature : float > 0
+        Below 1 sharpens the distribution (more likely characters), above 1 flattens it.
+    prime : str, optional
+        Text read first to set the state; default: the first character of `vocab`.
+    rng : numpy Generator, optional
+
+    Returns
+    -------
+    str
+        `prime` followed by the generated characters.
+    """
+    if not temperature > 0:
+        raise ValueError(f"sample: temperature must be positive, got {temperature!r}")
+    rng = np.random.default_rng() if rng is None else rng
+    prime = vocab[0] if not prime else prime
+    generated = []
+    with no_grad():
+        logits, state = model(encode(prime, vocab).reshape(-1, 1))
+        for _ in range(length):
+            probabilities = softmax(logits[-1, 0] / temperature).data.astype(np.float64)
+            index = int(rng.choice(len(vocab), p=probabilities / probabilities.sum()))
+            generated.append(vocab[index])
+            logits, state = model(np.array([[index]]), state)
+    return prime + "".join(generated)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model: CharLM, optimizer: Adam, step: int, state, losses: np.ndarray, vocab: str,
+                    config: dict) -> None:
+    """Write everything a run needs to continue as one flat `tl.save` archive at `path`.
+
+    Keys: ``model.<parameter>``, ``optim.<optimizer key>``, ``train.step``,
+    ``train.losses`` ``(step,)``, ``train.h`` and ``train.c`` (the carried LSTM state,
+    absent at the start of a pass over the text), ``config.vocab`` (code points) and
+    ``config.<size>``. The file is replaced atomically, so an interrupted save leaves the
+    previous checkpoint intact.
+    """
+    archive = {f"model.{name}": array for name, array in model.state_dict().items()}
+    archive.update((f"optim.{name}", array) for name, array in optimizer.state_dict().items())
+    archive["train.step"] = np.array(step)
+    archive["train.losses"] = np.asarray(losses[:step], dtype=np.float64)
+    if state is not None:
+        archive["train.h"], archive["train.c"] = state[0].data, state[1].data
+    archive["config.vocab"] = np.array([ord(char) for char in vocab], dtype=np.int64)
+    archive.update((f"config.{name}", np.array(config[name])) for name in _SIZES)
+    path = os.fspath(path)
+    partial = path + ".partial"
+    save(archive, partial)
+    os.replace(partial, path)
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint written by `save_checkpoint`, split by section.
+
+    Returns
+    -------
+    dict
+        ``model`` and ``optim`` (state dicts), ``step`` (int), ``losses`` ``(step,)``,
+        ``state`` (``(h, c)`` arrays or None), ``vocab`` (str) and ``config`` (dict of ints).
+    """
+    archive = load(path)
+    sections = {"model": {}, "optim": {}, "train": {}, "config": {}}
+    for key, array in archive.items():
+        section, _, name = key.partition(".")
+        if section not in sections or not name:
+            raise KeyError(f"load_checkpoint: unexpected key {key!r} in '{os.fspath(path)}'; not a chars checkpoint")
+        sections[section][name] = array
+    train_part, config = sections["train"], sections["config"]
+    missing = [k for k in ("step", "losses") if k not in train_part] + [k for k in _SIZES + ("vocab",)
+                                                                          if k not in config]
+    if missing:
+        raise KeyError(f"load_checkpoint: '{os.fspath(path)}' lacks {missing}; not a chars checkpoint")
+    state = (train_part["h"], train_part["c"]) if "h" in train_part else None
+    return dict(model=sections["model"], optim=sections["optim"], step=int(train_part["step"]),
+                losses=train_part["losses"], state=state, vocab="".join(map(chr, config.pop("vocab"))),
+                config={name: int(value) for name, value in config.items()})
+
+
+# --------------------------------------------------------------------------- training
+@dataclass
+class CharResult:
+    """What `train` returns.
+
+    Attributes
+    ----------
+    model : CharLM
+    vocab : str
+    losses : ndarray (steps,)
+        Training loss (nats per character) of every step, including those before a resume.
+    start_step : int
+        0, or the step the run resumed from.
+    sample : str
+        Text sampled after training.
+    seconds : float
+        Wall-clock time of the steps trained in this call.
+    config : dict
+        The arguments of `train` (without the text).
+    """
+
+    model: CharLM
+    vocab: str
+    losses: np.ndarray
+    start_step: int
+    sample: str
+    seconds: float
+    config: dict = field(default_factory=dict)
+
+
+def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: int = 32, hidden: int = 128,
+          embedding: int = 32, layers: int = 1, lr: float = 1e-2, clip: float | None = 1.0,
+          sample_length: int = 300, temperature: float = 0.8, prime: str | None = None,
+          checkpoint=None, resume: bool = False, checkpoint_every: int = 100, seed: int = 0,
+          progress: bool = True) -> CharResult:
+    """Train `CharLM` on `text` with truncated BPTT, then sample from it.
+
+    Step ``k`` reads chunk ``k mod n`` of the streams (``n`` chunks per pass over the
+    text); the carried state starts from zeros at every pass.
+
+    Parameters
+    ----------
+    text : str, optional
+        The corpus; default `default_text()`.
+    steps : int
+        Train until this many steps in total (a resumed run continues up to it).
+    batch, seq_len : int
+        Parallel streams, and characters per chunk (the truncation length of BPTT).
+    hidden, embedding, layers : int
+        Model sizes (see `CharLM`).
+    lr : float
+        Adam's learning rate.
+    clip : float or None
+        Scale gradients to a total norm of at most this (None: no clipping).
+    sample_length, temperature, prime
+        The sample drawn at the end (see `sample`), from `prime` (default: the first
+        character of the text); no sample when `sample_length` is 0.
+    checkpoint : str or path-like, optional
+        Write a checkpoint there every `checkpoint_every` steps and at the end.
+    resume : bool
+        Start from `checkpoint` (it must exist and have the same vocabulary and sizes).
+    seed : int
+        Seeds the weights (`tl.manual_seed`) and the sampling generator.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+
+    Returns
+    -------
+    CharResult
+    """
+    config = dict(steps=steps, batch=batch, seq_len=seq_len, hidden=hidden, embedding=embedding, layers=layers,
+                  lr=lr, clip=clip, sample_length=sample_length, temperature=temperature, seed=seed)
+    sizes = dict(steps=steps, sample_length=sample_length, checkpoint_every=checkpoint_every,
+                 **{name: config[name] for name in _SIZES})
+    for name, value in sizes.items():
+        minimum = 0 if name in ("steps", "sample_length") else 1
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise ValueError(f"train: {name} must be an integer >= {minimum}, got {value!r}")
+    if resume and checkpoint is None:
+        raise ValueError("train: resume=True needs a checkpoint path")
+    text = default_text() if text is None else text
+    vocab = build_vocabulary(text)
+    streams = make_streams(encode(text, vocab), batch)
+    chunks = (len(streams) - 1) // seq_len
+    if chunks < 1:
+        raise ValueError(f"train: the text has {len(text)} characters, too few for batch={batch} streams of "
+                         f"seq_len={seq_len} + 1 characters; use a longer text or a smaller batch or seq_len")
+
+    manual_seed(seed)
+    model = CharLM(len(vocab), embedding, hidden, layers)
+    optimizer = Adam(model.parameters(), lr=lr)
+    losses = np.zeros(steps)
+    start, state = 0, None
+    if resume:
+        saved = load_checkpoint(checkpoint)
+        if saved["vocab"] != vocab:
+            raise ValueError(f"train: the checkpoint '{os.fspath(checkpoint)}' was trained on a text with another "
+                             f"vocabulary ({len(saved['vocab'])} characters, this text has {len(vocab)})")
+        changed = {name: (saved["config"][name], config[name]) for name in _SIZES
+                   if saved["config"][name] != config[name]}
+        if changed:
+            raise ValueError("train: the checkpoint has other sizes than asked (saved, asked): " +
+                             ", ".join(f"{name}={pair}" for name, pair in changed.items()))
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optim"])
+        for group in optimizer.param_groups:
+            group["lr"] = lr  # the learning rate asked now wins over the saved one
+        start = min(saved["step"], steps)
+        losses[:start] = saved["losses"][:start]
+        if saved["state"] is not None:
+            state = tuple(Tensor(array) for array in saved["state"])
+
+    parameters = list(model.parameters())
+    bar = tqdm(range(start, steps), total=steps, initial=start, desc="chars", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+    began = time.perf_counter()
+    for step in bar:
+        offset = (step % chunks) * seq_len
+        if offset == 0:
+            state = None  # a new pass over the text starts from a zero state
+        inputs = streams[offset:offset + seq_len]
+        targets = streams[offset + 1:offset + seq_len + 1]
+        logits, state = model(inputs, state)
+        loss = cross_entropy(logits.reshape(-1, len(vocab)), targets.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            clip_grad_norm_(parameters, clip)
+        optimizer.step()
+        state = detach_state(state)
+        losses[step] = loss.item()
+        bar.set_postfix(loss=f"{losses[step]:.3f}", refresh=False)
+        if checkpoint is not None and (step + 1) % checkpoint_every == 0:
+            save_checkpoint(checkpoint, model, optimizer, step + 1, state, losses, vocab, config)
+    seconds = time.perf_counter() - began
+    if checkpoint is not None and steps > start:
+        save_checkpoint(checkpoint, model, optimizer, steps, state, losses, vocab, config)
+    text_sample = ""
+    if sample_length:
+        text_sample = sample(model, vocab, sample_length, temperature, prime or text[0],
+                             np.random.default_rng([seed, 1]))
+    return CharResult(model, vocab, losses, start, text_sample, seconds, config)
+
+
+# --------------------------------------------------------------------------- command line
+def add_arguments(parser) -> None:
+    """The options of ``tinygrad-lstm train --task chars``."""
+    parser.add_argument("--text", metavar="PATH", help="train on this text file (UTF-8; default: the Zen of "
+                        f"Python, `import this`, repeated {DEFAULT_REPEATS} times)")
+    parser.add_argument("--steps", type=_non_negative, metavar="N", default=500,
+                        help="train until this many steps in total (default: 500)")
+    parser.add_argument("--batch", type=_positive, metavar="N", default=32, help="parallel streams of text (default: 32)")
+    parser.add_argument("--seq-len", type=_positive, metavar="N", default=32,
+                        help="characters per chunk: how far BPTT reaches back (default: 32)")
+    parser.add_argument("--hidden", type=_positive, metavar="N", default=128, help="LSTM hidden size (default: 128)")
+    parser.add_argument("--embedding", type=_positive, metavar="N", default=32, help="character embedding size (default: 32)")
+    parser.add_argument("--layers", type=_positive, metavar="N", default=1, help="LSTM layers (default: 1)")
+    parser.add_argument("--lr", type=float, metavar="X", default=1e-2, help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--clip", type=float, metavar="X", default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
+    parser.add_argument("--sample-length", type=_non_negative, metavar="N", default=300,
+                        help="characters to sample after training (default: 300)")
+    parser.add_argument("--temperature", type=_positive_float, metavar="X", default=0.8,
+                        help="sampling temperature: lower is more conservative (default: 0.8)")
+    parser.add_argument("--prime", metavar="TEXT", help="text the sample starts from (default: the first character of the text)")
+    parser.add_argument("--checkpoint", metavar="PATH", help="save model and optimizer there every "
+                        "--checkpoint-every steps and at the end")
+    parser.add_argument("--checkpoint-every", type=_positive, metavar="N", default=100,
+                        help="steps between checkpoints (default: 100)")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint up to --steps")
+
+
+def run(args) -> int:
+    """Train as `args` says, print the loss before and after and the sample.
+
+    Returns 0, or prints one line on stderr and returns 2 for inconsistent options (a
+    checkpoint of other sizes, a prime outside the vocabulary) and 1 for unreadable files.
+    """
+    try:
+        if args.resume and not args.checkpoint:
+            raise ValueError("--resume needs --checkpoint PATH")
+        text = None
+        if args.text:
+            with open(args.text, encoding="utf-8", errors="replace") as file:
+                text = file.read()
+        result = train(text, steps=args.steps, batch=args.batch, seq_len=args.seq_len, hidden=args.hidden,
+                       embedding=args.embedding, layers=args.layers, lr=args.lr, clip=args.clip or None,
+                       sample_length=args.sample_length, temperature=args.temperature, prime=args.prime,
+                       checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                       seed=args.seed, progress=args.progress)
+    except (ValueError, KeyError) as e:
+        print(f"chars: error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"chars: error: {e}", file=sys.stderr)
+        return 1
+    corpus = args.text or f"the Zen of Python x{DEFAULT_REPEATS}"
+    trained = len(result.losses) - result.start_step
+    print(f"chars: {corpus}, {len(result.vocab)} distinct characters; "
+          f"uniform guessing scores {np.log(len(result.vocab)):.3f} nats/char")
+    if len(result.losses):
+        window = max(1, min(20, len(result.losses) // 5))
+        first, last = result.losses[:window].mean(), result.losses[-window:].mean()
+        print(f"loss (mean of {window} steps) {first:.3f} at the start, {last:.3f} after step {len(result.losses)} "
+              f"({last / np.log(2):.2f} bits/char); {trained} steps in {result.seconds:.1f} s")
+    if args.checkpoint:
+        print(f"checkpoint: {args.checkpoint}")
+    if result.sample:
+        print(f"sample at temperature {args.temperature}:\n{result.sample}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
