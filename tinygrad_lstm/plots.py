@@ -88,6 +88,7 @@ def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through ti
 
     Two panels: the raw norms, and the norms divided by the norm at the last step (how much
     of the gradient that arrives at the end of the sequence survives back to step ``t``).
+    The y axes stop at 1e-24 of their largest value; exact zeros are left as gaps.
 
     Parameters
     ----------
@@ -106,14 +107,21 @@ def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through ti
     path = pathlib.Path(path)
     styles = ("--", "-", ":", "-.")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=110)
-    tiny = np.finfo(np.float64).tiny
+    panels = ([], [])  # the values drawn in each panel, for the axis limits
     for color, (model, stages) in zip(_COLORS * 4, flows.items()):
         for style, (stage, norms) in zip(styles * 4, stages.items()):
-            norms = np.maximum(np.asarray(norms, np.float64), tiny)
+            # Exact zeros (a saturated tanh) cannot be drawn on a log scale: leave gaps.
+            norms = np.where(np.asarray(norms, np.float64) > 0, norms, np.nan)
             steps = np.arange(1, len(norms) + 1)
-            label = f"{model}, {stage}"
-            axes[0].plot(steps, norms, color=color, linestyle=style, linewidth=2, label=label)
-            axes[1].plot(steps, norms / norms[-1], color=color, linestyle=style, linewidth=2, label=label)
+            for ax, values, drawn in zip(axes, (norms, norms / norms[-1]), panels):
+                ax.plot(steps, values, color=color, linestyle=style, linewidth=2, label=f"{model}, {stage}")
+                drawn.append(values[np.isfinite(values)])
+    for ax, drawn in zip(axes, panels):
+        values = np.concatenate(drawn)
+        if values.size:
+            top = values.max()
+            # Below 1e-24 of the largest value there is nothing to see but how far the RNN fell.
+            ax.set_ylim(max(values.min(), top * 1e-24) / 3, top * 3)
     axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$ (log scale)")
     axes[0].set_title("gradient reaching each hidden state")
     axes[1].set_ylabel(r"$\|\partial L / \partial h_t\| \;/\; \|\partial L / \partial h_T\|$ (log scale)")

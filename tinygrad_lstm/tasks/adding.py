@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine import Tensor, no_grad
-from ..nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, Module, RNNCell
+from ..nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, Module, Parameter, RNNCell
 from ..nn.functional import mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
@@ -215,20 +215,21 @@ def _progress(iterable, enabled: bool, description: str):
 def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``||d loss / d h_t||`` for every step ``t``: how much gradient reaches each hidden state.
 
-    The model's recurrence is unrolled step by step with the matching cell (`RNNCell`,
-    `LSTMCell`, `GRUCell`) sharing the model's weights, a hook on each step's hidden state
-    records the norm of its gradient (the whole batch's, Frobenius), and the MSE on
-    ``x (T, B, 2)``, ``y (B, 1)`` is backpropagated. The model's ``.grad`` are left empty.
+    The recurrence is unrolled step by step with the matching cell (`RNNCell`, `LSTMCell`,
+    `GRUCell`) holding float64 copies of the model's weights (float32 would round the
+    smallest norms to zero), a hook on each step's hidden state records the norm of its
+    gradient (Frobenius, over the batch), and the MSE on ``x (T, B, 2)``, ``y (B, 1)`` is
+    backpropagated. The model itself is not touched.
 
     Returns
     -------
     ndarray (T,)
     """
-    rnn = model.rnn
+    rnn, readout = model.rnn, model.readout
     cell = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[model.cell](rnn.input_size, rnn.hidden_size,
-                                                                         dtype=rnn.dtype)
+                                                                         dtype=np.float64)
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        setattr(cell, name, getattr(rnn, f"{name}_l0"))
+        setattr(cell, name, Parameter(getattr(rnn, f"{name}_l0").data, dtype=np.float64))
     if model.cell == "rnn":
         cell.nonlinearity = rnn.nonlinearity
     norms = np.zeros(x.shape[0])
@@ -239,12 +240,12 @@ def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarra
         return record
 
     state = cell.init_state(x.shape[1])
-    for t, x_t in enumerate(Tensor(x, dtype=rnn.dtype).unbind(0)):
+    for t, x_t in enumerate(Tensor(x, dtype=np.float64).unbind(0)):
         state = cell(x_t, state)
         h = state[0] if isinstance(state, tuple) else state
         h.register_hook(recorder(t))
-    mse_loss(model.readout(h), y).backward()
-    model.zero_grad()
+    prediction = h @ readout.weight.data.T.astype(np.float64) + readout.bias.data.astype(np.float64)
+    mse_loss(prediction, np.asarray(y, np.float64)).backward()
     return norms
 
 

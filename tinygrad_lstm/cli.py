@@ -1,0 +1,244 @@
+"""The ``tinygrad-lstm`` command (also ``python -m tinygrad_lstm``).
+
+Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), ``graph``
+(draw an unrolled module) and ``train`` (a task from `tinygrad_lstm.tasks`). Every command
+has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
+missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["main", "build_parser"]
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
+    """Options describing a random `nn.RNN/LSTM/GRU` and its random input."""
+    parser.add_argument("--cell", choices=CELLS, default="lstm", help="the recurrent module (default: lstm)")
+    parser.add_argument("--steps", type=_positive, default=steps, help=f"time steps T (default: {steps})")
+    parser.add_argument("--batch", type=_positive, default=batch, help=f"batch size B (default: {batch})")
+    parser.add_argument("--input", type=_positive, default=input_size,
+                        help=f"input size D (default: {input_size})")
+    parser.add_argument("--hidden", type=_positive, default=hidden, help=f"hidden size H (default: {hidden})")
+    parser.add_argument("--layers", type=_positive, default=1, help="number of layers (default: 1)")
+    parser.add_argument("--bidirectional", action="store_true", help="add a reverse direction per layer")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the input (default: 0)")
+
+
+def build_parser(task_module=None) -> argparse.ArgumentParser:
+    """The argument parser; `task_module` adds its options to ``train`` (see `tinygrad_lstm.tasks`)."""
+    from .tasks import TASKS
+
+    parser = _Parser(prog="tinygrad-lstm", description=(
+        "See and trust how recurrent networks learn: gradient checks, graph pictures and training demos."))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
+        description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
+                    "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
+                    "gradient flow. Under a minute on two cores.")
+    demo.add_argument("--out", default="demo-output", metavar="DIR",
+                      help="directory for the pictures and plots (default: demo-output)")
+    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
+    demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+    compare = commands.add_parser(
+        "compare", help="compare autograd gradients with hand-written BPTT, central differences and PyTorch",
+        description="Check every gradient of a random RNN/LSTM/GRU (parameters, input, initial state): autograd "
+                    "against the hand-written BPTT, central differences and PyTorch (when installed). "
+                    "Exit code 0 when all agree, 1 otherwise.")
+    _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
+    compare.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                         help="dtype of autograd, the manual reference and torch (default: float64)")
+    compare.add_argument("--numerical-elements", type=_non_negative, default=512, metavar="N",
+                         help="central differences on at most N elements per tensor, 0 for none (default: 512)")
+    compare.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    graph = commands.add_parser(
+        "graph", help="draw the unrolled graph of a recurrent module",
+        description="Run a random RNN/LSTM/GRU on a random input and draw its computation graph, one cluster "
+                    "per layer and time step. The format follows the suffix of --out (.svg, .png, .pdf, or .dot "
+                    "for the DOT source only, which needs no Graphviz).")
+    _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
+    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: CELL_graph.svg)")
+    graph.add_argument("--max-steps", type=_positive, default=None, metavar="N",
+                       help="draw at most N time steps, collapsing the middle ones")
+    graph.add_argument("--grads", action="store_true",
+                       help="backpropagate a random linear loss and label every node with its gradient norm")
+
+    train = commands.add_parser(
+        "train", help="train a model on a task (adding, chars, sine)",
+        description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
+    train.add_argument("--task", choices=TASKS, default="adding", help="the task (default: adding)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    if task_module is not None:
+        name = task_module.__name__.rsplit(".", 1)[-1]
+        group = train.add_argument_group(f"options of the {name} task", (task_module.__doc__ or "").splitlines()[0])
+        task_module.add_arguments(group)
+    return parser
+
+
+def _single_threaded_blas() -> None:
+    """Ask OpenBLAS (numpy's BLAS on Linux) for one thread, unless the environment already chose.
+
+    Every matrix here is small (64 x 128 at most in the demo): OpenBLAS's threads cost more
+    than they save, and when other programs keep the cores busy they spin and make training
+    two to three times slower. Nothing happens where OpenBLAS or /proc is absent.
+    """
+    if any(name in os.environ for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
+        return
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    except OSError:
+        return
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                       "scipy_openblas_set_num_threads"):
+            setter = getattr(library, symbol, None)
+            if setter is not None:
+                setter(1)
+                break
+
+
+def _peek_task(argv: list) -> str | None:
+    """The ``--task`` of a ``train`` command line, before the full parse (it decides the options)."""
+    if not argv or argv[0] != "train":
+        return None
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--task", default="adding")
+    known, _ = peek.parse_known_args(argv[1:])
+    return known.task
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .tasks import TASKS, load_task
+
+    task_module = None
+    task = _peek_task(argv)
+    if task in TASKS:
+        try:
+            task_module = load_task(task)
+        except ImportError as e:
+            print(f"tinygrad-lstm train: error: {e}", file=sys.stderr)
+            return 2
+    parser = build_parser(task_module)
+    args = parser.parse_args(argv)
+    _single_threaded_blas()
+    try:
+        return {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train}[args.command](args, parser)
+    except KeyboardInterrupt:
+        print("tinygrad-lstm: interrupted", file=sys.stderr)
+        return 130
+
+
+def _demo(args, parser) -> int:
+    from .demo import run_demo
+    try:
+        return run_demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress)
+    except OSError as e:
+        print(f"tinygrad-lstm demo: error: cannot write to {args.out!r}: {e.strerror or e}", file=sys.stderr)
+        return 1
+
+
+def _random_module(args, dtype=np.float32):
+    """The module and input that `compare` and `graph` describe."""
+    from .nn import GRU, LSTM, RNN
+    from .random import manual_seed
+
+    manual_seed(args.seed)
+    module = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[args.cell](
+        args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional, dtype=dtype)
+    x = np.random.default_rng(args.seed).standard_normal((args.steps, args.batch, args.input)).astype(dtype)
+    return module, x
+
+
+def _compare(args, parser) -> int:
+    from .compare import compare_gradients
+
+    module, x = _random_module(args)
+    report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
+                               numerical_elements=args.numerical_elements,
+                               torch_module=None if args.no_torch else "auto")
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.ok else 1
+
+
+def _graph(args, parser) -> int:
+    from .engine import name_scope
+    from .viz import GraphvizNotFoundError, record_grad_norms, render_graph
+
+    out = args.out or f"{args.cell}_graph.svg"
+    module, x = _random_module(args)
+    output, final = module(x)
+    roots = [output, *(final if isinstance(final, tuple) else (final,))]
+    if args.grads:
+        with name_scope("loss"):
+            weights = np.random.default_rng([args.seed, 1]).standard_normal(output.shape).astype(output.dtype)
+            loss = (output * weights).sum()
+        roots = [loss]
+        with record_grad_norms(loss):
+            loss.backward()
+    try:
+        path = render_graph(roots, out, params=module, max_steps=args.max_steps, show_grads=args.grads,
+                            legend=True)
+    except GraphvizNotFoundError as e:
+        print(f"tinygrad-lstm graph: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        parser.error(str(e))
+    except OSError as e:
+        print(f"tinygrad-lstm graph: error: cannot write {out!r}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def _train(args, parser) -> int:
+    from .tasks import load_task
+    return load_task(args.task).run(args)
