@@ -264,7 +264,8 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
     text : str, optional
         The corpus; default `default_text()`.
     steps : int
-        Train until this many steps in total (a resumed run continues up to it).
+        Train until this many steps in total (a resumed run continues up to it; a
+        checkpoint already past it is not trained further).
     batch, seq_len : int
         Parallel streams, and characters per chunk (the truncation length of BPTT).
     hidden, embedding, layers : int
@@ -310,8 +311,7 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
     manual_seed(seed)
     model = CharLM(len(vocab), embedding, hidden, layers)
     optimizer = Adam(model.parameters(), lr=lr)
-    losses = np.zeros(steps)
-    start, state = 0, None
+    start, state, previous_losses = 0, None, np.zeros(0)
     if resume:
         saved = load_checkpoint(checkpoint)
         if saved["vocab"] != vocab:
@@ -326,11 +326,12 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
         optimizer.load_state_dict(saved["optim"])
         for group in optimizer.param_groups:
             group["lr"] = lr  # the learning rate asked now wins over the saved one
-        start = min(saved["step"], steps)
-        losses[:start] = saved["losses"][:start]
+        start, previous_losses = saved["step"], saved["losses"]
         if saved["state"] is not None:
             state = tuple(Tensor(array) for array in saved["state"])
 
+    steps = max(steps, start)  # a checkpoint already past `steps` is only sampled
+    losses = np.concatenate([previous_losses, np.zeros(steps - start)])
     parameters = list(model.parameters())
     bar = tqdm(range(start, steps), total=steps, initial=start, desc="chars", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
