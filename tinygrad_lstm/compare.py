@@ -252,6 +252,9 @@ def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, t
         raise TypeError(f"compare_gradients: dtype must be float64 or float32, got {dtype}")
     if numerical_elements is not None and (isinstance(numerical_elements, bool) or numerical_elements < 0):
         raise ValueError(f"compare_gradients: numerical_elements must be None or >= 0, got {numerical_elements!r}")
+    if isinstance(torch_module, str) and torch_module != "auto":
+        raise ValueError(f"compare_gradients: torch_module must be 'auto', a torch.nn.Module or None, "
+                         f"got {torch_module!r}")
     limits = dict(TOLERANCES[dtype.name])
     for ref, pair in (tolerances or {}).items():
         if ref not in REFERENCES:
@@ -266,7 +269,7 @@ def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, t
     input_names = ["x", *_state_names(state)]
 
     with no_grad():
-        template = _call(work, x, state)
+        template, _ = _call(work, x, state)
     loss_description = "custom loss_fn"
     if loss_fn is None:
         loss_fn = _RandomLinearLoss([rng.standard_normal(t.shape) for t in _flatten(template)])
@@ -274,57 +277,71 @@ def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, t
     grad_outputs = _output_grads(loss_fn, template)
     autograd = _autograd_grads(work, x, state, loss_fn, names)
 
+    columns = {
+        "manual": _manual_column(work, x, state, grad_outputs, manual),
+        "numerical": _numerical_column(work, x, state, loss_fn, numerical_elements, rng),
+        "torch": _torch_column(work, x, state, grad_outputs, torch_module),
+    }
     references, skipped, results = {}, {}, {}
-    if manual is None:
-        manual = builtin_reference(work)
-        if manual is None:
-            skipped["manual"] = (f"no built-in hand-written reference for {type(model).__name__}; "
-                                 f"pass manual= to add one")
-        else:
-            references["manual"] = f"hand-written BPTT: {manual.__doc__.splitlines()[0]}"
-    elif manual is not False:
-        if not callable(manual):
-            raise TypeError(f"compare_gradients: manual must be callable or False, got {type(manual).__name__}")
-        references["manual"] = f"hand-written backward {getattr(manual, '__name__', type(manual).__name__)}()"
-    if "manual" in references:
-        params = {name: p.data.copy() for name, p in work.named_parameters()}
-        results["manual"] = _check_names(manual(params, x.copy(), _copy_state(state), grad_outputs),
-                                         [*names, *input_names], "manual")
-
-    if numerical_elements == 0:
-        skipped["numerical"] = "numerical_elements=0"
-    else:
-        references["numerical"] = f"central differences in float64, eps {EPS:.0e} (2 forward passes per element)"
-        results["numerical"] = _numerical_grads(work, x, state, loss_fn, names, numerical_elements, rng)
-
-    if torch_module is not None:
-        torch, reason = _import_torch()
-        if torch is not None and isinstance(torch_module, str):
-            if torch_module != "auto":
-                raise ValueError(f"compare_gradients: torch_module must be 'auto', a torch.nn.Module or None, "
-                                 f"got {torch_module!r}")
-            torch_module = _build_torch_module(torch, work)
-            if torch_module is None:
-                reason = f"no built-in PyTorch equivalent of {type(model).__name__}; pass torch_module="
-        if torch is None or torch_module is None:
-            skipped["torch"] = reason
-        else:
-            references["torch"] = f"PyTorch {torch.__version__} autograd ({type(torch_module).__name__}, same weights)"
-            results["torch"] = _torch_grads(torch, torch_module, work, x, state, grad_outputs, dtype)
+    for ref, (description, result) in columns.items():
+        if result is not None:
+            references[ref], results[ref] = description, result
+        elif description is not None:
+            skipped[ref] = description
     if not references:
         raise ValueError("compare_gradients: nothing to compare: manual, numerical and torch are all switched off")
 
     rows = []
-    shapes = {**{name: p.shape for name, p in work.named_parameters()},
-              "x": x.shape, **dict(zip(input_names[1:], (s.shape for s in _as_tuple(state))))}
     for name in [*names, *input_names]:
         grad = autograd[name]
-        row = GradientRow(name, tuple(shapes[name]), float(np.abs(grad).max(initial=0.0)))
+        row = GradientRow(name, grad.shape, float(np.abs(grad).max(initial=0.0)))
         for ref in references:
             row.checks[ref] = _check(grad, results[ref][name], limits[ref])
         rows.append(row)
     return GradientReport(_describe(model), dtype.name, loss_description, rows, references,
                           {ref: limits[ref] for ref in references}, skipped)
+
+
+def _manual_column(model, x, state, grad_outputs, manual) -> tuple:
+    """``(description, gradients)``, or ``(why not compared, None)``, or ``(None, None)`` when switched off."""
+    if manual is False:
+        return None, None
+    if manual is None:
+        manual = builtin_reference(model)
+        if manual is None:
+            return (f"no built-in hand-written reference for {type(model).__name__}; pass manual= to add one",
+                    None)
+        description = f"hand-written BPTT: {getattr(manual, 'description', manual.__name__)}"
+    elif not callable(manual):
+        raise TypeError(f"compare_gradients: manual must be callable or False, got {type(manual).__name__}")
+    else:
+        description = f"hand-written backward {getattr(manual, '__name__', type(manual).__name__)}()"
+    params = {name: p.data.copy() for name, p in model.named_parameters()}
+    state_copy = tuple(s.copy() for s in state) if isinstance(state, tuple) else (
+        None if state is None else state.copy())
+    grads = manual(params, x.copy(), state_copy, grad_outputs)
+    return description, _check_names(grads, [*params, "x", *_state_names(state)], "manual")
+
+
+def _numerical_column(model, x, state, loss_fn, numerical_elements, rng) -> tuple:
+    if numerical_elements == 0:
+        return "numerical_elements=0", None
+    description = f"central differences in float64, eps {EPS:.0e} (2 forward passes per element)"
+    return description, _numerical_grads(model, x, state, loss_fn, numerical_elements, rng)
+
+
+def _torch_column(model, x, state, grad_outputs, torch_module) -> tuple:
+    if torch_module is None:
+        return None, None
+    torch, reason = _import_torch()
+    if torch is None:
+        return reason, None
+    if isinstance(torch_module, str):
+        torch_module = _build_torch_module(torch, model)
+        if torch_module is None:
+            return f"no built-in PyTorch equivalent of {type(model).__name__}; pass torch_module=", None
+    description = f"PyTorch {torch.__version__} autograd ({type(torch_module).__name__}, same weights)"
+    return description, _torch_grads(torch, torch_module, model, x, state, grad_outputs)
 
 
 def _describe(model: Module) -> str:
@@ -406,12 +423,8 @@ def _state_names(state) -> list:
     return [f"state{k}" for k in range(len(parts))]
 
 
-def _copy_state(state):
-    return tuple(s.copy() for s in state) if isinstance(state, tuple) else (None if state is None else state.copy())
-
-
-def _call(model: Module, x, state, requires_grad: bool = False):
-    """Run the model on Tensors made from the arrays; returns (outputs, input tensors)."""
+def _call(model: Module, x, state, requires_grad: bool = False) -> tuple:
+    """Run the model on Tensors made from the arrays: ``(outputs, [x tensor, state tensors...])``."""
     inputs = [Tensor(a, requires_grad=requires_grad) for a in (x, *_as_tuple(state))]
     if state is None:
         outputs = model(inputs[0])
@@ -423,7 +436,7 @@ def _call(model: Module, x, state, requires_grad: bool = False):
         if not isinstance(t, Tensor):
             raise TypeError(f"compare_gradients: the model must return Tensors (or tuples of them), "
                             f"got {type(t).__name__}")
-    return (outputs, inputs) if requires_grad else outputs
+    return outputs, inputs
 
 
 def _flatten(obj) -> list:
@@ -468,12 +481,11 @@ def _output_grads(loss_fn, outputs) -> tuple:
         raise ValueError("compare_gradients: loss_fn's result does not depend on the model's outputs")
     loss.backward()
     grads = [leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data) for leaf in leaves]
-    rebuilt = _rebuild(outputs, iter(grads))
-    return rebuilt
+    return _rebuild(outputs, iter(grads))
 
 
 def _autograd_grads(model: Module, x, state, loss_fn, names: list) -> dict:
-    (outputs, inputs) = _call(model, x, state, requires_grad=True)
+    outputs, inputs = _call(model, x, state, requires_grad=True)
     _loss_tensor(loss_fn(outputs)).backward()
     params = dict(model.named_parameters())
     grads = {name: _grad_or_zeros(params[name]) for name in names}
@@ -499,7 +511,7 @@ def _check_names(grads: dict, expected: list, reference: str) -> dict:
 
 
 # --------------------------------------------------------------------------- central differences
-def _numerical_grads(model: Module, x, state, loss_fn, names: list, max_elements, rng) -> dict:
+def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng) -> dict:
     """``{name: (flat indices, d loss / d element)}`` by central differences in float64."""
     exact = _cast_copy(model, np.dtype(np.float64))
     x = x.astype(np.float64)
@@ -510,11 +522,11 @@ def _numerical_grads(model: Module, x, state, loss_fn, names: list, max_elements
 
     def loss() -> float:
         with no_grad():
-            return float(_loss_tensor(loss_fn(_call(exact, x, state))).data.reshape(()))
+            return float(_loss_tensor(loss_fn(_call(exact, x, state)[0])).data.reshape(()))
 
     results = {}
-    for name in [*names, "x", *_state_names(state)]:
-        flat = targets[name].reshape(-1)  # a view: perturb in place
+    for name, array in targets.items():
+        flat = array.reshape(-1)  # a view: perturb in place
         if max_elements is None or flat.size <= max_elements:
             indices = np.arange(flat.size)
         else:
@@ -541,16 +553,19 @@ def builtin_reference(model: Module):
     around one of these cells (exact classes, not subclasses, which may change the math).
     The fused functions of `tinygrad_lstm.manual` run layer by layer and direction by
     direction; their gradients are combined by hand (no autograd). The returned function
-    has the signature of `compare_gradients`' ``manual``.
+    has the signature of `compare_gradients`' ``manual`` and a one-line ``description``.
     """
     kinds = {RNN: "rnn", LSTM: "lstm", GRU: "gru", RNNCell: "rnn", LSTMCell: "lstm", GRUCell: "gru"}
     if type(model) in (RNN, LSTM, GRU):
-        return _sequence_reference(model, kinds[type(model)])
-    if type(model) in (RNNCell, LSTMCell, GRUCell):
-        return _cell_reference(model, kinds[type(model)])
-    if type(model) is Recurrent and type(model.cell) in (RNNCell, LSTMCell, GRUCell):
-        return _recurrent_reference(model, kinds[type(model.cell)])
-    return None
+        reference = _sequence_reference(model, kinds[type(model)])
+    elif type(model) in (RNNCell, LSTMCell, GRUCell):
+        reference = _cell_reference(model, kinds[type(model)])
+    elif type(model) is Recurrent and type(model.cell) in (RNNCell, LSTMCell, GRUCell):
+        reference = _recurrent_reference(model, kinds[type(model.cell)])
+    else:
+        return None
+    reference.description = reference.__doc__
+    return reference
 
 
 _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -747,8 +762,8 @@ def _torch_recurrent(torch):
     return TorchRecurrent
 
 
-def _torch_grads(torch, module, model: Module, x, state, grad_outputs, dtype: np.dtype) -> dict:
-    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype.name]
+def _torch_grads(torch, module, model: Module, x, state, grad_outputs) -> dict:
+    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[x.dtype.name]
     module = copy.deepcopy(module).to(torch_dtype).eval()
     module.load_state_dict({name: torch.from_numpy(p.data.copy()) for name, p in model.named_parameters()})
     inputs = [torch.tensor(a, requires_grad=True) for a in (x, *_as_tuple(state))]
