@@ -1,5 +1,6 @@
 """compare_gradients: the report's numbers, flagging a wrong backward, custom cells, built-in coverage."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -220,3 +221,13 @@ def test_errors():
         tl.compare_gradients(lstm, x, dtype=np.int64)
     with pytest.raises(KeyError, match="unknown reference"):
         tl.compare_gradients(lstm, x, tolerances={"exact": (0, 0)})
+
+
+def test_module_without_state_and_missing_torch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    tl.manual_seed(9)
+    report = tl.compare_gradients(tl.nn.Linear(3, 2), _rng(12).standard_normal((4, 3)))
+    assert report.ok
+    assert [row.name for row in report.rows] == ["weight", "bias", "x"]
+    assert report.skipped["torch"] == "PyTorch is not installed"
+    assert "no built-in hand-written reference for Linear" in report.skipped["manual"]
