@@ -7,7 +7,7 @@ below 0.01 while the plain RNN stays near 0.167: its gradient vanishes over the 
 between a marker and the end. The data, the model and the training loop are in
 `tinygrad_lstm/tasks/adding.py`; ``tinygrad-lstm train --task adding`` runs one cell.
 
-Run ``python examples/adding_problem.py`` (about a minute or two on a laptop), or
+Run ``python examples/adding_problem.py`` (under a minute on a laptop), or
 ``--quick`` for a few seconds' run on short sequences. Writes learning curves to ``--out``.
 """
 import argparse

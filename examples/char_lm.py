@@ -14,7 +14,7 @@ on any UTF-8 file. ``--checkpoint PATH`` saves the model and Adam's state with `
 every ``--checkpoint-every`` steps; ``--resume`` continues from it up to ``--steps``,
 exactly as if the run had not stopped.
 
-    python examples/char_lm.py                                  # ~500 steps, a minute or so
+    python examples/char_lm.py                                  # 500 steps, seconds to a minute
     python examples/char_lm.py --quick                          # a few seconds
     python examples/char_lm.py --text book.txt --steps 2000 --checkpoint lm.npz
     python examples/char_lm.py --text book.txt --steps 4000 --checkpoint lm.npz --resume

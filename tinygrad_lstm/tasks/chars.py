@@ -423,7 +423,8 @@ def run(args) -> int:
         window = max(1, min(20, len(result.losses) // 5))
         first, last = result.losses[:window].mean(), result.losses[-window:].mean()
         print(f"loss (mean of {window} steps) {first:.3f} at the start, {last:.3f} after step {len(result.losses)} "
-              f"({last / np.log(2):.2f} bits/char); {trained} steps in {result.seconds:.1f} s")
+              f"({last / np.log(2):.2f} bits/char); " +
+              (f"{trained} steps in {result.seconds:.1f} s" if trained else "no steps trained in this run"))
     if args.checkpoint:
         print(f"checkpoint: {args.checkpoint}")
     if result.sample:
