@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     if command == "setup":
         return 0
     if command == "demo":
-        run = [str(PYTHON), str(ROOT / "examples" / "quickstart.py"), *rest]
+        run = [str(BIN / "tinygrad-lstm"), "demo", *rest]
     else:
         run = [str(PYTHON), "-m", "pytest", *rest]
     return subprocess.run(run, cwd=ROOT).returncode

@@ -21,3 +21,12 @@ def test_fused_and_autograd_runners_compute_the_same_gradients():
     bench._autograd_runner(module, x)()
     assert np.allclose(module.weight_hh_l0.grad, grads["weight_hh"], rtol=1e-10, atol=1e-12)
     assert np.allclose(module.weight_ih_l0.grad, grads["weight_ih"], rtol=1e-10, atol=1e-12)
+
+
+def test_bench_command(capsys, tmp_path):
+    from tinygrad_lstm import cli
+    out = tmp_path / "performance.md"
+    assert cli.main(["bench", "--quick", "--repeats", "1", "--cells", "rnn", "--write", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| rnn  |" in printed and "Peak memory" in printed and out.exists()
+    assert cli.main(["bench", "--cells", "lstm,foo"]) == 2

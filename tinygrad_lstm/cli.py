@@ -1,19 +1,20 @@
 """The ``tinygrad-lstm`` command (also ``python -m tinygrad_lstm``).
 
 Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), ``graph``
-(draw an unrolled module) and ``train`` (a task from `tinygrad_lstm.tasks`). Every command
+(draw an unrolled module), ``train`` (a task from `tinygrad_lstm.tasks`) and ``bench``
+(autograd against the hand-written reference and PyTorch). Every command
 has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
 missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import sys
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 __all__ = ["main", "build_parser"]
 
@@ -104,6 +105,18 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
     graph.add_argument("--grads", action="store_true",
                        help="backpropagate a random linear loss and label every node with its gradient norm")
 
+    bench = commands.add_parser(
+        "bench", help="time autograd BPTT against the hand-written fused reference and PyTorch",
+        description="Forward + backward of RNN/LSTM/GRU layers: autograd vs the fused numpy reference vs PyTorch "
+                    "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
+                    "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
+    bench.add_argument("--repeats", type=_positive, default=5, metavar="N", help="repeats per timing (default: 5)")
+    bench.add_argument("--cells", default="lstm,rnn,gru", metavar="LIST",
+                       help="comma-separated cells to time (default: lstm,rnn,gru)")
+    bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
+                       help="also write the results with the machine description (default: docs/performance.md)")
+
     train = commands.add_parser(
         "train", help="train a model on a task (adding, chars, sine)",
         description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
@@ -118,30 +131,15 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
 
 
 def _single_threaded_blas() -> None:
-    """Ask OpenBLAS (numpy's BLAS on Linux) for one thread, unless the environment already chose.
+    """Limit numpy's BLAS to one thread, unless the environment already chose.
 
-    Every matrix here is small (64 x 128 at most in the demo): OpenBLAS's threads cost more
-    than they save, and when other programs keep the cores busy they spin and make training
-    two to three times slower. Nothing happens where OpenBLAS or /proc is absent.
+    Every matrix here is small (64 x 128 at most in the demo): BLAS threads cost more than
+    they save, and when other programs keep the cores busy they spin and make training two
+    to three times slower.
     """
-    if any(name in os.environ for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
+    if any(name in os.environ for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
         return
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
-    except OSError:
-        return
-    for path in paths:
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                       "scipy_openblas_set_num_threads"):
-            setter = getattr(library, symbol, None)
-            if setter is not None:
-                setter(1)
-                break
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _peek_task(argv: list) -> str | None:
@@ -171,7 +169,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _single_threaded_blas()
     try:
-        return {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train}[args.command](args, parser)
+        commands = {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train, "bench": _bench}
+        return commands[args.command](args, parser)
     except KeyboardInterrupt:
         print("tinygrad-lstm: interrupted", file=sys.stderr)
         return 130
@@ -236,6 +235,25 @@ def _graph(args, parser) -> int:
         print(f"tinygrad-lstm graph: error: cannot write {out!r}: {e.strerror or e}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
+    return 0
+
+
+def _bench(args, parser) -> int:
+    from pathlib import Path
+
+    from . import bench
+    cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
+    unknown = sorted(set(cells) - set(CELLS))
+    if unknown or not cells:
+        parser.error(f"bench: --cells must be a comma-separated subset of {','.join(CELLS)}, got {args.cells!r}")
+    print(bench.TABLE_HEADER, flush=True)
+    results = bench.run(quick=args.quick, repeats=args.repeats, cells=cells,
+                        progress=lambda line: print(line, flush=True))
+    print()
+    print(bench.report(results).split("\n\n", 2)[2])
+    if args.write:
+        bench.write_markdown(results, Path(args.write))
+        print(f"\nwrote {args.write}")
     return 0
 
 
