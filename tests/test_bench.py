@@ -1,5 +1,6 @@
 """The benchmark runs (a smoke test: timings are measured by the script, never asserted here)."""
 import numpy as np
+import pytest
 
 from tinygrad_lstm import bench
 
@@ -29,4 +30,6 @@ def test_bench_command(capsys, tmp_path):
     assert cli.main(["bench", "--quick", "--repeats", "1", "--cells", "rnn", "--write", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| rnn  |" in printed and "Peak memory" in printed and out.exists()
-    assert cli.main(["bench", "--cells", "lstm,foo"]) == 2
+    with pytest.raises(SystemExit) as usage_error:
+        cli.main(["bench", "--cells", "lstm,foo"])
+    assert usage_error.value.code == 2
