@@ -54,6 +54,7 @@ class Linear(Module):
         self.bias = uniform_parameter((self.out_features,), bound, self.dtype) if bias else None
 
     def forward(self, x) -> Tensor:
+        """``(..., in_features)`` -> ``(..., out_features)``."""
         x = as_input(x, self.dtype, "Linear")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input with last dimension in_features={self.in_features}, "
@@ -93,6 +94,7 @@ class Embedding(Module):
         self.weight = Parameter(weight, dtype=self.dtype)
 
     def forward(self, indices) -> Tensor:
+        """Integer indices ``(...)`` -> their rows of `weight`, ``(..., embedding_dim)``."""
         indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
         if indices.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {indices.dtype}")
@@ -122,6 +124,7 @@ class Dropout(Module):
         self.p = check_probability(p, "Dropout")
 
     def forward(self, x) -> Tensor:
+        """`x` with dropout applied in training mode; same shape."""
         return functional.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:

@@ -255,6 +255,7 @@ class Module:
 
     # -- calling -----------------------------------------------------------------------
     def forward(self, *args, **kwargs):
+        """The computation, defined by every subclass; call the module (``module(x)``), not this."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def _scope_name(self) -> str:
@@ -308,6 +309,7 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> "ModuleList":
+        """Register `module` as the next child (named by its index); returns self."""
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList: can only hold modules, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
@@ -338,6 +340,7 @@ class Sequential(ModuleList):
         super().__init__(modules)
 
     def forward(self, x):
+        """Apply the modules in order; shapes are whatever the first takes and the last returns."""
         for module in self._modules.values():
             x = module(x)
         return x

@@ -177,6 +177,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, state=None) -> Tensor:
+        """One step: ``x`` ``(B, D)`` or ``(D,)``, ``h`` of shape ``(B, H)`` or ``(H,)`` (zeros when None) -> ``h'``."""
         x, h = self._check(x, state, 1)
         bias = self.bias_ih + self.bias_hh if self.bias else None
         return rnn_step(self._input_gates(x, bias), h, self.weight_hh.T, self.nonlinearity)
@@ -201,6 +202,7 @@ class LSTMCell(RNNCellBase):
         return super().init_state(batch_size), super().init_state(batch_size)
 
     def forward(self, x, state=None) -> tuple:
+        """One step: ``x`` ``(B, D)`` or ``(D,)``, ``state = (h, c)`` each ``(B, H)`` or ``(H,)`` -> ``(h', c')``."""
         x, state = self._check(x, state, 2)
         bias = self.bias_ih + self.bias_hh if self.bias else None
         return lstm_step(self._input_gates(x, bias), state, self.weight_hh.T)
@@ -221,6 +223,7 @@ class GRUCell(RNNCellBase):
     num_gates = 3
 
     def forward(self, x, state=None) -> Tensor:
+        """One step: ``x`` ``(B, D)`` or ``(D,)``, ``h`` of shape ``(B, H)`` or ``(H,)`` (zeros when None) -> ``h'``."""
         x, h = self._check(x, state, 1)
         bias_hrz, bias_hn = _split_gru_bias(self.bias_hh, self.hidden_size)
         input_gates = self._input_gates(x, self.bias_ih)
@@ -277,6 +280,7 @@ class RNNBase(Module):
 
     @property
     def num_directions(self) -> int:
+        """2 for a bidirectional module, else 1."""
         return 2 if self.bidirectional else 1
 
     # -- the two hooks of a subclass ------------------------------------------------
@@ -629,6 +633,10 @@ class Recurrent(Module):
         self.batch_first = bool(batch_first)
 
     def forward(self, x, state=None) -> tuple:
+        """``x`` ``(T, B, D)`` (``(B, T, D)`` batch-first) and the cell's state -> ``(outputs, final_state)``.
+
+        A `state` of None starts from ``cell.init_state(B)``.
+        """
         dtype = getattr(self.cell, "dtype", None)
         x = as_input(x, dtype, "Recurrent") if dtype is not None else (x if isinstance(x, Tensor) else Tensor(x))
         if x.ndim != 3:
