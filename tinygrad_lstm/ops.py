@@ -119,7 +119,9 @@ class MatMul(Function):
             if b.ndim == 2 and a.dtype == g.dtype == b.dtype:
                 # (..., k, n) @ (n, m): a weight shared by every row and often by every time
                 # step; the engine sums these products in one matmul once all have arrived.
-                grad_b = DeferredMatmulGrad(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]))
+                if a.ndim > 2:
+                    a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+                grad_b = DeferredMatmulGrad(a, g)
             else:
                 grad_b = np.matmul(np.swapaxes(a, -1, -2), g)
         return grad_a, grad_b
