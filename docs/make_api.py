@@ -43,6 +43,11 @@ SECTIONS = [
     ("tl.viz: graph pictures", "tinygrad_lstm.viz", "tl.viz", None),
     ("tl.plots: training and gradient plots", "tinygrad_lstm.plots", "tl.plots", None),
     ("tl.manual: hand-written BPTT", "tinygrad_lstm.manual", "tl.manual", None),
+    ("Training tasks", "tinygrad_lstm.tasks", "tinygrad_lstm.tasks", None),
+    ("The adding problem", "tinygrad_lstm.tasks.adding", "tinygrad_lstm.tasks.adding", None),
+    ("Character language model", "tinygrad_lstm.tasks.chars", "tinygrad_lstm.tasks.chars", None),
+    ("Sine forecasting", "tinygrad_lstm.tasks.sine", "tinygrad_lstm.tasks.sine", None),
+    ("The demo", "tinygrad_lstm.demo", "tinygrad_lstm.demo", None),
 ]
 
 # Python's operators on a Tensor (the methods behind them carry no docstrings of their own).
@@ -109,6 +114,13 @@ def _prose(lines: list[str]) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
+        if line.lstrip().startswith(">>>"):  # a doctest session: up to the next blank line
+            block = []
+            while i < len(lines) and lines[i].strip():
+                block.append(lines[i])
+                i += 1
+            out += ["```pycon", *inspect.cleandoc("\n".join(block)).splitlines(), "```"]
+            continue
         if line.rstrip().endswith("::"):
             text = line.rstrip()[:-2].rstrip()
             out.append(text + ":" if text else "")
@@ -260,7 +272,7 @@ def _public_members(cls: type) -> list[tuple[str, object]]:
 def _kind(obj) -> str:
     if isinstance(obj, type):
         return "exception" if issubclass(obj, BaseException) else "class"
-    return "function"
+    return "function" if callable(obj) else "constant"
 
 
 def _base_note(cls: type, prefixes: dict) -> str:
@@ -279,8 +291,15 @@ def _slug(heading: str) -> str:
 
 def _render_object(qualified: str, obj, prefixes: dict, out: list[str]) -> None:
     out += [f"### {qualified}", ""]
-    sig = signature(obj, qualified)
     kind = _kind(obj)
+    if kind == "constant":
+        value = repr(obj)
+        if len(value) <= 100:
+            out += [f"*constant* `{qualified} = {value}`", ""]
+        else:
+            out += ["*constant*", "", "```text", f"{qualified} = {value}", "```", ""]
+        return
+    sig = signature(obj, qualified)
     out.append(f"*{kind}*" + (f" `{sig}`" if sig else ""))
     out.append("")
     if isinstance(obj, type):
@@ -366,7 +385,10 @@ def _help(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def _sections():
-    """(title, [(qualified name, object)]) for every section whose module is importable."""
+    """(title, module or None, [(qualified name, object)]) for every section whose module is importable.
+
+    The module is given for sections that document a whole module (its docstring opens them).
+    """
     result = []
     for title, module_name, prefix, names in SECTIONS:
         try:
@@ -376,29 +398,31 @@ def _sections():
         if names is None:
             names = list(getattr(module, "__all__", []))
         objects = [(f"{prefix}.{name}", getattr(module, name)) for name in names if hasattr(module, name)]
-        result.append((title, objects))
+        result.append((title, module if module_name != "tinygrad_lstm" else None, objects))
     return result
 
 
 def render() -> str:
     """The text of docs/api.md."""
     sections = _sections()
-    prefixes = {obj: name for _, objects in sections for name, obj in objects if isinstance(obj, type)}
+    prefixes = {obj: name for _, _, objects in sections for name, obj in objects if isinstance(obj, type)}
     out = ["# API reference", "",
            "Generated from the docstrings by `python docs/make_api.py`; do not edit by hand "
            "(`tests/test_docs.py` checks it is up to date). `import tinygrad_lstm as tl`. "
            "Shapes use `B` batch, `T` time steps, `D` input features, `H` hidden size, `G` gates. "
            "New here? Start with [the overview](index.md).", "",
            "## Contents", ""]
-    for title, objects in sections:
+    for title, _, objects in sections:
         out.append(f"- [{title}](#{_slug(title)}): " + ", ".join(
             f"[`{name.rsplit('.', 1)[1]}`](#{_slug(name)})" for name, _ in objects))
     out.append("- [tl.ops: the primitive ops](#tlops-the-primitive-ops)")
     if _has_cli():
         out.append("- [Command line](#command-line)")
     out.append("")
-    for title, objects in sections:
+    for title, module, objects in sections:
         out += [f"## {title}", ""]
+        if module is not None:
+            out += [docstring_markdown(module.__doc__, 2), ""]
         for qualified, obj in objects:
             _render_object(qualified, obj, prefixes, out)
     _ops_table(out)
@@ -418,7 +442,7 @@ def _has_cli() -> bool:
 # --------------------------------------------------------------------------- checks
 def undocumented_public_names() -> list[str]:
     """Public names of `tl` (and of its public subpackages) that have no section."""
-    covered = {name for _, objects in _sections() for name, _ in objects}
+    covered = {name for _, _, objects in _sections() for name, _ in objects}
     documented_modules = {module for _, module, _, _ in SECTIONS}
     missing = []
     for name in tl.__all__:
@@ -432,14 +456,18 @@ def undocumented_public_names() -> list[str]:
 
 
 def missing_docstrings() -> list[str]:
-    """Documented public functions, classes, methods and properties without a docstring."""
+    """Documented public functions, classes, methods and properties without a docstring.
+
+    A method counts as documented when it inherits a docstring (``extra_repr``).
+    """
     missing = []
-    for _, objects in _sections():
+    for _, _, objects in _sections():
         for qualified, obj in objects:
             if not obj.__doc__:
                 missing.append(qualified)
             if isinstance(obj, type):
-                missing += [f"{qualified}.{name}" for name, member in _public_members(obj) if not member.__doc__]
+                missing += [f"{qualified}.{name}" for name, member in _public_members(obj)
+                            if not inspect.getdoc(member)]
     return missing
 
 
