@@ -25,14 +25,14 @@ CLUSTER = dict(style="rounded", color="#999999", fontcolor="#333333")
 CLUSTERS = {
     "entry points": [
         ("you", "your code", "a custom cell,\na training loop", TOOL),
-        ("cli", "cli.py", "tinygrad-lstm demo |\ncompare | graph | train", TOOL),
+        ("cli", "cli.py", "tinygrad-lstm demo | compare\n| graph | train | bench", TOOL),
         ("tasks", "tasks/", "adding, chars, sine", TOOL),
     ],
     "tools": [
         ("compare", "compare.py", "compare_gradients\n-> GradientReport", TOOL),
         ("viz", "viz/", "draw_graph,\nrender_graph", TOOL),
         ("plots", "plots.py", "learning curves,\ngradient flow", TOOL),
-        ("bench", "bench.py", "timings vs fused\nand torch", TOOL),
+        ("bench", "bench.py", "timings vs the manual\nreference and torch", TOOL),
     ],
     "models: built from ops, backward comes from the graph": [
         ("nn", "nn/", "Module, Linear, ...\nRNN/LSTM/GRU, cells,\nRecurrent", MODEL),
@@ -60,6 +60,7 @@ EDGES = [
     ("cli", "tasks", ""),
     ("cli", "compare", ""),
     ("cli", "viz", ""),
+    ("cli", "bench", ""),
     ("tasks", "plots", ""),
     ("tasks", "optim", ""),
     ("compare", "nn", "autograd"),
