@@ -419,11 +419,17 @@ def render() -> str:
     if _has_cli():
         out.append("- [Command line](#command-line)")
     out.append("")
+    rendered = {}  # id(object) -> the name it was documented under
     for title, module, objects in sections:
         out += [f"## {title}", ""]
         if module is not None:
             out += [docstring_markdown(module.__doc__, 2), ""]
         for qualified, obj in objects:
+            first = rendered.get(id(obj)) if callable(obj) else None
+            if first is not None:
+                out += [f"### {qualified}", "", f"The same object as [`{first}`](#{_slug(first)}).", ""]
+                continue
+            rendered[id(obj)] = qualified
             _render_object(qualified, obj, prefixes, out)
     _ops_table(out)
     _cli(out)
