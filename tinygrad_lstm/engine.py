@@ -36,8 +36,7 @@ class ShapeError(ValueError):
 # --------------------------------------------------------------------------- modes
 _grad_enabled = True
 _anomaly_enabled = False
-_scope_stack: list[str] = []
-_scope = ""  # "/".join(_scope_stack), recorded on every node
+_scope = ""  # the current name scope, e.g. "lstm/l0/t=3", recorded on every node
 
 
 def is_grad_enabled() -> bool:
@@ -87,22 +86,34 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
-@contextlib.contextmanager
-def name_scope(name: str):
+class name_scope:
     """Nestable scope recorded on every node created inside, e.g. ``lstm/l0/t=3``.
 
-    Graph rendering groups nodes into nested clusters by these scopes.
+    Graph rendering groups nodes into nested clusters by these scopes. A class rather than
+    a generator-based context manager: recurrent modules enter one per time step.
+
+    >>> with name_scope("lstm"), name_scope("t=0"):
+    ...     (Tensor([1.0], requires_grad=True) * 2).grad_fn.scope
+    'lstm/t=0'
     """
-    global _scope
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name_scope: name must be a non-empty string without '/', got {name!r}")
-    _scope_stack.append(name)
-    _scope = "/".join(_scope_stack)
-    try:
-        yield _scope
-    finally:
-        _scope_stack.pop()
-        _scope = "/".join(_scope_stack)
+
+    __slots__ = ("name", "_previous")
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"name_scope: name must be a non-empty string without '/', got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> str:
+        global _scope
+        self._previous = _scope
+        _scope = f"{_scope}/{self.name}" if _scope else self.name
+        return _scope
+
+    def __exit__(self, *exc) -> bool:
+        global _scope
+        _scope = self._previous
+        return False
 
 
 @contextlib.contextmanager
