@@ -8,8 +8,8 @@ from .engine import Tensor, no_grad
 __all__ = ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian"]
 
 
-class GradcheckError(AssertionError):
-    """Raised by `gradcheck` when an analytical and a numerical Jacobian differ."""
+class GradcheckError(RuntimeError):
+    """Raised by `gradcheck` when an analytical and a numerical Jacobian differ (a RuntimeError, as in PyTorch)."""
 
 
 def _as_outputs(result) -> list:
