@@ -193,9 +193,11 @@ class Function:
                  "__dict__", "__weakref__")
 
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
+        """Compute the output array(s) from the input arrays; override in a subclass."""
         raise NotImplementedError(f"{type(ctx).__name__}.forward is not defined")
 
     def backward(ctx, *grad_outputs):  # pragma: no cover - abstract
+        """Return the gradient of each input from the gradient of each output; override in a subclass."""
         raise NotImplementedError(f"{type(ctx).__name__}.backward is not defined")
 
     def save_for_backward(ctx, *arrays) -> None:
@@ -377,18 +379,22 @@ class Tensor:
     # -- attributes --------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        """The shape of the data, a tuple of ints."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """The numpy dtype of the data."""
         return self.data.dtype
 
     @property
@@ -408,6 +414,7 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
+        """The axes reversed, ``(a, b) -> (b, a)``; a view in the graph like ``transpose()``."""
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
@@ -542,12 +549,29 @@ class Tensor:
     def __ne__(self, other): return Tensor._wrap(np.asarray(self.data != _data(other)), None, 0)
     __hash__ = object.__hash__
 
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
-    def relu(self): return ops.ReLU.apply(self)
-    def abs(self): return ops.Abs.apply(self)
+    def exp(self):
+        """Elementwise e^x, same shape."""
+        return ops.Exp.apply(self)
+
+    def log(self):
+        """Elementwise natural logarithm, same shape."""
+        return ops.Log.apply(self)
+
+    def tanh(self):
+        """Elementwise tanh, same shape; exact for any input."""
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        """Elementwise 1 / (1 + e^-x), same shape; exact and overflow-free for any input."""
+        return ops.Sigmoid.apply(self)
+
+    def relu(self):
+        """Elementwise max(x, 0), same shape; the gradient is 0 at 0."""
+        return ops.ReLU.apply(self)
+
+    def abs(self):
+        """Elementwise |x|, same shape; the gradient is sign(x) (0 at 0)."""
+        return ops.Abs.apply(self)
 
     def clip(self, min=None, max=None):
         """Clamp to ``[min, max]``; the gradient flows where ``min <= x <= max``."""
@@ -556,9 +580,11 @@ class Tensor:
         return ops.Clip.apply(self, low=min, high=max)
 
     def sum(self, axis=None, keepdims: bool = False):
+        """Sum over `axis` (None: all; an int or a tuple, negative allowed), like ``numpy.sum``."""
         return ops.Sum.apply(self, axis=_axes(axis, self.ndim, "sum"), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
+        """Mean over `axis` (None: all; an int or a tuple, negative allowed), like ``numpy.mean``."""
         return ops.Mean.apply(self, axis=_axes(axis, self.ndim, "mean"), keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False):
@@ -566,11 +592,13 @@ class Tensor:
         return ops.Max.apply(self, axis=_axes(axis, self.ndim, "max"), keepdims=keepdims)
 
     def reshape(self, *shape):
+        """The same data in a new shape (one entry may be -1), e.g. ``t.reshape(T * B, D)``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return ops.Reshape.apply(self, shape=shape)
 
     def flatten(self):
+        """The data as one dimension, ``(size,)``."""
         return self.reshape(-1)
 
     def transpose(self, *axes):

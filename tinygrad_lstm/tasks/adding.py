@@ -126,6 +126,7 @@ class TrainResult:
 
     @property
     def final_test_mse(self) -> float:
+        """The test MSE at the last evaluation."""
         return float(self.test_mse[-1])
 
     @property

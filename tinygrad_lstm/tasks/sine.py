@@ -152,6 +152,7 @@ class SineResult:
 
     @property
     def final_test_mse(self) -> float:
+        """The test MSE at the last evaluation."""
         return float(self.test_mse[-1])
 
 
