@@ -20,7 +20,7 @@ def lstm_step(x, h, c, weight_ih, weight_hh, bias):
 
 def loss_fn(x, weight_ih, weight_hh, bias):
     """Sum of squares of every hidden state of an unrolled LSTM; x (T, B, D)."""
-    steps, batch = x.shape[0], x.shape[1]
+    batch = x.shape[1]
     h = c = tl.zeros(batch, weight_hh.shape[1])
     loss = 0.0
     for x_t in x.unbind(0):

@@ -13,7 +13,6 @@ import doctest
 import functools
 import importlib
 import io
-import os
 import pkgutil
 import re
 import shutil

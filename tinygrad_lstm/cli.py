@@ -16,6 +16,8 @@ import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .tasks import non_negative_int, positive_int
+
 __all__ = ["main", "build_parser"]
 
 CELLS = ("rnn", "lstm", "gru")
@@ -28,35 +30,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
 
 
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
     """Options describing a random `nn.RNN/LSTM/GRU` and its random input."""
     parser.add_argument("--cell", choices=CELLS, default="lstm", help="the recurrent module (default: lstm)")
-    parser.add_argument("--steps", type=_positive, default=steps, help=f"time steps T (default: {steps})")
-    parser.add_argument("--batch", type=_positive, default=batch, help=f"batch size B (default: {batch})")
-    parser.add_argument("--input", type=_positive, default=input_size,
+    parser.add_argument("--steps", type=positive_int, default=steps, help=f"time steps T (default: {steps})")
+    parser.add_argument("--batch", type=positive_int, default=batch, help=f"batch size B (default: {batch})")
+    parser.add_argument("--input", type=positive_int, default=input_size,
                         help=f"input size D (default: {input_size})")
-    parser.add_argument("--hidden", type=_positive, default=hidden, help=f"hidden size H (default: {hidden})")
-    parser.add_argument("--layers", type=_positive, default=1, help="number of layers (default: 1)")
+    parser.add_argument("--hidden", type=positive_int, default=hidden, help=f"hidden size H (default: {hidden})")
+    parser.add_argument("--layers", type=positive_int, default=1, help="number of layers (default: 1)")
     parser.add_argument("--bidirectional", action="store_true", help="add a reverse direction per layer")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the input (default: 0)")
 
@@ -88,7 +74,7 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
     _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
     compare.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                          help="dtype of autograd, the manual reference and torch (default: float64)")
-    compare.add_argument("--numerical-elements", type=_non_negative, default=512, metavar="N",
+    compare.add_argument("--numerical-elements", type=non_negative_int, default=512, metavar="N",
                          help="central differences on at most N elements per tensor, 0 for none (default: 512)")
     compare.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
     compare.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -100,7 +86,7 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
                     "for the DOT source only, which needs no Graphviz).")
     _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
     graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: CELL_graph.svg)")
-    graph.add_argument("--max-steps", type=_positive, default=None, metavar="N",
+    graph.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
                        help="draw at most N time steps, collapsing the middle ones")
     graph.add_argument("--grads", action="store_true",
                        help="backpropagate a random linear loss and label every node with its gradient norm")
@@ -111,7 +97,7 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
                     "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
                     "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
-    bench.add_argument("--repeats", type=_positive, default=5, metavar="N", help="repeats per timing (default: 5)")
+    bench.add_argument("--repeats", type=positive_int, default=5, metavar="N", help="repeats per timing (default: 5)")
     bench.add_argument("--cells", default="lstm,rnn,gru", metavar="LIST",
                        help="comma-separated cells to time (default: lstm,rnn,gru)")
     bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",

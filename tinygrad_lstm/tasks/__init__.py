@@ -13,11 +13,43 @@ Each task is a module ``tinygrad_lstm.tasks.<name>`` with
   (progress bars go to stderr) and returns the exit code;
 - a module docstring whose first line is the task's one-line description (``--help``).
 """
+import argparse
 import importlib
 
 TASKS = ("adding", "chars", "sine")
 
-__all__ = ["TASKS", "load_task"]
+__all__ = ["TASKS", "load_task", "non_negative_int", "positive_int", "positive_float"]
+
+
+def _int_at_least(text: str, minimum: int, kind: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an int >= 0, or a usage error naming the value."""
+    return _int_at_least(text, 0, "non-negative")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1, or a usage error naming the value."""
+    return _int_at_least(text, 1, "positive")
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0, or a usage error naming the value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def load_task(name: str):

@@ -27,6 +27,7 @@ from ..nn.functional import mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
+from . import positive_int
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
            "add_arguments", "run"]
@@ -254,9 +255,9 @@ def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarra
 def add_arguments(parser) -> None:
     """The options of ``tinygrad-lstm train --task adding``."""
     parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent layer (default: lstm)")
-    parser.add_argument("--steps", type=_positive, default=1000, help="Adam steps (default: 1000)")
-    parser.add_argument("--batch", type=_positive, default=64, help="sequences per step (default: 64)")
-    parser.add_argument("--hidden", type=_positive, default=32, help="hidden size (default: 32)")
+    parser.add_argument("--steps", type=positive_int, default=1000, help="Adam steps (default: 1000)")
+    parser.add_argument("--batch", type=positive_int, default=64, help="sequences per step (default: 64)")
+    parser.add_argument("--hidden", type=positive_int, default=32, help="hidden size (default: 32)")
     parser.add_argument("--length", type=_length, default=50, metavar="T", help="sequence length T (default: 50)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default: 0.01)")
     parser.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
@@ -272,18 +273,10 @@ def run(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _length(text: str) -> int:
-    value = _positive(text)
+    value = positive_int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"the sequence length must be at least 2, got {text!r}")
     return value

@@ -27,7 +27,6 @@ the same parameters as training 80 steps at once.
 """
 from __future__ import annotations
 
-import argparse
 import codecs
 import contextlib
 import io
@@ -45,6 +44,7 @@ from ..nn.functional import cross_entropy, softmax
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
+from . import non_negative_int, positive_float, positive_int
 from ..serialization import load, save
 
 __all__ = ["DEFAULT_REPEATS", "default_text", "build_vocabulary", "encode", "decode", "make_streams", "CharLM",
@@ -369,24 +369,24 @@ def add_arguments(parser) -> None:
     """The options of ``tinygrad-lstm train --task chars``."""
     parser.add_argument("--text", metavar="PATH", help="train on this text file (UTF-8; default: the Zen of "
                         f"Python, `import this`, repeated {DEFAULT_REPEATS} times)")
-    parser.add_argument("--steps", type=_non_negative, metavar="N", default=500,
+    parser.add_argument("--steps", type=non_negative_int, metavar="N", default=500,
                         help="train until this many steps in total (default: 500)")
-    parser.add_argument("--batch", type=_positive, metavar="N", default=32, help="parallel streams of text (default: 32)")
-    parser.add_argument("--seq-len", type=_positive, metavar="N", default=32,
+    parser.add_argument("--batch", type=positive_int, metavar="N", default=32, help="parallel streams of text (default: 32)")
+    parser.add_argument("--seq-len", type=positive_int, metavar="N", default=32,
                         help="characters per chunk: how far BPTT reaches back (default: 32)")
-    parser.add_argument("--hidden", type=_positive, metavar="N", default=128, help="LSTM hidden size (default: 128)")
-    parser.add_argument("--embedding", type=_positive, metavar="N", default=32, help="character embedding size (default: 32)")
-    parser.add_argument("--layers", type=_positive, metavar="N", default=1, help="LSTM layers (default: 1)")
+    parser.add_argument("--hidden", type=positive_int, metavar="N", default=128, help="LSTM hidden size (default: 128)")
+    parser.add_argument("--embedding", type=positive_int, metavar="N", default=32, help="character embedding size (default: 32)")
+    parser.add_argument("--layers", type=positive_int, metavar="N", default=1, help="LSTM layers (default: 1)")
     parser.add_argument("--lr", type=float, metavar="X", default=1e-2, help="Adam learning rate (default: 0.01)")
     parser.add_argument("--clip", type=float, metavar="X", default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
-    parser.add_argument("--sample-length", type=_non_negative, metavar="N", default=300,
+    parser.add_argument("--sample-length", type=non_negative_int, metavar="N", default=300,
                         help="characters to sample after training (default: 300)")
-    parser.add_argument("--temperature", type=_positive_float, metavar="X", default=0.8,
+    parser.add_argument("--temperature", type=positive_float, metavar="X", default=0.8,
                         help="sampling temperature: lower is more conservative (default: 0.8)")
     parser.add_argument("--prime", metavar="TEXT", help="text the sample starts from (default: the first character of the text)")
     parser.add_argument("--checkpoint", metavar="PATH", help="save model and optimizer there every "
                         "--checkpoint-every steps and at the end")
-    parser.add_argument("--checkpoint-every", type=_positive, metavar="N", default=100,
+    parser.add_argument("--checkpoint-every", type=positive_int, metavar="N", default=100,
                         help="steps between checkpoints (default: 100)")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint up to --steps")
 
@@ -432,28 +432,7 @@ def run(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = _non_negative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value

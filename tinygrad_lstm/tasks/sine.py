@@ -20,7 +20,6 @@ Predicting zero everywhere scores the variance of the clean wave, about 0.54
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 import time
@@ -35,6 +34,7 @@ from ..nn.functional import mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
+from . import positive_int
 
 __all__ = ["MODES", "make_batch", "targets", "SineForecaster", "SineResult", "train", "evaluate",
            "plot_forecast", "add_arguments", "run"]
@@ -279,12 +279,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mode", choices=MODES, default="seq2one",
                         help="seq2one: forecast the next --horizon values from the whole sequence; seq2seq: "
                              "forecast the next value at every step (default: seq2one)")
-    parser.add_argument("--steps", type=_positive, metavar="N", default=1000, help="Adam steps (default: 1000)")
-    parser.add_argument("--batch", type=_positive, metavar="N", default=32, help="waves per step (default: 32)")
-    parser.add_argument("--length", type=_positive, default=40, metavar="T", help="observed steps T (default: 40)")
-    parser.add_argument("--horizon", type=_positive, metavar="N", default=10,
+    parser.add_argument("--steps", type=positive_int, metavar="N", default=1000, help="Adam steps (default: 1000)")
+    parser.add_argument("--batch", type=positive_int, metavar="N", default=32, help="waves per step (default: 32)")
+    parser.add_argument("--length", type=positive_int, default=40, metavar="T", help="observed steps T (default: 40)")
+    parser.add_argument("--horizon", type=positive_int, metavar="N", default=10,
                         help="values forecast after the sequence in seq2one (default: 10)")
-    parser.add_argument("--hidden", type=_positive, metavar="N", default=32, help="LSTM hidden size (default: 32)")
+    parser.add_argument("--hidden", type=positive_int, metavar="N", default=32, help="LSTM hidden size (default: 32)")
     parser.add_argument("--lr", type=float, metavar="X", default=1e-2, help="Adam learning rate (default: 0.01)")
     parser.add_argument("--noise", type=float, metavar="X", default=0.1, help="observation noise std (default: 0.1)")
     parser.add_argument("--clip", type=float, metavar="X", default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
@@ -310,11 +310,3 @@ def run(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
