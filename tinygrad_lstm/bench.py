@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from . import manual, nn, optim
 from .engine import Function, Tensor
@@ -279,8 +280,10 @@ def machine_description() -> str:
         torch_version = torch.__version__
     except ImportError:
         torch_version = "not installed"
+    blas_threads = ", ".join(f"{pool['internal_api']} {pool['num_threads']} thread(s)" for pool in threadpool_info()
+                             if pool.get("user_api") == "blas") or "unknown"
     return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), torch {torch_version}")
+            f"Python {platform.python_version()}, numpy {np.__version__} ({blas}; {blas_threads}), torch {torch_version}")
 
 
 def write_markdown(results: Results, path: Path) -> None:
@@ -289,5 +292,24 @@ def write_markdown(results: Results, path: Path) -> None:
               "between machines: the ratios are what we track. *fused* is the hand-written numpy",
               "reference of `tinygrad_lstm.manual` on the same weights; *autograd* is `tl.nn` with",
               "backpropagation through the graph.", "",
-              f"Measured {datetime.date.today().isoformat()} on: {machine_description()}.", ""]
-    path.write_text("\n".join(header) + report(results) + "\n")
+              f"Measured {datetime.date.today().isoformat()} on: {machine_description()}.", "",
+              summary(results), ""]
+    path.write_text("\n".join(header) + "\n" + report(results) + "\n")
+
+
+def summary(results: Results) -> str:
+    """One line per target of the performance issue: met or not, with the worst measured ratio."""
+    lines = ["## Against the targets", ""]
+    for config, target in TARGETS.items():
+        ratios = [t.ratio for t in results.timings if t.config == config]
+        if ratios:
+            worst = max(ratios)
+            lines.append(f"- autograd / fused <= {target} at (T, B, D, H) = {config}: worst {worst:.2f} "
+                         f"over cells and dtypes: {'met' if worst <= target else 'NOT met'}.")
+    g, m, f = results.growth, results.memory, results.flat
+    lines += [f"- T={g['short']} -> T={g['long']} costs <= 4.4x: {g['ratio']:.2f}x: "
+              f"{'met' if g['ratio'] <= 4.4 else 'NOT met'}.",
+              f"- peak memory <= 2x the fused reference: {m['autograd'] / m['fused']:.2f}x: "
+              f"{'met' if m['autograd'] <= 2 * m['fused'] else 'NOT met'}.",
+              f"- no growth over {f['steps']} training steps: {'met' if f['flat'] else 'NOT met'}."]
+    return "\n".join(lines)
