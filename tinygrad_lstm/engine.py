@@ -152,7 +152,8 @@ def _check_finite(node: "Function", arrays, where: str) -> None:
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             bad = "NaN" if np.isnan(a).any() else "Inf"
             frame = getattr(node, "created_at", None)
-            site = f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}" if frame else "unknown"
+            site = (f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}" if frame else
+                    "an unknown place (run the forward pass inside detect_anomaly() to record it)")
             raise FloatingPointError(
                 f"detect_anomaly: op '{node.name}' produced {bad} in its {where} {i} "
                 f"(shape {a.shape}); the op was created at {site}")
@@ -214,7 +215,11 @@ class Function:
         if self.hooks is None:
             self.hooks = {}
         hooks = self.hooks.setdefault(output_index, [])
-        hooks.append(fn)
+        if hooks and getattr(hooks[-1], "retains_grad", False):
+            # retain_grad's hook stays last, so ``.grad`` is the gradient after every hook (PyTorch)
+            hooks.insert(len(hooks) - 1, fn)
+        else:
+            hooks.append(fn)
         return _HookHandle(hooks, fn)
 
     @property
@@ -574,10 +579,11 @@ class Tensor:
         return ops.Abs.apply(self)
 
     def clip(self, min=None, max=None):
-        """Clamp to ``[min, max]``; the gradient flows where ``min <= x <= max``."""
+        """Clamp to ``[min, max]`` (numbers, arrays or tensors, taken as constants); the gradient
+        flows where ``min <= x <= max``, as in PyTorch's ``clamp``."""
         if min is None and max is None:
             raise ValueError("clip: at least one of min and max must be given")
-        return ops.Clip.apply(self, low=min, high=max)
+        return ops.Clip.apply(self, low=_data(min), high=_data(max))
 
     def sum(self, axis=None, keepdims: bool = False):
         """Sum over `axis` (None: all; an int or a tuple, negative allowed), like ``numpy.sum``."""
@@ -648,13 +654,20 @@ def _data(x):
 
 
 def _index_data(index):
-    if isinstance(index, Tensor):
-        return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+        return tuple(_index_part(part) for part in index)
+    return _index_part(index)
+
+
+def _index_part(part):
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, (list, tuple)):
+        # numpy reads a sequence inside an index as an integer (or boolean) array; making it one
+        # lets GetItem's backward see it and accumulate repeated indices
+        array = np.asarray(part)
+        return array if array.size else array.astype(np.intp)
+    return part
 
 
 def _axis(axis: int, ndim: int, op: str) -> int:
@@ -761,12 +774,18 @@ class DeferredMatmulGrad:
         return out
 
 
+def _as_array(grad) -> np.ndarray:
+    """A pending gradient that is not an array as one: a deferred sum is computed, and a NumPy
+    scalar (the sum of two 0-d arrays) becomes a 0-d array again."""
+    return grad.materialize() if type(grad) is DeferredMatmulGrad else np.asarray(grad)
+
+
 def _materialized(entry) -> np.ndarray | None:
     """The gradient array of a pending ``[grad, owned]`` entry (or None)."""
     if entry is None:
         return None
     grad = entry[0]
-    return grad.materialize() if type(grad) is DeferredMatmulGrad else grad
+    return grad if type(grad) is np.ndarray else _as_array(grad)
 
 
 def _released_error(node: Function) -> RuntimeError:
@@ -780,8 +799,8 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
 
     Parameters
     ----------
-    tensors : list of Tensor
-    grads : list of array_like or None, optional
+    tensors : Tensor or list of Tensor
+    grads : array_like or list of array_like or None, optional
         One gradient per tensor, same shape; None means 1 for one-element tensors.
     retain_graph : bool
         Keep saved arrays so the graph can be backpropagated again.
@@ -794,6 +813,8 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
     came from an op may be shared (``add`` hands one array to both inputs), so the first
     sum allocates a new buffer, which the engine then owns and adds into in place.
     """
+    if isinstance(tensors, Tensor):  # like torch.autograd.backward (list() would unbind it)
+        tensors, grads = [tensors], None if grads is None else [grads]
     tensors = list(tensors)
     grads = [None] * len(tensors) if grads is None else list(grads)
     if len(grads) != len(tensors):
@@ -836,7 +857,7 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
         else:
             grad = entry[0]
             del entry
-            grads_in = node.backward(grad if type(grad) is np.ndarray else grad.materialize())
+            grads_in = node.backward(grad if type(grad) is np.ndarray else _as_array(grad))
             del grad
         if type(grads_in) is not tuple:
             grads_in = (grads_in,)
@@ -885,13 +906,13 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
         del grads_in
 
     for leaf, (g, owned) in leaf_pending.items():
-        if type(g) is DeferredMatmulGrad:
-            g, owned = g.materialize(), True
+        if type(g) is not np.ndarray:
+            g, owned = _as_array(g), True
         if leaf._hooks:
             for hook in list(leaf._hooks):
                 replaced = hook(g)
                 if replaced is not None:
-                    g, owned = np.asarray(replaced), False
+                    g, owned = _hook_result(replaced, g), False
         if leaf.grad is None:
             leaf.grad = g if owned else g.copy()
         else:
@@ -904,7 +925,15 @@ def _run_node_hooks(node: Function, grads_out: list) -> None:
             if grads_out[index] is not None:
                 replaced = hook(grads_out[index])
                 if replaced is not None:
-                    grads_out[index] = np.asarray(replaced)
+                    grads_out[index] = _hook_result(replaced, grads_out[index])
+
+
+def _hook_result(replaced, grad: np.ndarray) -> np.ndarray:
+    """A hook's replacement gradient, checked against the shape and cast to the dtype of `grad`."""
+    replaced = np.asarray(replaced)
+    if replaced.shape != grad.shape:
+        raise ValueError(f"hook: returned a gradient of shape {replaced.shape} for a gradient of shape {grad.shape}")
+    return replaced.astype(grad.dtype, copy=False)
 
 
 def _summed(entry, grad) -> list:

@@ -73,7 +73,12 @@ class Pow(Function):
     def backward(ctx, grad_output):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        grad_a = grad_output * b * a ** (b - 1) if need_a else None
+        grad_a = None
+        if need_a:
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** (b - 1) = inf for b < 1: the true slope
+                grad_a = grad_output * b * a ** (b - 1)
+            if np.any(b == 0):  # d/da a^0 = 0 everywhere, also at a = 0 where the formula gives 0 * inf
+                grad_a = np.where(b == 0, 0, grad_a)
         grad_b = None
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -171,9 +176,11 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     With m = min(x, 0): sigmoid(x) = exp(m) / (exp(m) + exp(m - x)). Both exponents are
     <= 0, so nothing overflows, and neither branch loses relative precision in the tails
     (unlike 0.5 + 0.5 tanh(x / 2), which rounds sigmoid(-20) in float32 to 0).
+    m - x is computed as -max(x, 0): at x = -inf the subtraction would be -inf + inf = NaN.
     """
     numerator = np.minimum(x, 0)
-    denominator = np.subtract(numerator, x)
+    denominator = np.maximum(x, 0)
+    np.negative(denominator, out=denominator)
     np.exp(numerator, out=numerator)
     np.exp(denominator, out=denominator)
     denominator += numerator

@@ -53,10 +53,18 @@ def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
 def randn(*shape, dtype=np.float64, requires_grad: bool = False, generator: np.random.Generator | None = None) -> Tensor:
     """Standard normal samples from `generator` (default: the global one, see `manual_seed`)."""
     rng = generator if generator is not None else _generator
-    return _make(rng.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad)
+    return _make(rng.standard_normal(_shape(shape)).astype(_float_dtype(dtype, "randn"), copy=False), requires_grad)
 
 
 def rand(*shape, dtype=np.float64, requires_grad: bool = False, generator: np.random.Generator | None = None) -> Tensor:
     """Uniform samples in [0, 1) from `generator` (default: the global one)."""
     rng = generator if generator is not None else _generator
-    return _make(rng.random(_shape(shape)).astype(dtype, copy=False), requires_grad)
+    return _make(rng.random(_shape(shape)).astype(_float_dtype(dtype, "rand"), copy=False), requires_grad)
+
+
+def _float_dtype(dtype, factory: str) -> np.dtype:
+    # casting the float64 samples to an integer dtype would silently truncate them (to zeros, mostly)
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{factory}: dtype must be a floating-point type, got {dtype}")
+    return dtype
