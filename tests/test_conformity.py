@@ -575,3 +575,51 @@ def test_factories_shapes_dtypes_and_seeding():
 def test_random_factories_refuse_integer_dtypes(factory):
     with pytest.raises(TypeError):
         factory(3, dtype=np.int64)
+
+
+def test_split_with_a_float_is_type_error_naming_split():
+    with pytest.raises(TypeError, match="split"):
+        leaf(4).split(1.5)
+
+
+# --------------------------------------------------------------------------- custom Functions
+
+class _Returns(tl.Function):
+    """Multiplies its inputs; backward returns whatever the test asks for."""
+
+    def forward(ctx, *arrays, make_grads=None):
+        ctx.make_grads = make_grads
+        out = arrays[0]
+        for a in arrays[1:]:
+            out = out * a
+        return out
+
+    def backward(ctx, grad_output):
+        return ctx.make_grads(grad_output)
+
+
+@pytest.mark.parametrize("make_grads, through_node", [
+    (lambda g: np.ones(3), False), (lambda g: np.ones(3), True), (lambda g: np.ones((2, 3)), False),
+    (lambda g: np.ones((3, 1)), True), (lambda g: np.ones(()), False),
+])
+def test_custom_function_gradient_of_the_wrong_shape_is_value_error(make_grads, through_node):
+    x = leaf(2)
+    y = _Returns.apply(x * 1 if through_node else x, make_grads=make_grads)
+    with pytest.raises(ValueError, match=r"'_returns'.*gradient of shape .* input of shape \(2,\)"):
+        y.sum().backward()
+    assert x.grad is None
+
+
+def test_custom_function_gradient_that_broadcasts_is_summed():
+    x = leaf(2)
+    _Returns.apply(x, make_grads=lambda g: np.ones((3, 2))).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_custom_function_may_return_a_list_and_must_return_one_gradient_per_input():
+    x, y = leaf(2), leaf(2)
+    _Returns.apply(x, y, make_grads=lambda g: [g * 2, g * 3]).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(y.grad, [3.0, 3.0])
+    with pytest.raises(RuntimeError, match="1 gradients for its 2 inputs"):
+        _Returns.apply(x, y, make_grads=lambda g: g).sum().backward()

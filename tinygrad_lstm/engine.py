@@ -634,7 +634,10 @@ class Tensor:
                                  f"(shape {self.shape})")
             sizes = (length // n,) * n
         else:
-            sizes = tuple(int(s) for s in sizes_or_sections)
+            try:
+                sizes = tuple(int(s) for s in sizes_or_sections)
+            except TypeError:
+                raise TypeError(f"split: expected an int or a list of ints, got {sizes_or_sections!r}") from None
             if sum(sizes) != length or any(s < 0 for s in sizes):
                 raise ShapeError(f"split: sizes {list(sizes)} do not add up to {length}, the size of axis {axis} "
                                  f"of shape {self.shape}")
@@ -689,14 +692,22 @@ def _axes(axis, ndim: int, op: str):
 
 
 # --------------------------------------------------------------------------- backward
-def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` over the dimensions that broadcasting added or stretched to reach `shape`."""
+def _unbroadcast(grad: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
+    """Sum `grad` over the dimensions that broadcasting added or stretched to reach `shape`.
+
+    Raises ValueError when `grad` (returned by `node`) cannot come from broadcasting `shape`.
+    """
+    returned = grad.shape
     extra = grad.ndim - len(shape)
-    if extra:
+    if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+    if extra >= 0:
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched:
+            grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:
+        raise ValueError(f"backward: op '{node.name}' returned a gradient of shape {returned} "
+                         f"for an input of shape {shape}")
     return grad
 
 
@@ -860,7 +871,10 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
             grads_in = node.backward(grad if type(grad) is np.ndarray else _as_array(grad))
             del grad
         if type(grads_in) is not tuple:
-            grads_in = (grads_in,)
+            grads_in = tuple(grads_in) if type(grads_in) is list else (grads_in,)
+        if len(grads_in) != len(node.edges):
+            raise RuntimeError(f"backward: op '{node.name}' returned {len(grads_in)} gradients "
+                               f"for its {len(node.edges)} inputs")
         if anomaly:
             _check_finite(node, grads_in, "gradient for input")
         if not retain_graph:
@@ -880,7 +894,7 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
             if isinstance(parent, Tensor):
                 data = parent.data
                 if g.shape != data.shape:
-                    g = _unbroadcast(g, data.shape)
+                    g = _unbroadcast(g, data.shape, node)
                 if g.dtype != data.dtype:
                     g = g.astype(data.dtype)
                 _accumulate(leaf_pending, parent, g)
@@ -888,7 +902,7 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
             meta = parent.meta
             shape, dtype = meta[index]
             if g.shape != shape:
-                g = _unbroadcast(g, shape)
+                g = _unbroadcast(g, shape, node)
             if g.dtype is not dtype and g.dtype != dtype:
                 g = g.astype(dtype)
             if len(meta) == 1:
