@@ -623,3 +623,18 @@ def test_custom_function_may_return_a_list_and_must_return_one_gradient_per_inpu
     np.testing.assert_array_equal(y.grad, [3.0, 3.0])
     with pytest.raises(RuntimeError, match="1 gradients for its 2 inputs"):
         _Returns.apply(x, y, make_grads=lambda g: g).sum().backward()
+
+
+def test_anomaly_mode_checks_matmul_weight_gradients():
+    x = tl.Tensor(np.ones((2, 3)), requires_grad=True)
+    w = tl.Tensor(np.ones((3, 4)), requires_grad=True)
+    with tl.detect_anomaly():
+        (x @ w).sum().backward()
+    np.testing.assert_array_equal(w.grad, np.full((3, 4), 2.0))
+    x = tl.Tensor(np.array([[1e300, 1.0, 1.0]]), requires_grad=True)
+    w = tl.Tensor(np.full((3, 4), 1e-300), requires_grad=True)
+    y = x @ w
+    with warnings.catch_warnings(), tl.detect_anomaly():
+        warnings.simplefilter("ignore")  # numpy's overflow warning; the anomaly is the point
+        with pytest.raises(FloatingPointError, match="'matmul'.*input 1"):
+            (y * 1e300).sum().backward()  # the weight gradient x.T @ grad overflows
