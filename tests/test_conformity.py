@@ -638,3 +638,17 @@ def test_anomaly_mode_checks_matmul_weight_gradients():
         warnings.simplefilter("ignore")  # numpy's overflow warning; the anomaly is the point
         with pytest.raises(FloatingPointError, match="'matmul'.*input 1"):
             (y * 1e300).sum().backward()  # the weight gradient x.T @ grad overflows
+
+
+def test_max_of_nan_sends_the_gradient_to_the_nan_like_torch_max():
+    torch = pytest.importorskip("torch")
+    values = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    x = tl.Tensor(values, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.max().backward()
+        x.max(axis=1).sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    t.max().backward()
+    t.max(dim=1).values.sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())

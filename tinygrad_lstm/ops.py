@@ -316,6 +316,8 @@ class Max(Function):
     def backward(ctx, grad_output):
         a, out = ctx.saved_tensors
         is_max = a == out
+        if np.isnan(out).any():  # NaN is the maximum (NaN == NaN is False): send its gradient there, as torch.max
+            is_max |= np.isnan(a)
         grad = _expand_reduced(grad_output, a.shape, ctx.axis, ctx.keepdims)
         if ctx.axis is None:
             grad = np.reshape(grad, (1,) * a.ndim)
