@@ -30,8 +30,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
 
 
-
-
+def _usage_error(command: str, message: str):
+    """Exit with code 2 after one line on stderr, as the parser does, for an error found after parsing."""
+    print(f"tinygrad-lstm {command}: error: {message} (try --help)", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
@@ -199,6 +201,8 @@ def _graph(args, parser) -> int:
     from .viz import GraphvizNotFoundError, record_grad_norms, render_graph
 
     out = args.out or f"{args.cell}_graph.svg"
+    if not os.path.splitext(out)[1]:
+        _usage_error("graph", f"--out {out!r} needs a suffix naming the format: .svg, .png, .pdf or .dot")
     module, x = _random_module(args)
     output, final = module(x)
     roots = [output, *(final if isinstance(final, tuple) else (final,))]
@@ -216,7 +220,7 @@ def _graph(args, parser) -> int:
         print(f"tinygrad-lstm graph: {e}", file=sys.stderr)
         return 1
     except ValueError as e:
-        parser.error(str(e))
+        _usage_error("graph", str(e))
     except OSError as e:
         print(f"tinygrad-lstm graph: error: cannot write {out!r}: {e.strerror or e}", file=sys.stderr)
         return 1

@@ -377,7 +377,7 @@ def _cast_copy(model: Module, dtype: np.dtype) -> Module:
     for module in work.modules():
         if isinstance(getattr(module, "dtype", None), np.dtype):
             object.__setattr__(module, "dtype", dtype)
-        for parameter in module._parameters.values():
+        for parameter in module.parameters(recurse=False):
             parameter.data = parameter.data.astype(dtype)
             parameter.grad = None
     return work.eval()

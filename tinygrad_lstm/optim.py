@@ -110,8 +110,10 @@ class Optimizer:
                 if p.grad is not None:
                     if set_to_none:
                         p.grad = None
-                    else:
+                    elif type(p.grad) is np.ndarray:
                         p.grad.fill(0)
+                    else:  # a gradient assigned by hand as a list or number
+                        p.grad = np.zeros(p.shape, p.dtype)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (those whose ``.grad`` is None are skipped).

@@ -147,6 +147,8 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     ----------
     input : Tensor of any shape
     target : Tensor or array_like of the same shape (it may require grad too)
+        Unlike PyTorch, which warns and broadcasts, another shape is a ShapeError. A target
+        that does not require grad is cast to the input's dtype.
     reduction : {"mean", "sum", "none"}
 
     Returns
@@ -157,6 +159,8 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     input = _float_tensor(input, "mse_loss")
     if not isinstance(target, Tensor):
         target = Tensor(np.asarray(target, dtype=input.dtype))
+    elif target.dtype != input.dtype and not target.requires_grad:
+        target = Tensor(target.data.astype(input.dtype))  # a constant target keeps the loss in the input's dtype
     if target.shape != input.shape:
         raise ShapeError(f"mse_loss: input of shape {input.shape} and target of shape {target.shape} "
                          f"differ; they must have the same shape")
@@ -253,8 +257,11 @@ class _TargetPicker:
         counted = np.ones(targets.shape, dtype=bool) if ignore_index is None else targets != ignore_index
         out_of_range = counted & ((targets < 0) | (targets >= self.n_classes))
         if out_of_range.any():
-            raise IndexError(f"{fn}: target {targets[out_of_range].flat[0]} is out of bounds for "
-                             f"{self.n_classes} classes")
+            bad = targets[out_of_range].flat[0]
+            hint = ""
+            if bad == -100 and ignore_index is None:
+                hint = "; pass ignore_index=-100 to ignore it (PyTorch's default)"
+            raise IndexError(f"{fn}: target {bad} is out of bounds for {self.n_classes} classes{hint}")
         classes = np.where(counted, targets, 0)
 
         if weight is None:

@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..engine import Tensor, name_scope
+from ..serialization import real_array
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys"]
 
@@ -49,7 +50,11 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, dtype=None):
-        super().__init__(data, requires_grad=True, dtype=dtype)
+        array = np.asarray(data.data if isinstance(data, Tensor) else data, dtype=dtype)
+        if array.dtype.kind != "f":
+            raise TypeError(f"Parameter: only floating-point data can require grad, got dtype {array.dtype}; "
+                            f"pass dtype=np.float32 or float values")
+        super().__init__(array, requires_grad=True, dtype=dtype)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Parameter(", threshold=64)
@@ -82,6 +87,8 @@ def as_input(value, dtype: np.dtype, owner: str, what: str = "input") -> Tensor:
     Arrays, lists and tensors outside the graph are converted; a tensor that requires
     grad must already have `dtype`, since converting it would cut it out of the graph.
     """
+    if value is None:
+        raise TypeError(f"{owner}: {what} is None; pass an array or Tensor, or omit it")
     if isinstance(value, Tensor):
         if value.dtype == dtype:
             return value
@@ -117,15 +124,20 @@ class Module:
         if parameters is None:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         modules = self._modules
-        if name in parameters and value is not None and not isinstance(value, Parameter):
-            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter {name!r} "
-                            f"(a Parameter or None expected)")
-        parameters.pop(name, None)
-        modules.pop(name, None)
+        # As in PyTorch, a re-assigned name keeps its place in named_parameters and state_dict
+        # (their order numbers optimiser state), and None keeps the name registered but empty.
         if isinstance(value, Parameter):
+            modules.pop(name, None)
             parameters[name] = value
         elif isinstance(value, Module):
+            parameters.pop(name, None)
             modules[name] = value
+        elif name in parameters or name in modules:
+            if value is not None:
+                kind, expected = ("parameter", "Parameter") if name in parameters else ("child module", "Module")
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to {kind} {name!r} "
+                                f"(a {expected} or None expected)")
+            (parameters if name in parameters else modules)[name] = None
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -136,37 +148,45 @@ class Module:
     # -- traversal -----------------------------------------------------------------
     def named_children(self):
         """Iterate over ``(name, module)`` for the direct children, in assignment order."""
-        return iter(self._modules.items())
+        return ((name, module) for name, module in self._modules.items() if module is not None)
 
     def children(self):
         """Iterate over the direct child modules."""
-        return iter(self._modules.values())
+        return (module for _, module in self.named_children())
 
-    def named_modules(self, prefix: str = ""):
-        """Iterate over ``(dotted_name, module)`` for this module (name ``prefix``) and all descendants."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True):
+        """Iterate over ``(dotted_name, module)`` for this module (name ``prefix``) and all descendants.
+
+        A module reachable under several names comes once, unless `remove_duplicate` is False.
+        """
         seen = set()
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield name, module
             children = [(f"{name}.{child_name}" if name else child_name, child)
-                        for child_name, child in module._modules.items()]
+                        for child_name, child in module.named_children()]
             stack.extend(reversed(children))
 
     def modules(self):
         """Iterate over this module and all its descendants."""
         return (module for _, module in self.named_modules())
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True):
-        """Iterate over ``(dotted_name, parameter)``, each shared parameter once, in registration order."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """Iterate over ``(dotted_name, parameter)`` in registration order.
+
+        A parameter shared by several modules (tied weights) comes once, under its first
+        name, unless `remove_duplicate` is False.
+        """
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
         for module_name, module in modules:
             for name, parameter in module._parameters.items():
-                if id(parameter) in seen:
+                if parameter is None or (remove_duplicate and id(parameter) in seen):
                     continue
                 seen.add(id(parameter))
                 yield (f"{module_name}.{name}" if module_name else name), parameter
@@ -180,9 +200,11 @@ class Module:
         """``{dotted_name: copy of the parameter's array}``, in `named_parameters` order.
 
         The names are PyTorch's, so ``torch_module.load_state_dict({k: torch.from_numpy(v)
-        for k, v in module.state_dict().items()})`` moves the weights to PyTorch.
+        for k, v in module.state_dict().items()})`` moves the weights to PyTorch. As there,
+        a tied parameter is listed under each of its names.
         """
-        return OrderedDict((name, parameter.data.copy()) for name, parameter in self.named_parameters())
+        return OrderedDict((name, parameter.data.copy())
+                           for name, parameter in self.named_parameters(remove_duplicate=False))
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters, in place, after validating all of them.
@@ -190,8 +212,8 @@ class Module:
         Parameters
         ----------
         state_dict : mapping of str to array_like
-            Numpy arrays or anything ``np.asarray`` converts (CPU torch tensors included);
-            each is cast to its parameter's dtype.
+            Numpy arrays or anything ``np.asarray`` converts (CPU torch tensors and
+            parameters included); each is cast to its parameter's dtype.
         strict : bool
             Missing or unexpected keys are a KeyError; with False they are skipped and listed
             in the result.
@@ -212,7 +234,7 @@ class Module:
 
         Nothing is changed unless every key and shape is valid.
         """
-        parameters = OrderedDict(self.named_parameters())
+        parameters = OrderedDict(self.named_parameters(remove_duplicate=False))
         missing = [name for name in parameters if name not in state_dict]
         unexpected = [name for name in state_dict if name not in parameters]
         if strict and (missing or unexpected):
@@ -222,14 +244,7 @@ class Module:
         for name, parameter in parameters.items():
             if name not in state_dict:
                 continue
-            try:
-                array = np.asarray(state_dict[name])
-            except (TypeError, ValueError, RuntimeError) as e:
-                raise TypeError(f"{type(self).__name__}.load_state_dict: cannot convert {name!r} "
-                                f"({type(state_dict[name]).__name__}) to an array: {e}") from None
-            if array.dtype.kind not in "fiub":
-                raise TypeError(f"{type(self).__name__}.load_state_dict: {name!r} has dtype {array.dtype}, "
-                                f"expected real numbers")
+            array = real_array(state_dict[name], f"{type(self).__name__}.load_state_dict", name)
             if array.shape != parameter.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: shape mismatch for {name!r}: "
                                  f"the state dict has {array.shape}, the module has {parameter.shape}")
@@ -292,6 +307,12 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
+def _checked_module(module, owner: str) -> Module:
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}: can only hold modules, got {type(module).__name__}")
+    return module
+
+
 class ModuleList(Module):
     """A list of modules registered as children ``"0"``, ``"1"``, ...
 
@@ -310,13 +331,26 @@ class ModuleList(Module):
 
     def append(self, module: Module) -> "ModuleList":
         """Register `module` as the next child (named by its index); returns self."""
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: can only hold modules, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
+        setattr(self, str(len(self._modules)), _checked_module(module, type(self).__name__))
         return self
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
+    def extend(self, modules) -> "ModuleList":
+        """Append every module of the iterable `modules`; returns self."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __getitem__(self, index):
+        """The module at an int `index`, or a new container of the same kind for a slice (as PyTorch)."""
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index]) if isinstance(self, Sequential) else ModuleList(modules[index])
+        return modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at `index` (negative counts from the end); it keeps its name and place."""
+        names = list(self._modules)
+        setattr(self, names[index], _checked_module(module, type(self).__name__))
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -18,7 +18,7 @@ import importlib
 
 TASKS = ("adding", "chars", "sine")
 
-__all__ = ["TASKS", "load_task", "non_negative_int", "positive_int", "positive_float"]
+__all__ = ["TASKS", "load_task", "non_negative_int", "positive_int", "positive_float", "non_negative_float"]
 
 
 def _int_at_least(text: str, minimum: int, kind: str) -> int:
@@ -41,15 +41,24 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1, "positive")
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a number > 0, or a usage error naming the value."""
+def _float_above(text: str, kind: str, strict: bool) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        value = float("nan")
+    if not (value > 0 if strict else value >= 0) or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a {kind} number, got {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0, or a usage error naming the value."""
+    return _float_above(text, "positive", strict=True)
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0, or a usage error naming the value."""
+    return _float_above(text, "non-negative", strict=False)
 
 
 def load_task(name: str):

@@ -27,7 +27,7 @@ from ..nn.functional import mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
-from . import positive_int
+from . import non_negative_float, positive_float, positive_int
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
            "add_arguments", "run"]
@@ -259,8 +259,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=positive_int, default=64, help="sequences per step (default: 64)")
     parser.add_argument("--hidden", type=positive_int, default=32, help="hidden size (default: 32)")
     parser.add_argument("--length", type=_length, default=50, metavar="T", help="sequence length T (default: 50)")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default: 0.01)")
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
+    parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--clip", type=non_negative_float, default=1.0,
+                        help="gradient-norm clipping, 0 for none (default: 1)")
 
 
 def run(args) -> int:
@@ -271,8 +272,6 @@ def run(args) -> int:
     print(f"adding problem, T={args.length}: {args.cell.upper()} test MSE {result.final_test_mse:.4f} after "
           f"{args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: {verdict}")
     return 0
-
-
 
 
 def _length(text: str) -> int:

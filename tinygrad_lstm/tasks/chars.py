@@ -44,7 +44,7 @@ from ..nn.functional import cross_entropy, softmax
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
-from . import non_negative_int, positive_float, positive_int
+from . import non_negative_float, non_negative_int, positive_float, positive_int
 from ..serialization import load, save
 
 __all__ = ["DEFAULT_REPEATS", "default_text", "build_vocabulary", "encode", "decode", "make_streams", "CharLM",
@@ -377,8 +377,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--hidden", type=positive_int, metavar="N", default=128, help="LSTM hidden size (default: 128)")
     parser.add_argument("--embedding", type=positive_int, metavar="N", default=32, help="character embedding size (default: 32)")
     parser.add_argument("--layers", type=positive_int, metavar="N", default=1, help="LSTM layers (default: 1)")
-    parser.add_argument("--lr", type=float, metavar="X", default=1e-2, help="Adam learning rate (default: 0.01)")
-    parser.add_argument("--clip", type=float, metavar="X", default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
+    parser.add_argument("--lr", type=positive_float, metavar="X", default=1e-2,
+                        help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--clip", type=non_negative_float, metavar="X", default=1.0,
+                        help="gradient-norm clipping, 0 for none (default: 1)")
     parser.add_argument("--sample-length", type=non_negative_int, metavar="N", default=300,
                         help="characters to sample after training (default: 300)")
     parser.add_argument("--temperature", type=positive_float, metavar="X", default=0.8,
@@ -430,9 +432,3 @@ def run(args) -> int:
     if result.sample:
         print(f"sample at temperature {args.temperature}:\n{result.sample}")
     return 0
-
-
-
-
-
-

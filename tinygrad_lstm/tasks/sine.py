@@ -34,7 +34,7 @@ from ..nn.functional import mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
-from . import positive_int
+from . import non_negative_float, positive_float, positive_int
 
 __all__ = ["MODES", "make_batch", "targets", "SineForecaster", "SineResult", "train", "evaluate",
            "plot_forecast", "add_arguments", "run"]
@@ -285,9 +285,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--horizon", type=positive_int, metavar="N", default=10,
                         help="values forecast after the sequence in seq2one (default: 10)")
     parser.add_argument("--hidden", type=positive_int, metavar="N", default=32, help="LSTM hidden size (default: 32)")
-    parser.add_argument("--lr", type=float, metavar="X", default=1e-2, help="Adam learning rate (default: 0.01)")
-    parser.add_argument("--noise", type=float, metavar="X", default=0.1, help="observation noise std (default: 0.1)")
-    parser.add_argument("--clip", type=float, metavar="X", default=1.0, help="gradient-norm clipping, 0 for none (default: 1)")
+    parser.add_argument("--lr", type=positive_float, metavar="X", default=1e-2,
+                        help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--noise", type=non_negative_float, metavar="X", default=0.1,
+                        help="observation noise std (default: 0.1)")
+    parser.add_argument("--clip", type=non_negative_float, metavar="X", default=1.0,
+                        help="gradient-norm clipping, 0 for none (default: 1)")
     parser.add_argument("--out", metavar="PNG", default="sine_forecast.png",
                         help="where to plot prediction against truth (default: sine_forecast.png)")
 
@@ -295,8 +298,16 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Train as `args` says, print the test MSE and write the plot.
 
-    Returns 0, or prints one line on stderr and returns 1 when the plot cannot be written.
+    Returns 0, or prints one line on stderr and returns 2 for a plot format matplotlib
+    cannot write (checked before training) and 1 when the plot cannot be written.
     """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if pathlib.Path(args.out).suffix.lower()[1:] not in formats:
+        print(f"sine: error: --out {args.out!r} must end in a format matplotlib writes: "
+              f"{', '.join('.' + name for name in sorted(formats))}", file=sys.stderr)
+        return 2
     try:
         result = train(args.mode, steps=args.steps, batch=args.batch, T=args.length, horizon=args.horizon,
                        hidden=args.hidden, lr=args.lr, noise=args.noise, clip=args.clip or None, seed=args.seed,
@@ -308,5 +319,3 @@ def run(args) -> int:
           f"{args.steps} steps ({result.seconds:.1f} s); predicting zero scores {result.zero_mse:.4f}")
     print(f"plot: {result.plot}")
     return 0
-
-

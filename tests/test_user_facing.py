@@ -1,0 +1,687 @@
+"""A demanding PyTorch user's checks: odd shapes, module API, checkpoints, optimisers, losses,
+gradient reports, graph pictures and the command line, each against PyTorch where it has the same thing."""
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+import tinygrad_lstm.tasks
+from tinygrad_lstm.cli import main
+
+F = tl.nn.functional
+KINDS = ["RNN", "LSTM", "GRU"]
+
+
+def torch_twin(torch, module, torch_cls=None):
+    """The PyTorch module of the same class and configuration, with `module`'s weights, in float64."""
+    kwargs = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                  dropout=module.dropout, bidirectional=module.bidirectional)
+    twin = getattr(torch.nn, torch_cls or type(module).__name__)(module.input_size, module.hidden_size, **kwargs)
+    twin = twin.double()
+    twin.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in module.state_dict().items()})
+    return twin
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+# --------------------------------------------------------------------------- recurrent modules vs torch
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("case", ["T1_B1", "unbatched_hx", "batch_first_hx", "three_layers_bidirectional",
+                                  "lengths_unsorted", "lengths_all_T_batch_first", "lengths_one_bidirectional"])
+def test_sequence_modules_match_torch_forward_and_every_gradient(kind, case):
+    torch = pytest.importorskip("torch")
+    T, B, D, H, layers, bidirectional, batch_first, unbatched, with_hx, lengths = {
+        "T1_B1": (1, 1, 3, 4, 1, False, False, False, False, None),
+        "unbatched_hx": (4, 1, 3, 4, 2, True, False, True, True, None),
+        "batch_first_hx": (4, 2, 3, 4, 1, False, True, False, True, None),
+        "three_layers_bidirectional": (5, 2, 3, 4, 3, True, False, False, True, None),
+        "lengths_unsorted": (5, 3, 3, 4, 2, True, False, False, True, [2, 5, 1]),
+        "lengths_all_T_batch_first": (4, 2, 3, 4, 1, False, True, False, False, np.array([4, 4])),
+        "lengths_one_bidirectional": (3, 2, 2, 3, 1, True, False, False, False, tl.Tensor(np.array([1, 3]))),
+    }[case]
+    tl.manual_seed(0)
+    module = getattr(tl.nn, kind)(D, H, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first,
+                                  dtype=np.float64)
+    twin = torch_twin(torch, module)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((T, D) if unbatched else ((B, T, D) if batch_first else (T, B, D)))
+    count = layers * (2 if bidirectional else 1)
+    hx = [rng.standard_normal((count, H) if unbatched else (count, B, H)) for _ in range(2 if kind == "LSTM" else 1)]
+    ours_x, torch_x = tl.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours_hx = [tl.Tensor(h, requires_grad=True) for h in hx]
+    torch_hx = [torch.tensor(h, requires_grad=True) for h in hx]
+    pack = (lambda s: tuple(s) if kind == "LSTM" else s[0]) if with_hx else (lambda s: None)
+
+    output, final = module(ours_x, pack(ours_hx), lengths=lengths)
+    if lengths is None:
+        torch_output, torch_final = twin(torch_x, pack(torch_hx))
+    else:
+        lengths_list = np.asarray(lengths.data if isinstance(lengths, tl.Tensor) else lengths).tolist()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(torch_x, torch.tensor(lengths_list),
+                                                         batch_first=batch_first, enforce_sorted=False)
+        torch_output, torch_final = twin(packed, pack(torch_hx))
+        torch_output, _ = torch.nn.utils.rnn.pad_packed_sequence(torch_output, batch_first=batch_first,
+                                                                 total_length=T)
+    assert output.shape == tuple(torch_output.shape)
+    np.testing.assert_allclose(output.data, torch_output.detach().numpy(), atol=1e-12)
+    for ours, theirs in zip(as_tuple(final), as_tuple(torch_final)):
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), atol=1e-12)
+
+    weights = rng.standard_normal(output.shape)
+    loss = (output * weights).sum() + sum((h * h).sum() for h in as_tuple(final))
+    torch_loss = (torch_output * torch.tensor(weights)).sum() + sum((h * h).sum() for h in as_tuple(torch_final))
+    loss.backward()
+    torch_loss.backward()
+    np.testing.assert_allclose(ours_x.grad, torch_x.grad.numpy(), atol=1e-12)
+    for (name, p), (torch_name, torch_p) in zip(module.named_parameters(), twin.named_parameters()):
+        assert name == torch_name
+        np.testing.assert_allclose(p.grad, torch_p.grad.numpy(), atol=1e-12, err_msg=name)
+    if with_hx:
+        for ours, theirs in zip(ours_hx, torch_hx):
+            np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_module_keeps_float32_through_forward_and_backward(kind):
+    module = getattr(tl.nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32), requires_grad=True)
+    output, final = module(x, lengths=[5, 3])
+    (output.sum() + as_tuple(final)[0].sum()).backward()
+    assert output.dtype == np.float32 and all(h.dtype == np.float32 for h in as_tuple(final))
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in module.parameters())
+
+
+def test_float64_input_is_cast_to_a_float32_module_unless_it_requires_grad():
+    # A deliberate deviation: PyTorch refuses any dtype mismatch; we cast constants (arrays,
+    # tensors outside the graph) and refuse only what the cast would cut out of the graph.
+    lstm = tl.nn.LSTM(3, 4)
+    output, (h, c) = lstm(np.ones((2, 1, 3)))
+    assert output.dtype == h.dtype == c.dtype == np.float32
+    with pytest.raises(TypeError, match="LSTM: input has dtype float64 but the module's parameters are float32"):
+        lstm(tl.Tensor(np.ones((2, 1, 3)), requires_grad=True))
+    with pytest.raises(TypeError, match="h_0 has dtype float64"):
+        lstm(np.ones((2, 1, 3), np.float32), (tl.zeros(1, 1, 4, requires_grad=True), tl.zeros(1, 1, 4)))
+
+
+def test_dropout_between_layers_is_seeded_in_training_and_exact_in_eval():
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(3, 4, num_layers=3, dropout=0.5, bidirectional=True, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    tl.manual_seed(1)
+    first = lstm(x)[0].data
+    tl.manual_seed(1)
+    assert np.array_equal(lstm(x)[0].data, first)
+    assert first.shape == (5, 2, 8)
+    assert not np.array_equal(lstm(x)[0].data, first)  # the generator moved on: a new mask
+    twin = torch_twin(torch, lstm).eval()
+    lstm.eval()
+    np.testing.assert_allclose(lstm(x)[0].data, twin(torch.from_numpy(x))[0].detach().numpy(), atol=1e-12)
+    assert np.array_equal(lstm(x)[0].data, lstm(x)[0].data)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m(np.ones((1, 5, 2, 3))),
+     r"LSTM: expected input with 3 dimensions \(T, B, 3\) or 2 \(T, 3\), got shape \(1, 5, 2, 3\)"),
+    (lambda m: m(np.ones(3)), r"got shape \(3,\)"),
+    (lambda m: m(np.ones((5, 2, 4))), r"input size 4 does not match input_size=3"),
+    (lambda m: m(np.ones((0, 2, 3))), r"no time steps"),
+    (lambda m: m(np.ones((5, 2, 3)), (np.zeros((1, 3, 4)), np.zeros((1, 2, 4)))),
+     r"expected h_0 of shape \(1, 2, 4\), got \(1, 3, 4\)"),
+    (lambda m: m(np.ones((5, 2, 3)), (np.zeros((1, 2, 4)), np.zeros((2, 4)))),
+     r"expected c_0 of shape \(1, 2, 4\), got \(2, 4\)"),
+    (lambda m: m(np.ones((5, 3)), (np.zeros((1, 1, 4)), np.zeros((1, 1, 4)))), r"expected h_0 of shape \(1, 4\)"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[0, 2]), r"lengths must be in \[1, 5\], got \[0, 2\]"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[6, 2]), r"lengths must be in \[1, 5\], got \[6, 2\]"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[5]), r"lengths must be 2 integers"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[5.0, 2.0]), r"lengths must be 2 integers"),
+    (lambda m: m(np.ones((5, 3)), lengths=[5]), r"lengths needs a batched input"),
+])
+def test_lstm_shape_errors_are_value_errors_naming_the_shapes(call, message):
+    lstm = tl.nn.LSTM(3, 4)
+    with pytest.raises(ValueError, match=message):
+        call(lstm)
+
+
+@pytest.mark.parametrize("hx, error, message", [
+    (np.zeros((1, 2, 4)), TypeError, r"LSTM: hx must be a tuple \(h_0, c_0\), got ndarray"),
+    ((None, np.zeros((1, 2, 4))), TypeError, r"LSTM: h_0 is None"),
+])
+def test_lstm_state_type_errors(hx, error, message):
+    with pytest.raises(error, match=message):
+        tl.nn.LSTM(3, 4)(np.ones((5, 2, 3)), hx)
+
+
+# --------------------------------------------------------------------------- cells
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("batched", [False, True])
+def test_cells_match_torch_batched_and_unbatched_with_and_without_state(kind, batched):
+    torch = pytest.importorskip("torch")
+    cell = getattr(tl.nn, kind)(3, 4, dtype=np.float64)
+    twin = getattr(torch.nn, kind)(3, 4).double()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in cell.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3) if batched else (3,))
+    state_shape = (2, 4) if batched else (4,)
+    states = [rng.standard_normal(state_shape) for _ in range(2 if kind == "LSTMCell" else 1)]
+    pack = (lambda s: tuple(s)) if kind == "LSTMCell" else (lambda s: s[0])
+    for ours_state, torch_state in [(None, None), (pack(states), pack([torch.from_numpy(s) for s in states]))]:
+        ours = as_tuple(cell(x, ours_state))
+        theirs = as_tuple(twin(torch.from_numpy(x), torch_state))
+        for a, b in zip(ours, theirs):
+            assert a.shape == tuple(b.shape) == state_shape
+            np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda c: c(np.ones((1, 2, 3))), ValueError, r"LSTMCell: expected input of shape \(B, 3\) or \(3,\)"),
+    (lambda c: c(np.ones((2, 5))), ValueError, r"input size 5 does not match input_size=3"),
+    (lambda c: c(np.ones((2, 3)), (np.zeros((3, 4)), np.zeros((2, 4)))), ValueError,
+     r"expected h of shape \(2, 4\) for input of shape \(2, 3\), got \(3, 4\)"),
+    (lambda c: c(np.ones((2, 3)), (np.zeros(4), np.zeros(4))), ValueError, r"got \(4,\)"),
+    (lambda c: c(np.ones((2, 3)), tl.zeros(2, 4)), TypeError, r"state must be a tuple \(h, c\)"),
+    (lambda c: c(np.ones((2, 3)), (tl.zeros(2, 4), None)), TypeError, r"LSTMCell: c is None"),
+])
+def test_cell_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call(tl.nn.LSTMCell(3, 4))
+
+
+# --------------------------------------------------------------------------- module API
+def nets(torch):
+    class Net(tl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = tl.nn.Embedding(5, 3)
+            self.scale = tl.nn.Parameter(np.ones(1, np.float32))
+            self.lstm = tl.nn.LSTM(3, 4, num_layers=2)
+            self.head = tl.nn.Sequential(tl.nn.Linear(4, 4), tl.nn.Linear(4, 2))
+            self.offset = tl.nn.Parameter(np.zeros(2, np.float32))
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(5, 3)
+            self.scale = torch.nn.Parameter(torch.ones(1))
+            self.lstm = torch.nn.LSTM(3, 4, num_layers=2)
+            self.head = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+            self.offset = torch.nn.Parameter(torch.zeros(2))
+
+    return Net(), TorchNet()
+
+
+def names(pairs):
+    return [name for name, _ in pairs]
+
+
+def test_nested_named_parameters_modules_and_state_dict_follow_torch_order():
+    torch = pytest.importorskip("torch")
+    net, torch_net = nets(torch)
+    assert names(net.named_parameters()) == names(torch_net.named_parameters())
+    assert names(net.named_modules()) == names(torch_net.named_modules())
+    assert list(net.state_dict()) == list(torch_net.state_dict())
+
+
+def test_reassigning_a_parameter_keeps_its_place_as_in_torch():
+    torch = pytest.importorskip("torch")
+    net, torch_net = nets(torch)
+    net.scale = tl.nn.Parameter(np.full(1, 3.0, np.float32))
+    torch_net.scale = torch.nn.Parameter(torch.full((1,), 3.0))
+    assert names(net.named_parameters()) == names(torch_net.named_parameters())
+    assert net.state_dict()["scale"][0] == 3.0
+    net.scale = None
+    torch_net.scale = None
+    assert names(net.named_parameters()) == names(torch_net.named_parameters())
+    with pytest.raises(TypeError, match="cannot assign Tensor to parameter 'scale'"):
+        net.scale = tl.Tensor([1.0])  # still registered, though empty
+    net.scale = tl.nn.Parameter(np.ones(1, np.float32))
+    torch_net.scale = torch.nn.Parameter(torch.ones(1))
+    assert names(net.named_parameters()) == names(torch_net.named_parameters())
+
+
+def test_assigning_a_non_module_to_a_child_name_is_a_type_error_and_deleting_unregisters():
+    torch = pytest.importorskip("torch")
+    net, torch_net = nets(torch)
+    with pytest.raises(TypeError, match="cannot assign int to child module 'lstm'"):
+        net.lstm = 3
+    assert isinstance(net.lstm, tl.nn.LSTM)
+    del net.head
+    del torch_net.head
+    assert names(net.named_parameters()) == names(torch_net.named_parameters())
+    net.lstm = None
+    assert "lstm.weight_ih_l0" not in net.state_dict() and len(list(net.children())) == 1
+
+
+def test_tied_weights_state_dict_lists_both_names_like_torch_and_round_trips():
+    torch = pytest.importorskip("torch")
+
+    class Tied(tl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = tl.nn.Linear(2, 2), tl.nn.Linear(2, 2)
+            self.b.weight = self.a.weight
+
+    class TorchTied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+            self.b.weight = self.a.weight
+
+    ours, theirs = Tied(), TorchTied()
+    assert names(ours.named_parameters()) == names(theirs.named_parameters()) == ["a.weight", "a.bias", "b.bias"]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    np.testing.assert_array_equal(ours.b.weight.data, theirs.b.weight.detach().numpy())
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in Tied().state_dict().items()})
+
+
+def test_state_dict_is_a_copy_and_load_takes_torch_tensors_and_parameters():
+    torch = pytest.importorskip("torch")
+    net, torch_net = nets(torch)
+    state = net.state_dict()
+    state["scale"][0] = 99.0
+    assert net.scale.data[0] == 1.0
+    weight = net.lstm.weight_ih_l0
+    assert net.load_state_dict(dict(torch_net.named_parameters())) == ([], [])  # Parameters require grad
+    assert net.lstm.weight_ih_l0 is weight  # copied into, not replaced: optimisers keep working
+    np.testing.assert_array_equal(weight.data, torch_net.lstm.weight_ih_l0.detach().numpy())
+    net.load_state_dict(torch_net.state_dict())
+
+
+def test_load_state_dict_strict_false_and_errors_change_nothing():
+    torch = pytest.importorskip("torch")
+    net, torch_net = nets(torch)
+    state = {k: v.detach().numpy() * 0 + 7 for k, v in torch_net.state_dict().items()}
+    partial = dict(state)
+    del partial["offset"]
+    partial["extra"] = np.ones(2)
+    result = net.load_state_dict(partial, strict=False)
+    assert result == torch_net.load_state_dict({k: torch.from_numpy(v) for k, v in partial.items()}, strict=False)
+    assert result.missing_keys == ["offset"] and result.unexpected_keys == ["extra"]
+    assert net.scale.data[0] == 7
+    with pytest.raises(KeyError, match=r"missing keys \['offset'\], unexpected keys \['extra'\]"):
+        net.load_state_dict(partial)
+    before = net.state_dict()
+    bad = dict(state, scale=np.full(1, 5.0), offset=np.ones(3))
+    for strict in (True, False):
+        with pytest.raises(ValueError, match=r"shape mismatch for 'offset': the state dict has \(3,\)"):
+            net.load_state_dict(bad, strict=strict)
+    with pytest.raises(TypeError, match="'scale' has dtype <U1"):
+        net.load_state_dict(dict(state, scale=np.array(["a"])))
+    after = net.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_zero_grad_train_eval_and_repr():
+    torch = pytest.importorskip("torch")
+    net, _ = nets(torch)
+    for p in net.parameters():
+        p.grad = np.ones(p.shape, p.dtype)
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    assert not any(m.training for m in net.eval().modules())
+    assert all(m.training for m in net.train().modules())
+    for ours, theirs in [(tl.nn.LSTM(3, 4, num_layers=2, dropout=0.1, batch_first=True),
+                          torch.nn.LSTM(3, 4, num_layers=2, dropout=0.1, batch_first=True)),
+                         (tl.nn.GRU(3, 4, bias=False, bidirectional=True),
+                          torch.nn.GRU(3, 4, bias=False, bidirectional=True)),
+                         (tl.nn.Linear(3, 4), torch.nn.Linear(3, 4)), (tl.nn.Embedding(3, 4), torch.nn.Embedding(3, 4)),
+                         (tl.nn.LSTMCell(3, 4, bias=False), torch.nn.LSTMCell(3, 4, bias=False))]:
+        assert repr(ours) == repr(theirs)
+
+
+def test_parameter_of_integers_is_a_clear_type_error():
+    with pytest.raises(TypeError, match="Parameter: only floating-point data can require grad, got dtype int64"):
+        tl.nn.Parameter(np.array([1, 2]))
+    assert tl.nn.Parameter([1.0, 2.0]).requires_grad
+
+
+def test_sequential_and_module_list_indexing_slicing_extend_setitem():
+    model = tl.nn.Sequential(tl.nn.Linear(2, 3), tl.nn.Linear(3, 4), tl.nn.Linear(4, 1))
+    head = model[1:]
+    assert isinstance(head, tl.nn.Sequential) and len(head) == 2
+    assert head(np.ones((5, 3))).shape == (5, 1)
+    assert model[-1] is head[1]
+    replacement = tl.nn.Linear(2, 3)
+    model[0] = replacement
+    assert model[0] is replacement and names(model.named_parameters())[:2] == ["0.weight", "0.bias"]
+    with pytest.raises(TypeError, match="Sequential: can only hold modules, got int"):
+        model[0] = 3
+    layers = tl.nn.ModuleList().extend([tl.nn.Linear(1, 1), tl.nn.Linear(1, 2)])
+    assert isinstance(layers[:1], tl.nn.ModuleList) and not isinstance(layers[:1], tl.nn.Sequential)
+    assert names(layers.named_parameters()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    with pytest.raises(TypeError, match="ModuleList: can only hold modules"):
+        layers.append("linear")
+
+
+# --------------------------------------------------------------------------- save / load
+def test_save_load_round_trip_into_a_fresh_module(tmp_path):
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+    tl.save(lstm.state_dict(), tmp_path / "model.npz")
+    fresh = tl.nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+    fresh.load_state_dict(tl.load(tmp_path / "model.npz"))
+    x = np.ones((4, 1, 2), np.float32)
+    np.testing.assert_array_equal(fresh(x)[0].data, lstm(x)[0].data)
+    assert list(tl.load(str(tmp_path / "model.npz"))) == list(lstm.state_dict())
+
+
+def test_save_writes_the_path_as_named_and_load_hints_at_numpys_suffix(tmp_path):
+    tl.save({"w": np.ones(2)}, tmp_path / "checkpoint")
+    assert os.listdir(tmp_path) == ["checkpoint"]
+    np.testing.assert_array_equal(tl.load(tmp_path / "checkpoint")["w"], np.ones(2))
+    np.savez(tmp_path / "numpy_checkpoint", w=np.ones(2))  # numpy writes numpy_checkpoint.npz
+    with pytest.raises(FileNotFoundError, match=r"numpy_checkpoint.npz' exists \(numpy.savez adds"):
+        tl.load(tmp_path / "numpy_checkpoint")
+    with pytest.raises(FileNotFoundError, match="load: no such file"):
+        tl.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("abc", "'x' has dtype <U3"), (None, "'x' has dtype object"), ({"a": 1}, "'x' has dtype object"),
+    ([[1.0], [1.0, 2.0]], "cannot convert 'x' \\(list\\) to an array"), (np.ones(2, np.complex64), "complex64"),
+])
+def test_save_refuses_non_arrays_with_a_type_error_and_writes_nothing(tmp_path, value, message):
+    with pytest.raises(TypeError, match=message):
+        tl.save({"ok": np.ones(1), "x": value}, tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_save_takes_tensors_and_torch_parameters_that_require_grad():
+    torch = pytest.importorskip("torch")
+    buffer = io.BytesIO()
+    twin = torch.nn.Linear(2, 3)
+    tl.save({**dict(twin.named_parameters()), "mine": tl.nn.Parameter(np.ones(2))}, buffer)
+    buffer.seek(0)
+    loaded = tl.load(buffer)
+    np.testing.assert_array_equal(loaded["weight"], twin.weight.detach().numpy())
+    assert loaded["mine"].tolist() == [1.0, 1.0]
+
+
+def test_load_refuses_files_that_are_not_npz_archives_with_a_clear_value_error(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save(torch.nn.Linear(2, 3).state_dict(), tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="zip archive but not of .npy arrays.*torch.load"):
+        tl.load(tmp_path / "model.pt")
+    np.save(tmp_path / "one.npy", np.ones(3))
+    with pytest.raises(ValueError, match="single array"):
+        tl.load(tmp_path / "one.npy")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="'.*notes.txt' is not an .npz archive"):
+        tl.load(tmp_path / "notes.txt")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("readme.md", "hi")
+    with pytest.raises(ValueError, match="'readme.md'"):
+        tl.load(tmp_path / "other.zip")
+
+
+# --------------------------------------------------------------------------- optimisers
+def optimiser_twins(torch, name, **options):
+    tl.manual_seed(0)
+    first, second = tl.nn.Linear(3, 2, dtype=np.float64), tl.nn.Linear(2, 1, dtype=np.float64)
+    torch_first, torch_second = torch.nn.Linear(3, 2).double(), torch.nn.Linear(2, 1).double()
+    for ours, theirs in [(first, torch_first), (second, torch_second)]:
+        theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    groups = lambda a, b: [{"params": list(a.parameters())}, {"params": list(b.parameters()), "lr": 0.05}]
+    return ((first, second, getattr(tl.optim, name)(groups(first, second), **options)),
+            (torch_first, torch_second, getattr(torch.optim, name)(groups(torch_first, torch_second), **options)))
+
+
+@pytest.mark.parametrize("name, options", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+])
+def test_optimisers_match_torch_with_groups_missing_grads_and_an_lr_change(name, options):
+    torch = pytest.importorskip("torch")
+    (first, second, optimiser), (torch_first, torch_second, torch_optimiser) = optimiser_twins(torch, name, **options)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for step in range(6):
+        optimiser.zero_grad()
+        torch_optimiser.zero_grad()
+        if step == 2:  # only the second layer gets gradients: the first's grads are None and it must not move
+            loss = (second(tl.Tensor(x[:, :2])) ** 2).sum()
+            torch_loss = (torch_second(torch.from_numpy(x[:, :2])) ** 2).sum()
+        else:
+            loss = (second(first(x)) ** 2).sum()
+            torch_loss = (torch_second(torch_first(torch.from_numpy(x))) ** 2).sum()
+        loss.backward()
+        torch_loss.backward()
+        if step == 3:
+            optimiser.param_groups[0]["lr"] = torch_optimiser.param_groups[0]["lr"] = 0.2
+        optimiser.step()
+        torch_optimiser.step()
+    ours = [p.data for m in (first, second) for p in m.parameters()]
+    theirs = [p.detach().numpy() for m in (torch_first, torch_second) for p in m.parameters()]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_optimiser_state_dict_round_trips_through_tl_save(tmp_path, name):
+    torch = pytest.importorskip("torch")
+    options = dict(lr=0.1, momentum=0.9) if name == "SGD" else dict(lr=0.1)
+    (first, second, optimiser), _ = optimiser_twins(torch, name, **options)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for _ in range(2):
+        optimiser.zero_grad()
+        (second(first(x)) ** 2).sum().backward()
+        optimiser.step()
+    tl.save(optimiser.state_dict(), tmp_path / "optimiser.npz")
+    restored = getattr(tl.optim, name)([{"params": list(first.parameters())},
+                                        {"params": list(second.parameters()), "lr": 0.05}], **options)
+    restored.load_state_dict(tl.load(tmp_path / "optimiser.npz"))
+    saved, again = optimiser.state_dict(), restored.state_dict()
+    assert sorted(saved) == sorted(again)
+    assert all(np.array_equal(saved[k], again[k]) and saved[k].dtype == again[k].dtype for k in saved)
+    assert restored.param_groups[1]["lr"] == 0.05
+
+
+def test_zero_grad_keeps_or_drops_the_gradient_arrays():
+    w = tl.Tensor(np.ones(2, np.float32), requires_grad=True)
+    optimiser = tl.optim.SGD([w], lr=0.1)
+    w.grad = grad = np.ones(2, np.float32)
+    optimiser.zero_grad(set_to_none=False)
+    assert w.grad is grad and not grad.any()
+    w.grad = [1.0, 2.0]  # set by hand as a list
+    optimiser.zero_grad(set_to_none=False)
+    assert isinstance(w.grad, np.ndarray) and w.grad.dtype == np.float32 and not w.grad.any()
+    optimiser.zero_grad()
+    assert w.grad is None
+
+
+# --------------------------------------------------------------------------- functional
+@pytest.mark.parametrize("options", [dict(), dict(reduction="none"), dict(reduction="sum", label_smoothing=0.2),
+                                     dict(weight=np.array([1.0, 2.0, 0.5, 1.0]), label_smoothing=0.1)])
+def test_cross_entropy_with_spatial_dims_and_ignore_index_matches_torch(options):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 4, 3))  # (N, C, d1)
+    targets = np.array([[0, 1, -100], [3, -100, 2]])
+    ours = tl.Tensor(logits, requires_grad=True)
+    theirs = torch.tensor(logits, requires_grad=True)
+    torch_options = {k: torch.tensor(v) if k == "weight" else v for k, v in options.items()}
+    loss = F.cross_entropy(ours, targets, ignore_index=-100, **options)
+    torch_loss = torch.nn.functional.cross_entropy(theirs, torch.tensor(targets), **torch_options)
+    assert loss.shape == tuple(torch_loss.shape)
+    np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), atol=1e-12)
+    grad = rng.standard_normal(loss.shape)
+    loss.backward(grad)
+    torch_loss.backward(torch.tensor(grad))
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
+
+
+def test_cross_entropy_points_a_torch_user_at_ignore_index():
+    # Deviation kept: ignore_index defaults to None, so -100 padding is an error, with a hint.
+    with pytest.raises(IndexError, match=r"target -100 is out of bounds for 4 classes; pass ignore_index=-100"):
+        F.cross_entropy(np.zeros((2, 4)), np.array([1, -100]))
+
+
+def test_mse_loss_refuses_broadcasting_where_torch_only_warns():
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="different to the input size"):
+        torch.nn.functional.mse_loss(torch.ones(3, 1), torch.ones(3))
+    with pytest.raises(ValueError, match=r"mse_loss: input of shape \(3, 1\) and target of shape \(3,\) differ"):
+        F.mse_loss(np.ones((3, 1)), np.ones(3))
+
+
+@pytest.mark.parametrize("target", [np.ones(3), tl.Tensor(np.ones(3)), tl.Tensor(np.ones(3, np.int64))])
+def test_mse_loss_keeps_the_inputs_float32_for_a_constant_target(target):
+    x = tl.Tensor(np.zeros(3, np.float32), requires_grad=True)
+    loss = F.mse_loss(x, target)
+    loss.backward()
+    assert loss.dtype == x.grad.dtype == np.float32
+    assert loss.item() == 1.0
+
+
+def test_dropout_p0_is_identity_and_p1_zeros_values_and_gradients():
+    x = tl.Tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    assert F.dropout(x, 0.0) is x and F.dropout(x, 0.5, training=False) is x
+    y = F.dropout(x, 1.0)
+    y.sum().backward()
+    assert y.dtype == np.float32 and not y.data.any() and not x.grad.any()
+    with pytest.raises(ValueError, match=r"\[0, 1\], got 1.5"):
+        tl.nn.Dropout(1.5)
+
+
+# --------------------------------------------------------------------------- compare_gradients
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: tl.nn.LSTMCell(3, 4), (2, 3)), (lambda: tl.nn.GRUCell(3, 4), (3,)),
+    (lambda: tl.nn.Recurrent(tl.nn.RNNCell(3, 4)), (4, 2, 3)),
+    (lambda: tl.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True), (2, 4, 3)),
+])
+def test_compare_gradients_agrees_and_its_report_is_json(make, x_shape):
+    pytest.importorskip("torch")
+    report = tl.compare_gradients(make(), np.random.default_rng(0).standard_normal(x_shape))
+    assert report.ok
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["ok"] is True and {"manual", "numerical", "torch"} <= set(data["references"])
+
+
+def test_compare_gradients_flags_a_wrong_hand_written_gradient():
+    lstm = tl.nn.LSTM(3, 4)
+    reference = tl.compare.builtin_reference(lstm)
+
+    def off_by_one_percent(params, x, state, grad_outputs):
+        grads = dict(reference(params, x, state, grad_outputs))
+        grads["weight_hh_l0"] = grads["weight_hh_l0"] * 1.01
+        return grads
+
+    report = tl.compare_gradients(lstm, np.random.default_rng(0).standard_normal((4, 2, 3)), manual=off_by_one_percent,
+                                  torch_module=None, numerical_elements=0)
+    assert not report.ok
+    assert json.loads(json.dumps(report.to_dict()))["ok"] is False
+
+
+def test_compare_gradients_on_a_custom_cell_leaves_the_model_untouched():
+    class Cell(tl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tl.nn.Parameter(np.random.default_rng(0).standard_normal((3, 4)))
+            self.u = tl.nn.Parameter(np.random.default_rng(1).standard_normal((4, 4)) * 0.3)
+
+        def init_state(self, batch_size):
+            return tl.zeros(batch_size, 4)
+
+        def forward(self, x, h):
+            return (x @ self.w + h @ self.u).tanh()
+
+    model = tl.nn.Recurrent(Cell())
+    before = model.state_dict()
+    report = tl.compare_gradients(model, np.random.default_rng(2).standard_normal((5, 2, 3)))
+    assert report.ok and model.training
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- graph pictures
+def lstm_outputs():
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(2, 3, num_layers=2)
+    output, _ = lstm(np.random.default_rng(0).standard_normal((3, 1, 2)))
+    return lstm, output
+
+
+def test_draw_graph_is_deterministic_and_takes_a_module_or_a_dict():
+    pytest.importorskip("graphviz")
+    lstm, output = lstm_outputs()
+    again_lstm, again = lstm_outputs()
+    source = tl.viz.draw_graph(output, params=lstm).source
+    assert source == tl.viz.draw_graph(again, params=again_lstm).source
+    assert source == tl.viz.draw_graph(output, params=dict(lstm.named_parameters())).source
+    assert "weight_hh_l1" in source
+    assert tl.viz.draw_graph(output, params=lstm, show_grads=True).source == source  # nothing to show yet
+    with pytest.raises(TypeError, match="params must be a Module or a dict"):
+        tl.viz.draw_graph(output, params=list(lstm.parameters()))
+
+
+def test_render_graph_suffix_errors_and_missing_dot(tmp_path, monkeypatch):
+    pytest.importorskip("graphviz")
+    _, output = lstm_outputs()
+    with pytest.raises(ValueError, match="unknown format 'jpg2'"):
+        tl.viz.render_graph(output, tmp_path / "x.jpg2")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        tl.viz.render_graph(output, tmp_path / "x")
+    assert tl.viz.render_graph(output, tmp_path / "x.dot").read_text().startswith("digraph")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(tl.viz.GraphvizNotFoundError, match="was not found on PATH"):
+        tl.viz.render_graph(output, tmp_path / "y.svg")
+    assert (tmp_path / "y.dot").exists() and not (tmp_path / "y.svg").exists()
+
+
+# --------------------------------------------------------------------------- command line
+@pytest.mark.parametrize("command", [["demo"], ["compare"], ["graph"], ["bench"], ["train"],
+                                     ["train", "--task", "sine"], ["train", "--task", "chars"]])
+def test_every_command_help_exits_0(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("usage: tinygrad-lstm")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["graph", "--out", "picture"], "tinygrad-lstm graph: error: --out 'picture' needs a suffix"),
+    (["graph", "--out", "picture.jpg2"], "tinygrad-lstm graph: error: render_graph: unknown format"),
+    (["train", "--task", "sine", "--lr", "-1"], "argument --lr: expected a positive number, got '-1'"),
+    (["train", "--task", "adding", "--clip", "-1"], "argument --clip: expected a non-negative number"),
+    (["train", "--task", "chars", "--clip", "nan"], "argument --clip: expected a non-negative number"),
+    (["train", "--task", "sine", "--noise", "-0.5"], "argument --noise: expected a non-negative number"),
+])
+def test_usage_errors_are_one_line_exit_2_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_sine_checks_the_plot_format_before_training(capsys, tmp_path, monkeypatch):
+    sine = tl.tasks.load_task("sine")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(sine, "train", no_training)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--task", "sine", "--out", "forecast.txt", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sine: error: --out 'forecast.txt'" in err and ".png" in err
+
+
+def test_cli_commands_run(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--cell", "lstm", "--layers", "2", "--bidirectional"]) == 0
+    assert "all agree" in capsys.readouterr().out
+    assert main(["graph", "--out", "x.dot"]) == 0
+    assert (tmp_path / "x.dot").read_text().startswith("digraph")
+    assert main(["train", "--task", "sine", "--steps", "5", "--no-progress"]) == 0
+    assert "after 5 steps" in capsys.readouterr().out and (tmp_path / "sine_forecast.png").exists()
