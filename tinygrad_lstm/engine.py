@@ -7,10 +7,13 @@ output_index)`` for a tensor made by another op, ``(leaf_tensor, 0)`` for a leaf
 graph has no reference cycles and everything it holds is freed by reference
 counting alone as soon as the last tensor that reaches it goes away.
 
-`backward` sorts the nodes topologically without recursion, then walks them in
-reverse, keeping a dict of pending gradients that it pops as each node runs; each
-node's saved arrays are dropped right after its backward unless
-``retain_graph=True``.
+Every node gets a creation number when it is recorded, and its parents always have
+smaller ones, so `backward` runs nodes newest first from a heap, without recursion and
+without a separate topological sort. It keeps a dict of pending gradients that it pops
+as each node runs, adds into a gradient buffer in place only when the engine allocated
+it, and drops each node's saved arrays right after its backward unless
+``retain_graph=True``. `walk_graph` gives the same graph in topological order (an
+iterative depth-first search) for drawing and inspection.
 """
 from __future__ import annotations
 
