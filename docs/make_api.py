@@ -30,7 +30,8 @@ SECTIONS = [
      ["Tensor", "Function", "backward", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
       "detect_anomaly", "walk_graph", "Graph", "ShapeError"]),
     ("Creating tensors", "tinygrad_lstm", "tl",
-     ["zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator", "concat", "stack"]),
+     ["zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator"]),
+    ("Ops as functions", "tinygrad_lstm", "tl", ["concat", "stack", "addmm"]),
     ("Checking gradients", "tinygrad_lstm", "tl",
      ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
       "GradientReport"]),
@@ -73,7 +74,7 @@ TENSOR_ATTRIBUTES = [
 # How user code reaches each primitive op (ops.py's classes mostly carry no docstring).
 OP_CALLS = {
     "Add": "`a + b`", "Sub": "`a - b`", "Mul": "`a * b`", "Div": "`a / b`", "Neg": "`-a`", "Pow": "`a ** b`",
-    "MatMul": "`a @ b`", "Exp": "`a.exp()`", "Log": "`a.log()`", "Tanh": "`a.tanh()`", "Sigmoid": "`a.sigmoid()`",
+    "MatMul": "`a @ b`", "AddMM": "`tl.addmm(input, mat1, mat2)`", "Exp": "`a.exp()`", "Log": "`a.log()`", "Tanh": "`a.tanh()`", "Sigmoid": "`a.sigmoid()`",
     "ReLU": "`a.relu()`", "Abs": "`a.abs()`", "Clip": "`a.clip(min, max)`",
     "LogSoftmax": "`tl.nn.functional.log_softmax(a, axis)`", "Softmax": "`tl.nn.functional.softmax(a, axis)`",
     "Sum": "`a.sum(axis, keepdims)`", "Mean": "`a.mean(axis, keepdims)`", "Max": "`a.max(axis, keepdims)`",

@@ -222,6 +222,14 @@ def test_sigmoid_and_tanh_at_infinities_and_extremes(dtype):
     assert np.isfinite(x.grad).all()
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.bool_])
+def test_sigmoid_of_integers_and_booleans_is_float_like_numpy_ufuncs(dtype):
+    values = np.array([0, 1, 1], dtype=dtype)
+    s = tl.Tensor(values).sigmoid()
+    assert s.dtype == np.tanh(values).dtype
+    np.testing.assert_allclose(s.data, 1 / (1 + np.exp(-values.astype(np.float64))), rtol=1e-3)
+
+
 def test_sigmoid_of_nan_is_nan():
     assert np.isnan(tl.Tensor([np.nan]).sigmoid().data).all()
 

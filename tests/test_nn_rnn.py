@@ -203,7 +203,7 @@ def test_lstm_graph_is_lean_and_scoped():
             assert by_scope[scope].count("matmul") == 1 and by_scope[scope].count("unbind") == 1
             for t in range(T):
                 step = by_scope[f"{scope}/t={t}"]
-                assert len(step) <= 12 and step.count("matmul") == 1 and step.count("split") == 1
+                assert len(step) <= 11 and step.count("addmm") == 1 and step.count("split") == 1
     assert not any(node.name == "getitem" for node in nodes)  # never x[t] per step
     assert set(by_scope) == {"lstm"} | {f"lstm/l{k}{d}" for k in (0, 1) for d in ("", "_reverse")} | {
         f"lstm/l{k}{d}/t={t}" for k in (0, 1) for d in ("", "_reverse") for t in range(T)}
@@ -213,7 +213,7 @@ def test_reverse_direction_runs_last_step_first():
     rnn = tl.nn.RNN(D, H, bidirectional=True)
     output, _ = rnn(tl.randn(T, B, D, dtype=np.float32))
     nodes = tl.walk_graph(output).nodes
-    step_matmuls = [n.scope for n in nodes if n.scope.startswith("rnn/l0_reverse/t=") and n.name == "matmul"]
+    step_matmuls = [n.scope for n in nodes if n.scope.startswith("rnn/l0_reverse/t=") and n.name == "addmm"]
     assert step_matmuls == [f"rnn/l0_reverse/t={t}" for t in reversed(range(T))]  # nodes are in dependency order
 
 

@@ -126,6 +126,55 @@ def test_reflected_matmul_with_array():
     assert tl.gradcheck(lambda t: m @ t, [a])
 
 
+ADDMM_SHAPES = [((), (2, 3), (3, 4)), ((4,), (2, 3), (3, 4)), ((2, 1), (2, 3), (3, 4)), ((2, 4), (2, 3), (3, 4)),
+                ((4,), (3,), (3, 4)), ((), (3,), (3, 4))]
+
+
+@pytest.mark.parametrize("shape_input,shape_a,shape_b", ADDMM_SHAPES)
+def test_addmm_is_input_plus_matmul(shape_input, shape_a, shape_b):
+    bias, a, b = leaf(shape_input), leaf(shape_a), leaf(shape_b)
+    fused = tl.addmm(bias, a, b)
+    assert fused.grad_fn.name == "addmm" and fused.shape == (a @ b).shape
+    np.testing.assert_allclose(fused.data, bias.data + a.data @ b.data, rtol=1e-14)
+    assert tl.gradcheck(tl.addmm, [bias, a, b])
+    fused.sum().backward()
+    grads = [t.grad.copy() for t in (bias, a, b)]
+    for t in (bias, a, b):
+        t.grad = None
+    (bias + a @ b).sum().backward()
+    for g, t in zip(grads, (bias, a, b)):
+        np.testing.assert_allclose(g, t.grad, rtol=1e-14)
+
+
+def test_addmm_matches_torch_and_promotes_like_numpy():
+    torch = pytest.importorskip("torch")
+    bias, a, b = RNG.standard_normal(4), RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    expected = torch.addmm(*(torch.from_numpy(v) for v in (bias, a, b))).numpy()
+    np.testing.assert_allclose(tl.addmm(bias, tl.Tensor(a), b).data, expected, rtol=1e-14)
+    a32, b32 = tl.Tensor(a, dtype=np.float32), tl.Tensor(b, dtype=np.float32)
+    assert tl.addmm(1.0, a32, b32).dtype == np.float32
+    assert tl.addmm(bias.astype(np.float32), a32, b32).dtype == np.float32
+    assert tl.addmm(bias, a32, b32).dtype == np.float64  # a float64 array promotes, as in numpy
+
+
+@pytest.mark.parametrize("shape_input,shape_a,shape_b,message", [
+    ((3, 4), (2, 3), (3, 4), r"input of shape \(3, 4\) does not broadcast to the shape \(2, 4\)"),
+    ((2, 2, 4), (2, 3), (3, 4), r"input of shape \(2, 2, 4\) does not broadcast"),
+    ((4,), (2, 2), (3, 4), r"addmm: \(2, 2\) @ \(3, 4\): inner dimensions 2 and 3 differ"),
+    ((4,), (2, 2, 3), (3, 4), r"addmm: \(2, 2, 3\) @ \(3, 4\): needs a matrix or a vector"),
+])
+def test_addmm_shape_errors_name_the_shapes(shape_input, shape_a, shape_b, message):
+    with pytest.raises(ValueError, match=message):
+        tl.addmm(np.ones(shape_input), leaf(shape_a), np.ones(shape_b))
+
+
+def test_list_operands_are_arrays_as_in_numpy():
+    a = leaf((2, 2))
+    (a @ [[1.0, 2.0], [3.0, 4.0]]).sum().backward()
+    np.testing.assert_array_equal(a.grad, [[3.0, 7.0], [3.0, 7.0]])
+    assert tl.gradcheck(lambda t: tl.addmm([1.0, 2.0], t, [[1.0, 2.0], [3.0, 4.0]]), [a])
+
+
 @pytest.mark.parametrize("index", [
     0, -1, slice(1, 3), (slice(None), 1), (Ellipsis, 0), (None, 1), (slice(None, None, -1),),
     np.array([0, 2, 2, 1]), (np.array([0, 1]), np.array([1, 0])), np.array([[0, 1], [2, 2]]),

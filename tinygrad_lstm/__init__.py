@@ -10,7 +10,7 @@ array([2., 4.])
 from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad,
                      is_grad_enabled, name_scope, no_grad, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_jacobian
-from .ops import concat, stack
+from .ops import addmm, concat, stack
 from .random import default_generator, full, manual_seed, ones, rand, randn, zeros
 from . import nn
 from .serialization import load, save
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "ShapeError", "Graph", "backward", "walk_graph", "no_grad", "enable_grad",
-    "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "concat", "stack",
+    "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "addmm", "concat", "stack",
     "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
     "nn", "save", "load", "viz", "GradientReport", "compare_gradients",
 ]

@@ -267,7 +267,7 @@ class Function:
                     needs.append(False)
                     edges.append((a, 0))
             else:
-                arrays.append(a)
+                arrays.append(np.asarray(a) if type(a) is list or type(a) is tuple else a)  # as numpy does
                 needs.append(False)
                 edges.append(None)
         record = record and _grad_enabled

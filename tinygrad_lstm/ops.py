@@ -121,15 +121,63 @@ class MatMul(Function):
         grad_a = np.matmul(g, np.swapaxes(b, -1, -2)) if need_a else None
         grad_b = None
         if need_b:
-            if b.ndim == 2 and a.dtype == g.dtype == b.dtype:
-                # (..., k, n) @ (n, m): a weight shared by every row and often by every time
-                # step; the engine sums these products in one matmul once all have arrived.
-                if a.ndim > 2:
-                    a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
-                grad_b = DeferredMatmulGrad(a, g)
+            if b.ndim == 2:
+                grad_b = _matrix_grad(a, g, b)
             else:
                 grad_b = np.matmul(np.swapaxes(a, -1, -2), g)
         return grad_a, grad_b
+
+
+def _matrix_grad(a: np.ndarray, grad_output: np.ndarray, b: np.ndarray):
+    """Gradient of the 2-D right operand `b` of ``a @ b``, for `a` of any number of dimensions.
+
+    Such a `b` is usually a weight shared by every row and often by every time step: when
+    the dtypes agree, the engine defers the product ``rows.T @ grad_rows`` and sums all of
+    them in one matmul once they have arrived (`DeferredMatmulGrad`).
+    """
+    rows, grad_rows = a, grad_output
+    if a.ndim != 2:
+        rows, grad_rows = a.reshape(-1, a.shape[-1]), grad_output.reshape(-1, b.shape[1])
+    if rows.dtype == grad_rows.dtype == b.dtype:
+        return DeferredMatmulGrad(rows, grad_rows)
+    return rows.T @ grad_rows
+
+
+class AddMM(Function):
+    """``input + a @ b`` as one op (``torch.addmm``): ``a`` ``(n, k)`` or ``(k,)``, ``b`` ``(k, m)``,
+    ``input`` broadcastable to the product's shape ``(n, m)`` or ``(m,)``.
+
+    The sum is made in place into the product's buffer: one array and one pass fewer than
+    ``input + a @ b``, the pre-activation of every recurrent step.
+    """
+
+    def forward(ctx, input, a, b):
+        a_shape, b_shape = np.shape(a), np.shape(b)
+        if len(a_shape) not in (1, 2) or len(b_shape) != 2:
+            raise ShapeError(f"addmm: {a_shape} @ {b_shape}: needs a matrix or a vector times a matrix")
+        if a_shape[-1] != b_shape[0]:
+            raise ShapeError(f"addmm: {a_shape} @ {b_shape}: inner dimensions {a_shape[-1]} and {b_shape[0]} differ")
+        ctx.save_for_backward(a, b)
+        out = np.matmul(a, b)
+        try:
+            if getattr(input, "dtype", out.dtype) == out.dtype:
+                np.add(out, input, out=out)
+            else:  # numpy's promotion, e.g. a float64 input with a float32 product
+                product_shape = out.shape
+                out = np.add(out, input)
+                if out.shape != product_shape:
+                    raise ValueError
+        except ValueError:
+            raise ShapeError(f"addmm: input of shape {np.shape(input)} does not broadcast to the shape "
+                             f"{a_shape[:-1] + b_shape[1:]} of {a_shape} @ {b_shape}") from None
+        return out
+
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_input, need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_output @ b.T if need_a else None
+        grad_b = _matrix_grad(a, grad_output, b) if need_b else None
+        return (grad_output if need_input else None), grad_a, grad_b
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -171,21 +219,23 @@ class Tanh(Function):
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) to a few ulps for any input, without overflow, keeping the dtype.
+    """1 / (1 + exp(-x)) to a few ulps, for any input, as ``torch.sigmoid``.
 
-    With m = min(x, 0): sigmoid(x) = exp(m) / (exp(m) + exp(m - x)). Both exponents are
-    <= 0, so nothing overflows, and neither branch loses relative precision in the tails
-    (unlike 0.5 + 0.5 tanh(x / 2), which rounds sigmoid(-20) in float32 to 0).
-    m - x is computed as -max(x, 0): at x = -inf the subtraction would be -inf + inf = NaN.
+    The plain formula is accurate in both tails: exp(-x) has a relative error of an ulp,
+    and 1 + e and 1 / d add half an ulp each (0.5 + 0.5 tanh(x / 2), by contrast, rounds
+    sigmoid(-20) in float32 to 0). exp(-x) overflows to inf only where sigmoid(x) is below
+    the smallest normal number (x < -88.7 in float32, x < -709.8 in float64); the result
+    there is 0, as in PyTorch, and the overflow is not reported. A float dtype is kept;
+    integers and booleans give numpy's float dtype for them (as ``np.exp``).
     """
-    numerator = np.minimum(x, 0)
-    denominator = np.maximum(x, 0)
-    np.negative(denominator, out=denominator)
-    np.exp(numerator, out=numerator)
-    np.exp(denominator, out=denominator)
-    denominator += numerator
-    numerator /= denominator
-    return numerator
+    if x.dtype.kind != "f":
+        x = x.astype(np.exp(np.zeros(0, x.dtype)).dtype)
+    out = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
+    return out
 
 
 class Sigmoid(Function):
@@ -463,6 +513,24 @@ def concat(tensors, axis: int = 0) -> Tensor:
     if not -ndim <= axis < ndim:
         raise ShapeError(f"concat: axis {axis} is out of range for tensors with {ndim} dimensions")
     return Concat.apply(*tensors, axis=axis % ndim)
+
+
+def addmm(input, mat1, mat2) -> Tensor:
+    """``input + mat1 @ mat2`` in one op (``torch.addmm``; `mat1` may also be a vector).
+
+    ``mat1`` ``(n, k)`` or ``(k,)``, ``mat2`` ``(k, m)``, ``input`` broadcastable to ``(n, m)``
+    (or ``(m,)``). Same result and gradients as ``input + mat1 @ mat2``, with one node,
+    one array and one pass fewer.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> tl.addmm(tl.Tensor([1.0, 2.0]), tl.ones(3, 2), tl.ones(2, 2)).data
+    array([[3., 4.],
+           [3., 4.],
+           [3., 4.]])
+    """
+    return AddMM.apply(input, mat1, mat2)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

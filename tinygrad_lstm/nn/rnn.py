@@ -10,7 +10,8 @@ computes it for all time steps with one matmul per layer, a cell for its one ste
 Graph layout of a sequence module, per layer and direction (scope ``lstm/l0``,
 ``lstm/l0_reverse``, ...): one input projection for all steps, unbound into per-step
 tensors by one node, and ``weight_hh.T`` taken once; then per step (scope ``lstm/l0/t=3``,
-``t`` counting in input order in both directions) one matmul for all gates and one split.
+``t`` counting in input order in both directions) one ``addmm`` (``input share + h @ W_hh^T``)
+for all gates and one split.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import warnings
 import numpy as np
 
 from ..engine import Tensor, name_scope
-from ..ops import concat, stack
+from ..ops import addmm, concat, stack
 from . import functional
 from .layers import check_probability, uniform_parameter
 from .module import Module, as_input, check_float_dtype, check_size
@@ -36,7 +37,7 @@ def rnn_step(input_gates: Tensor, h: Tensor, weight_hh_t: Tensor, nonlinearity: 
     ``input_gates = x @ W_ih^T + b_ih + b_hh`` ``(B, H)``; ``h`` ``(B, H)``; ``weight_hh_t``
     is ``W_hh^T`` ``(H, H)``; ``act`` is tanh or relu. Unbatched ``(H,)`` works the same.
     """
-    pre_activation = input_gates + h @ weight_hh_t
+    pre_activation = addmm(input_gates, h, weight_hh_t)
     return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
 
 
@@ -52,36 +53,29 @@ def lstm_step(input_gates: Tensor, state: tuple, weight_hh_t: Tensor) -> tuple:
     Returns ``(h', c')``.
     """
     h, c = state
-    i, f, g, o = (input_gates + h @ weight_hh_t).chunk(4, axis=-1)
+    i, f, g, o = addmm(input_gates, h, weight_hh_t).chunk(4, axis=-1)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     h = o.sigmoid() * c.tanh()
     return h, c
 
 
-def gru_step(input_rz: Tensor, input_n: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hn: Tensor | None) -> Tensor:
+def gru_step(input_rz: Tensor, input_n: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None) -> Tensor:
     """One GRU step, PyTorch's gate order and reset-gate placement::
 
-        r, z = σ(x W_i{r,z}^T + b_i{r,z} + b_h{r,z}  +  h W_h{r,z}^T)   (input_rz is the first part)
-        n    = tanh(x W_in^T + b_in  +  r * (h W_hn^T + b_hn))          (input_n is the first part)
+        hidden_rz, hidden_n = split(h W_hh^T + b_hh, [2H, H])
+        r, z = σ(x W_i{r,z}^T + b_i{r,z}  +  hidden_rz)     (input_rz is the first part)
+        n    = tanh(x W_in^T + b_in  +  r * hidden_n)       (input_n is the first part)
         h'   = (1 - z) * n + z * h  =  n + z * (h - n)
 
     ``input_rz`` ``(B, 2H)``, ``input_n`` and ``h`` ``(B, H)``, ``weight_hh_t`` ``(H, 3H)``,
-    ``bias_hn`` ``(H,)`` or None. Returns ``h'``.
+    ``bias_hh`` ``(3H,)`` or None. Returns ``h'``.
     """
     hidden_size = h.shape[-1]
-    hidden_rz, hidden_n = (h @ weight_hh_t).split([2 * hidden_size, hidden_size], axis=-1)
+    hidden = h @ weight_hh_t if bias_hh is None else addmm(bias_hh, h, weight_hh_t)
+    hidden_rz, hidden_n = hidden.split([2 * hidden_size, hidden_size], axis=-1)
     r, z = (input_rz + hidden_rz).sigmoid().chunk(2, axis=-1)
-    if bias_hn is not None:
-        hidden_n = hidden_n + bias_hn
     n = (input_n + r * hidden_n).tanh()
     return n + z * (h - n)
-
-
-def _split_gru_bias(bias_hh: Tensor | None, hidden_size: int) -> tuple:
-    """``b_hh`` as ``(b_h{r,z}, b_hn)``: the first part joins the input side, ``b_hn`` stays under ``r``."""
-    if bias_hh is None:
-        return None, None
-    return tuple(bias_hh.split([2 * hidden_size, hidden_size]))
 
 
 # --------------------------------------------------------------------------- cells
@@ -225,12 +219,9 @@ class GRUCell(RNNCellBase):
     def forward(self, x, state=None) -> Tensor:
         """One step: ``x`` ``(B, D)`` or ``(D,)``, ``h`` of shape ``(B, H)`` or ``(H,)`` (zeros when None) -> ``h'``."""
         x, h = self._check(x, state, 1)
-        bias_hrz, bias_hn = _split_gru_bias(self.bias_hh, self.hidden_size)
         input_gates = self._input_gates(x, self.bias_ih)
         input_rz, input_n = input_gates.split([2 * self.hidden_size, self.hidden_size], axis=-1)
-        if bias_hrz is not None:
-            input_rz = input_rz + bias_hrz
-        return gru_step(input_rz, input_n, h, self.weight_hh.T, bias_hn)
+        return gru_step(input_rz, input_n, h, self.weight_hh.T, self.bias_hh)
 
 
 # --------------------------------------------------------------------------- sequence modules
@@ -581,17 +572,14 @@ class GRU(RNNBase):
 
     def _layer_inputs(self, x, weights):
         weight_ih, weight_hh, bias_ih, bias_hh = weights
-        bias_hrz, bias_hn = _split_gru_bias(bias_hh, self.hidden_size)
         projection = self._input_projection(x, weight_ih, bias_ih)
         input_rz, input_n = projection.split([2 * self.hidden_size, self.hidden_size], axis=2)
-        if bias_hrz is not None:
-            input_rz = input_rz + bias_hrz
-        return tuple(zip(input_rz.unbind(0), input_n.unbind(0))), (weight_hh.T, bias_hn)
+        return tuple(zip(input_rz.unbind(0), input_n.unbind(0))), (weight_hh.T, bias_hh)
 
     def _step(self, step_input, state, constants):
         input_rz, input_n = step_input
-        weight_hh_t, bias_hn = constants
-        return (gru_step(input_rz, input_n, state[0], weight_hh_t, bias_hn),)
+        weight_hh_t, bias_hh = constants
+        return (gru_step(input_rz, input_n, state[0], weight_hh_t, bias_hh),)
 
 
 # --------------------------------------------------------------------------- custom cells
