@@ -49,6 +49,7 @@ SECTIONS = [
     ("Character language model", "tinygrad_lstm.tasks.chars", "tinygrad_lstm.tasks.chars", None),
     ("Sine forecasting", "tinygrad_lstm.tasks.sine", "tinygrad_lstm.tasks.sine", None),
     ("The demo", "tinygrad_lstm.demo", "tinygrad_lstm.demo", None),
+    ("Process settings", "tinygrad_lstm.runtime", "tinygrad_lstm.runtime", None),
 ]
 
 # Python's operators on a Tensor (the methods behind them carry no docstrings of their own).

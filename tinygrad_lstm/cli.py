@@ -14,8 +14,8 @@ import os
 import sys
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from .runtime import tune_process
 from .tasks import non_negative_int, positive_int
 
 __all__ = ["main", "build_parser"]
@@ -118,18 +118,6 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
     return parser
 
 
-def _single_threaded_blas() -> None:
-    """Limit numpy's BLAS to one thread, unless the environment already chose.
-
-    Every matrix here is small (64 x 128 at most in the demo): BLAS threads cost more than
-    they save, and when other programs keep the cores busy they spin and make training two
-    to three times slower.
-    """
-    if any(name in os.environ for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
-        return
-    threadpool_limits(limits=1, user_api="blas")
-
-
 def _peek_task(argv: list) -> str | None:
     """The ``--task`` of a ``train`` command line, before the full parse (it decides the options)."""
     if not argv or argv[0] != "train":
@@ -155,7 +143,7 @@ def main(argv=None) -> int:
             return 2
     parser = build_parser(task_module)
     args = parser.parse_args(argv)
-    _single_threaded_blas()
+    tune_process()
     try:
         commands = {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train, "bench": _bench}
         return commands[args.command](args, parser)
