@@ -203,18 +203,18 @@ def memory_over_steps(steps: int = 500, dtype=np.float32) -> dict:
 
 def run(quick: bool = False, repeats: int | None = None, cells=("lstm", "rnn", "gru"), progress=print) -> Results:
     """Run every measurement; `quick` uses tiny sizes (a smoke test, not a measurement)."""
-    repeats = repeats or (2 if quick else 5)
+    repeats = repeats or (2 if quick else 15)
     results = Results()
     configs = QUICK_CONFIGS if quick else CONFIGS
     for config in configs:
         for dtype in (np.float32, np.float64):
             for cell in cells:
-                reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats - 2)
+                reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats // 5)
                 timing = time_config(cell, config, dtype, reps)
                 results.timings.append(timing)
                 progress(_timing_row(timing))
     results.growth = growth((0, 8, 4, 16) if quick else (0, 32, 64, 128), 10 if quick else 100,
-                            40 if quick else 400, repeats)
+                            40 if quick else 400, max(2, repeats // 3))
     results.memory = peak_memory((50 if quick else 1000, 4 if quick else 32, 8 if quick else 64,
                                   8 if quick else 128))
     results.flat = memory_over_steps(20 if quick else 500)

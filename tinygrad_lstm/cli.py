@@ -99,7 +99,9 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
                     "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
                     "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
-    bench.add_argument("--repeats", type=positive_int, default=5, metavar="N", help="repeats per timing (default: 5)")
+    bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
+                       help="repeats per timing of the small configurations, a fifth of them for the largest "
+                            "(default: 15)")
     bench.add_argument("--cells", default="lstm,rnn,gru", metavar="LIST",
                        help="comma-separated cells to time (default: lstm,rnn,gru)")
     bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
