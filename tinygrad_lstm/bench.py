@@ -185,15 +185,15 @@ def memory_over_steps(steps: int = 500, dtype=np.float32) -> dict:
     module, x = _make("lstm", (20, 8, 4, 16), dtype)
     optimizer = optim.Adam(module.parameters(), lr=1e-3)
     run = _autograd_runner(module, x)
+    samples, graph = [0] * steps, 0  # allocated before tracing: the record itself must not grow
     gc.collect()
     tracemalloc.start()
-    samples, graph = [], 0
-    for _ in range(steps):
+    for step in range(steps):
         tracemalloc.reset_peak()
         run()
         optimizer.step()
         current, peak = tracemalloc.get_traced_memory()
-        samples.append(current)
+        samples[step] = current
         graph = max(graph, peak - current)
     tracemalloc.stop()
     live_nodes = sum(issubclass(type(o), Function) for o in gc.get_objects())
