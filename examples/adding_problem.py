@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from tinygrad_lstm.plots import plot_learning_curves
+from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import adding
 
 QUICK = dict(steps=40, length=10, eval_every=20, test_size=200)
@@ -64,4 +65,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    tune_process()  # one BLAS thread, freed memory kept for the next step: as `tinygrad-lstm`
     sys.exit(main())

@@ -23,6 +23,7 @@ exactly as if the run had not stopped.
 import argparse
 import sys
 
+from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import chars
 
 QUICK = dict(steps=40, batch=16, hidden=64, sample_length=100)
@@ -42,4 +43,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    tune_process()  # one BLAS thread, freed memory kept for the next step: as `tinygrad-lstm`
     sys.exit(main())

@@ -14,6 +14,7 @@ their command line, as is ``tinygrad-lstm train --task sine``.
 import argparse
 import sys
 
+from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import sine
 
 QUICK = dict(steps=200, length=30)
@@ -33,4 +34,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    tune_process()  # one BLAS thread, freed memory kept for the next step: as `tinygrad-lstm`
     sys.exit(main())
