@@ -324,6 +324,26 @@ def test_getitem_out_of_range_is_index_error(index):
 
 # --------------------------------------------------------------------------- split, concat, stack
 
+@pytest.mark.parametrize("length,chunks", [(10, 3), (10, 4), (5, 5), (5, 7), (6, 4), (8, 4), (0, 3)])
+def test_chunk_sizes_match_torch(length, chunks):
+    torch = pytest.importorskip("torch")
+    x = tl.Tensor(np.arange(2.0 * length).reshape(2, length), requires_grad=True)
+    pieces = x.chunk(chunks, axis=1)
+    expected = torch.arange(2.0 * length).reshape(2, length).chunk(chunks, dim=1)
+    assert [p.shape for p in pieces] == [tuple(e.shape) for e in expected]
+    for p, e in zip(pieces, expected):
+        np.testing.assert_array_equal(p.data, e.numpy())
+    if length:
+        sum((k + 1) * p.sum() for k, p in enumerate(pieces)).backward()
+        assert x.grad.shape == x.shape and x.grad[0, -1] == len(pieces)
+
+
+@pytest.mark.parametrize("chunks,error", [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_chunk_rejects_bad_counts(chunks, error):
+    with pytest.raises(error, match="chunk: chunks must be"):
+        tl.Tensor(np.ones(4)).chunk(chunks)
+
+
 def test_split_chunk_unbind_concat_stack_match_torch_with_negative_axes():
     torch = pytest.importorskip("torch")
     a = RNG.standard_normal((2, 3, 4))

@@ -285,3 +285,30 @@ def test_load_refuses_pickled_arrays():
     buffer.seek(0)
     with pytest.raises(ValueError, match="allow_pickle"):
         tl.load(buffer)
+
+
+def test_to_double_and_float_cast_parameters_grads_and_inputs():
+    torch = pytest.importorskip("torch")
+    model = tl.nn.Sequential(tl.nn.Linear(3, 4), tl.nn.LSTM(4, 5, num_layers=2))
+    model[0](np.ones((2, 3))).sum().backward()
+    assert model.double() is model
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert model[0].weight.grad.dtype == np.float64 and model[1].weight_ih_l0.grad is None
+    assert model[0].dtype == model[1].dtype == np.float64 and "dtype=float64" in repr(model[1])
+    lstm = model[1]
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((3, 2, 4)), requires_grad=True)
+    assert lstm(x)[0].dtype == np.float64
+    assert tl.gradcheck(lambda t: lstm(t)[0], [x])  # the point of double(): gradcheck a float32 model
+    reference = torch.nn.LSTM(4, 5, num_layers=2).double()
+    reference.load_state_dict({k: torch.from_numpy(v) for k, v in lstm.state_dict().items()})
+    np.testing.assert_allclose(lstm(x)[0].data, reference(torch.from_numpy(x.data))[0].detach().numpy(), rtol=1e-10)
+    model.float()
+    assert all(p.dtype == np.float32 for p in model.parameters()) and lstm.dtype == np.float32
+    assert model(np.ones((3, 2, 3)))[0].dtype == np.float32
+
+
+def test_to_rejects_non_float_dtypes_and_changes_nothing():
+    model = tl.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"Linear.to: dtype must be floating point"):
+        model.to(np.int64)
+    assert model.weight.dtype == model.dtype == np.float32

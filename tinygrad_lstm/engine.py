@@ -649,8 +649,22 @@ class Tensor:
         return ops.Split.apply(self, sizes=sizes, axis=axis)
 
     def chunk(self, chunks: int, axis: int = 0):
-        """Split into `chunks` equal sections along `axis`."""
-        return self.split(chunks, axis)
+        """Split into `chunks` pieces along `axis`, as ``torch.chunk``: each of ``ceil(n / chunks)``
+        elements and the last one smaller, so there may be fewer than `chunks` pieces
+        (``arange(10).chunk(4)`` has sizes 3, 3, 3, 1; ``arange(6).chunk(4)`` 2, 2, 2).
+        """
+        if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)):
+            raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        axis = _axis(axis, self.ndim, "chunk")
+        length = self.shape[axis]
+        size = -(-length // chunks)
+        if size == 0:  # an empty axis: `chunks` empty pieces, as torch
+            sizes = (0,) * chunks
+        else:
+            sizes = (size,) * (length // size) + ((length % size,) if length % size else ())
+        return ops.Split.apply(self, sizes=sizes, axis=axis)
 
     def unbind(self, axis: int = 0):
         """The slices along `axis` as a tuple of tensors (one multi-output node)."""

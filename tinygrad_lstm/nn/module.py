@@ -268,6 +268,31 @@ class Module:
         """Set evaluation mode (dropout off); returns self."""
         return self.train(False)
 
+    def to(self, dtype) -> "Module":
+        """Cast every parameter, and its gradient, to the floating `dtype`; returns self.
+
+        As ``torch.nn.Module.to(dtype)``: modules convert their inputs to the new dtype from
+        then on, so ``model.to(np.float64)`` (or ``model.double()``) is the way to gradcheck
+        a float32 model. Parameters get new arrays, so graphs built before keep their values.
+        """
+        dtype = check_float_dtype(dtype, f"{type(self).__name__}.to")
+        for module in self.modules():
+            if isinstance(module.__dict__.get("dtype"), np.dtype):
+                module.dtype = dtype
+        for parameter in self.parameters():
+            parameter.data = parameter.data.astype(dtype)
+            if parameter.grad is not None:
+                parameter.grad = parameter.grad.astype(dtype)
+        return self
+
+    def double(self) -> "Module":
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        """``to(np.float32)``."""
+        return self.to(np.float32)
+
     # -- calling -----------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         """The computation, defined by every subclass; call the module (``module(x)``), not this."""
