@@ -312,3 +312,27 @@ def test_to_rejects_non_float_dtypes_and_changes_nothing():
     with pytest.raises(TypeError, match=r"Linear.to: dtype must be floating point"):
         model.to(np.int64)
     assert model.weight.dtype == model.dtype == np.float32
+
+
+@pytest.mark.parametrize("padding_idx", [0, 3, -1])
+def test_embedding_padding_idx_matches_torch(padding_idx):
+    torch = pytest.importorskip("torch")
+    embedding = tl.nn.Embedding(5, 3, padding_idx=padding_idx, dtype=np.float64)
+    row = padding_idx % 5
+    assert embedding.padding_idx == row and not embedding.weight.data[row].any()
+    assert repr(embedding) == f"Embedding(5, 3, padding_idx={row}, dtype=float64)"
+    reference = torch.nn.Embedding(5, 3, padding_idx=padding_idx).double()
+    reference.weight.data = torch.from_numpy(embedding.weight.data.copy())
+    indices = np.array([[0, 4, 2], [3, 3, 1], [row, row, 0]])
+    upstream = np.random.default_rng(0).standard_normal((3, 3, 3))
+    (embedding(indices) * upstream).sum().backward()
+    (reference(torch.from_numpy(indices)) * torch.from_numpy(upstream)).sum().backward()
+    np.testing.assert_array_equal(embedding(indices).data, reference(torch.from_numpy(indices)).detach().numpy())
+    np.testing.assert_allclose(embedding.weight.grad, reference.weight.grad.numpy(), rtol=1e-12)
+    assert not embedding.weight.grad[row].any()
+
+
+@pytest.mark.parametrize("padding_idx,error", [(5, ValueError), (-6, ValueError), (1.0, TypeError), (True, TypeError)])
+def test_embedding_rejects_bad_padding_idx(padding_idx, error):
+    with pytest.raises(error, match="Embedding: padding_idx"):
+        tl.nn.Embedding(5, 3, padding_idx=padding_idx)

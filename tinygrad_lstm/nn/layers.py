@@ -73,6 +73,9 @@ class Embedding(Module):
     Parameters
     ----------
     num_embeddings, embedding_dim : int
+    padding_idx : int, optional
+        As PyTorch: this row starts as zeros and gets no gradient, so training leaves it
+        unchanged (negative values count from the end).
     dtype : numpy floating dtype, default float32
 
     ``weight`` ``(num_embeddings, embedding_dim)`` is drawn from N(0, 1), as PyTorch.
@@ -85,12 +88,22 @@ class Embedding(Module):
     (2, 2, 3)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=np.float32):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=np.float32):
         super().__init__()
         self.num_embeddings = check_size(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = check_size(embedding_dim, "embedding_dim", "Embedding")
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+                raise TypeError(f"Embedding: padding_idx must be an int or None, got {padding_idx!r}")
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
+                                 f"num_embeddings={self.num_embeddings}")
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
         self.dtype = check_float_dtype(dtype, "Embedding")
         weight = default_generator().standard_normal((self.num_embeddings, self.embedding_dim))
+        if padding_idx is not None:
+            weight[padding_idx] = 0
         self.weight = Parameter(weight, dtype=self.dtype)
 
     def forward(self, indices) -> Tensor:
@@ -101,11 +114,16 @@ class Embedding(Module):
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
             bad = indices.min() if indices.min() < 0 else indices.max()
             raise IndexError(f"Embedding: index {bad} is out of range for num_embeddings={self.num_embeddings}")
-        return self.weight[indices]
+        rows = self.weight[indices]
+        if self.padding_idx is not None and rows.requires_grad:
+            keep = (indices != self.padding_idx)[..., None]
+            rows.register_hook(lambda grad: grad * keep)  # the padding row gets no gradient
+        return rows
 
     def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         dtype = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{dtype}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}{dtype}"
 
 
 class Dropout(Module):
