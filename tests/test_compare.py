@@ -54,6 +54,18 @@ def test_builtin_lstm_all_references_agree_and_rows_cover_params_input_state():
     assert "all agree" in str(report)
 
 
+def test_lstm_with_projection_is_checked_against_numerical_and_torch():
+    pytest.importorskip("torch")
+    tl.manual_seed(2)
+    lstm = tl.nn.LSTM(3, 4, num_layers=2, proj_size=2)
+    assert builtin_reference(lstm) is None  # the hand-written reference has no projection
+    report = tl.compare_gradients(lstm, _rng().standard_normal((4, 2, 3)))
+    assert report.ok, str(report)
+    assert set(report.references) == {"numerical", "torch"}
+    rows = {row.name: row.shape for row in report.rows}
+    assert rows["weight_hr_l1"] == (2, 4) and rows["h0"] == (2, 2, 2) and rows["c0"] == (2, 2, 4)
+
+
 def test_report_numbers_match_an_independent_computation():
     """A reference off by a known delta in one element: the report shows exactly that error."""
     tl.manual_seed(1)

@@ -97,6 +97,50 @@ def test_sequence_modules_match_pytorch(kind_nonlinearity, num_layers, bidirecti
     assert_same(*run_both(ours, theirs, kind, x, initial))
 
 
+PROJ_GRID = list(itertools.product([1, 2], [False, True], [False, True], [True, False], [False, True]))
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, batch_first, bias, with_initial", PROJ_GRID)
+def test_lstm_with_projection_matches_pytorch(num_layers, bidirectional, batch_first, bias, with_initial):
+    tl.manual_seed(num_layers)
+    P = 2
+    ours, theirs = make_pair("LSTM", num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
+                             bias=bias, proj_size=P)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, D) if batch_first else (T, B, D))
+    count = num_layers * (2 if bidirectional else 1)
+    initial = [rng.standard_normal((count, B, P)), rng.standard_normal((count, B, H))] if with_initial else None
+    assert_same(*run_both(ours, theirs, "LSTM", x, initial))
+
+
+def test_lstm_with_projection_lengths_and_unbatched_match_pytorch():
+    tl.manual_seed(8)
+    ours, theirs = make_pair("LSTM", num_layers=2, bidirectional=True, proj_size=3)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 4, D))
+    initial = [rng.standard_normal((4, 4, 3)), rng.standard_normal((4, 4, H))]
+    assert_same(*run_both(ours, theirs, "LSTM", x, initial, lengths=[3, 5, 1, 4]))
+    assert_same(*run_both(ours, theirs, "LSTM", rng.standard_normal((T, D)),
+                          [rng.standard_normal((4, 3)), rng.standard_normal((4, H))]))
+
+
+@pytest.mark.parametrize("kind, proj_size, error, message", [
+    ("LSTM", H, ValueError, "proj_size has to be smaller than hidden_size"), ("LSTM", -1, ValueError, "proj_size"),
+    ("GRU", 2, ValueError, "proj_size is only supported by LSTM"), ("RNN", 2, TypeError, "proj_size"),
+])
+def test_bad_proj_size_is_a_clear_error(kind, proj_size, error, message):
+    with pytest.raises(error, match=message):
+        getattr(tl.nn, kind)(D, H, proj_size=proj_size)
+
+
+def test_lstm_with_projection_checks_state_shapes():
+    lstm = tl.nn.LSTM(D, H, proj_size=2)
+    x = np.zeros((T, B, D), np.float32)
+    with pytest.raises(ValueError, match=r"expected h_0 of shape \(1, 3, 2\), got \(1, 3, 4\)"):
+        lstm(x, (np.zeros((1, B, H), np.float32), np.zeros((1, B, H), np.float32)))
+
+
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])

@@ -393,8 +393,8 @@ def _initial_state(model: Module, x: np.ndarray, state, dtype: np.dtype, rng: np
         count = model.num_layers * model.num_directions
         batched = x.ndim == 3
         batch = x.shape[0 if model.batch_first else 1] if batched else None
-        shape = (count, batch, model.hidden_size) if batched else (count, model.hidden_size)
-        template = tuple(np.zeros(shape) for _ in range(model.state_size))
+        sizes = (model.proj_size or model.hidden_size, model.hidden_size)[:model.state_size]  # h, c
+        template = tuple(np.zeros((count, batch, size) if batched else (count, size)) for size in sizes)
         template = template if model.state_size > 1 else template[0]
     elif isinstance(model, Recurrent):
         template = model.cell.init_state(x.shape[0 if model.batch_first else 1] if x.ndim == 3 else None)
@@ -548,14 +548,17 @@ def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng) -> dic
 def builtin_reference(model: Module):
     """The hand-written BPTT reference for a built-in module, or None.
 
-    Covers `nn.RNN`, `nn.LSTM`, `nn.GRU` (any number of layers, bidirectional,
-    ``batch_first``, unbatched), `nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell` and `nn.Recurrent`
-    around one of these cells (exact classes, not subclasses, which may change the math).
+    Covers `nn.RNN`, `nn.LSTM` (without ``proj_size``), `nn.GRU` (any number of layers,
+    bidirectional, ``batch_first``, unbatched), `nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell` and
+    `nn.Recurrent` around one of these cells (exact classes, not subclasses, which may change
+    the math).
     The fused functions of `tinygrad_lstm.manual` run layer by layer and direction by
     direction; their gradients are combined by hand (no autograd). The returned function
     has the signature of `compare_gradients`' ``manual`` and a one-line ``description``.
     """
     kinds = {RNN: "rnn", LSTM: "lstm", GRU: "gru", RNNCell: "rnn", LSTMCell: "lstm", GRUCell: "gru"}
+    if type(model) is LSTM and model.proj_size:
+        return None  # the fused reference has no projection
     if type(model) in (RNN, LSTM, GRU):
         reference = _sequence_reference(model, kinds[type(model)])
     elif type(model) in (RNNCell, LSTMCell, GRUCell):
@@ -732,6 +735,8 @@ def _build_torch_module(torch, model: Module):
                       bidirectional=model.bidirectional)
         if type(model) is RNN:
             kwargs["nonlinearity"] = model.nonlinearity
+        if model.proj_size:
+            kwargs["proj_size"] = model.proj_size
         return getattr(nn, type(model).__name__)(model.input_size, model.hidden_size, **kwargs)
     if type(model) in (RNNCell, LSTMCell, GRUCell):
         kwargs = {"nonlinearity": model.nonlinearity} if type(model) is RNNCell else {}

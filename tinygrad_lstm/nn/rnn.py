@@ -41,21 +41,24 @@ def rnn_step(input_gates: Tensor, h: Tensor, weight_hh_t: Tensor, nonlinearity: 
     return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
 
 
-def lstm_step(input_gates: Tensor, state: tuple, weight_hh_t: Tensor) -> tuple:
+def lstm_step(input_gates: Tensor, state: tuple, weight_hh_t: Tensor, weight_hr_t: Tensor | None = None) -> tuple:
     """One LSTM step, PyTorch's gate order::
 
         gates      = x W_ih^T + b_ih + b_hh  +  h W_hh^T     (input_gates is the first part)
         i, f, g, o = chunk(gates, 4)
         c'         = σ(f) * c + σ(i) * tanh(g)
-        h'         = σ(o) * tanh(c')
+        h'         = σ(o) * tanh(c')              (times W_hr^T with a projection)
 
-    ``input_gates`` ``(B, 4H)``, ``state = (h, c)`` each ``(B, H)``, ``weight_hh_t`` ``(H, 4H)``.
-    Returns ``(h', c')``.
+    ``input_gates`` ``(B, 4H)``, ``state = (h, c)`` with ``c`` ``(B, H)`` and ``h`` ``(B, P)``,
+    ``weight_hh_t`` ``(P, 4H)``, where ``P`` is ``H``, or the projection size when
+    ``weight_hr_t`` ``(H, P)`` is given (PyTorch's ``proj_size``). Returns ``(h', c')``.
     """
     h, c = state
     i, f, g, o = addmm(input_gates, h, weight_hh_t).chunk(4, axis=-1)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     h = o.sigmoid() * c.tanh()
+    if weight_hr_t is not None:
+        h = h @ weight_hr_t
     return h, c
 
 
@@ -237,12 +240,19 @@ class RNNBase(Module):
     state_size = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 dtype=np.float32):
         super().__init__()
         name = type(self).__name__
         self.input_size = check_size(input_size, "input_size", name)
         self.hidden_size = check_size(hidden_size, "hidden_size", name)
         self.num_layers = check_size(num_layers, "num_layers", name)
+        self.proj_size = check_size(proj_size, "proj_size", name, minimum=0)
+        if self.proj_size and self.state_size != 2:
+            raise ValueError(f"{name}: proj_size is only supported by LSTM, got proj_size={proj_size}")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
+                             f"and hidden_size={hidden_size}")
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = check_probability(dropout, name)
@@ -253,19 +263,24 @@ class RNNBase(Module):
                           stacklevel=2)
         directions = ("", "_reverse") if self.bidirectional else ("",)
         rows, bound = self.num_gates * self.hidden_size, 1 / math.sqrt(self.hidden_size)
-        # _weights[layer][direction] = (weight_ih, weight_hh, bias_ih, bias_hh) parameter names
+        output_size = self.proj_size or self.hidden_size
+        # _weights[layer][direction] = names of (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr), None if absent;
+        # registered in PyTorch's order
         self._weights = []
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else self.hidden_size * len(directions)
+            layer_input = self.input_size if layer == 0 else output_size * len(directions)
             per_direction = []
             for suffix in directions:
-                names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+                names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}", None, None, None]
                 setattr(self, names[0], uniform_parameter((rows, layer_input), bound, self.dtype))
-                setattr(self, names[1], uniform_parameter((rows, self.hidden_size), bound, self.dtype))
+                setattr(self, names[1], uniform_parameter((rows, output_size), bound, self.dtype))
                 if self.bias:
-                    names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
-                    for bias_name in names[2:]:
+                    names[2:4] = f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"
+                    for bias_name in names[2:4]:
                         setattr(self, bias_name, uniform_parameter((rows,), bound, self.dtype))
+                if self.proj_size:
+                    names[4] = f"weight_hr_l{layer}{suffix}"
+                    setattr(self, names[4], uniform_parameter((self.proj_size, self.hidden_size), bound, self.dtype))
                 per_direction.append(tuple(names))
             self._weights.append(per_direction)
 
@@ -342,9 +357,7 @@ class RNNBase(Module):
             for direction, weight_names in enumerate(self._weights[layer]):
                 index = layer * self.num_directions + direction
                 with name_scope(f"l{layer}" + ("_reverse" if direction else "")):
-                    weights = tuple(getattr(self, n) for n in weight_names)
-                    if not self.bias:
-                        weights += (None, None)
+                    weights = tuple(None if n is None else getattr(self, n) for n in weight_names)
                     output, final = self._run(layer_input, initial[index], weights, bool(direction), masks)
                 outputs.append(output)
                 finals.append(final)
@@ -356,7 +369,7 @@ class RNNBase(Module):
         h_n = [stack([final[k] for final in finals], axis=0) for k in range(self.state_size)]
         if not batched:
             output = output.reshape(steps, output.shape[-1])
-            h_n = [h.reshape(h.shape[0], self.hidden_size) for h in h_n]
+            h_n = [h.reshape(h.shape[0], h.shape[-1]) for h in h_n]
         elif self.batch_first:
             output = output.transpose(1, 0, 2)
         return output, (h_n[0] if self.state_size == 1 else tuple(h_n))
@@ -390,23 +403,23 @@ class RNNBase(Module):
         """One state tuple per layer and direction, from `hx` or zeros."""
         name = type(self).__name__
         count = self.num_layers * self.num_directions
+        sizes = (self.proj_size or self.hidden_size, self.hidden_size)[:self.state_size]  # h (projected), c
         if hx is None:
-            zeros = Tensor._wrap(np.zeros((batch, self.hidden_size), self.dtype), None, 0)
-            return [(zeros,) * self.state_size] * count
+            return [tuple(Tensor._wrap(np.zeros((batch, size), self.dtype), None, 0) for size in sizes)] * count
         if self.state_size > 1:
             if not isinstance(hx, (tuple, list)) or len(hx) != self.state_size:
                 raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
             parts = hx
         else:
             parts = (hx,)
-        expected = (count, batch, self.hidden_size) if batched else (count, self.hidden_size)
         per_layer = []
-        for label, part in zip(("h_0", "c_0"), parts):
+        for label, part, size in zip(("h_0", "c_0"), parts, sizes):
             part = as_input(part, self.dtype, name, label)
+            expected = (count, batch, size) if batched else (count, size)
             if part.shape != expected:
                 raise ValueError(f"{name}: expected {label} of shape {expected}, got {part.shape}")
             if not batched:
-                part = part.reshape(count, 1, self.hidden_size)
+                part = part.reshape(count, 1, size)
             per_layer.append(part.unbind(0))
         return list(zip(*per_layer))
 
@@ -448,6 +461,8 @@ class RNNBase(Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.dtype != np.float32:
             text += f", dtype={self.dtype}"
         return text
@@ -494,11 +509,11 @@ class RNN(RNNBase):
                  dtype=np.float32):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def _layer_inputs(self, x, weights):
-        weight_ih, weight_hh, bias_ih, bias_hh = weights
+        weight_ih, weight_hh, bias_ih, bias_hh, _ = weights
         projection = self._input_projection(x, weight_ih, _combined_bias(bias_ih, bias_hh))
         return projection.unbind(0), weight_hh.T
 
@@ -516,11 +531,16 @@ class LSTM(RNNBase):
     bias, batch_first, bidirectional : bool
     dropout : float
         Dropout on the outputs of every layer but the last, in training mode.
+    proj_size : int
+        As PyTorch: when positive (and below `hidden_size`), ``h_t`` is projected to this
+        size by ``weight_hr_l{k}``; ``output``, ``h_0`` and ``h_n`` then have ``proj_size``
+        features and ``c`` keeps ``hidden_size``.
     dtype : numpy floating dtype, default float32
 
     Call ``lstm(x, (h_0, c_0)=None, lengths=None) -> (output, (h_n, c_n))``; see
     `RNNBase.forward`. Parameters ``weight_ih_l{k}`` ``(4H, D_k)``, ``weight_hh_l{k}``
-    ``(4H, H)``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(4H,)``, suffix ``_reverse``.
+    ``(4H, P)``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(4H,)`` and, with a projection,
+    ``weight_hr_l{k}`` ``(P, H)``, suffix ``_reverse``; ``P`` is ``proj_size`` or ``H``.
 
     Examples
     --------
@@ -534,13 +554,19 @@ class LSTM(RNNBase):
     num_gates = 4
     state_size = 2
 
-    def _layer_inputs(self, x, weights):
-        weight_ih, weight_hh, bias_ih, bias_hh = weights
-        projection = self._input_projection(x, weight_ih, _combined_bias(bias_ih, bias_hh))
-        return projection.unbind(0), weight_hh.T
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 dtype=np.float32):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
+                         dtype)
 
-    def _step(self, step_input, state, weight_hh_t):
-        return lstm_step(step_input, state, weight_hh_t)
+    def _layer_inputs(self, x, weights):
+        weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = weights
+        projection = self._input_projection(x, weight_ih, _combined_bias(bias_ih, bias_hh))
+        return projection.unbind(0), (weight_hh.T, None if weight_hr is None else weight_hr.T)
+
+    def _step(self, step_input, state, constants):
+        return lstm_step(step_input, state, *constants)
 
 
 class GRU(RNNBase):
@@ -571,7 +597,7 @@ class GRU(RNNBase):
     num_gates = 3
 
     def _layer_inputs(self, x, weights):
-        weight_ih, weight_hh, bias_ih, bias_hh = weights
+        weight_ih, weight_hh, bias_ih, bias_hh, _ = weights
         projection = self._input_projection(x, weight_ih, bias_ih)
         input_rz, input_n = projection.split([2 * self.hidden_size, self.hidden_size], axis=2)
         return tuple(zip(input_rz.unbind(0), input_n.unbind(0))), (weight_hh.T, bias_hh)
