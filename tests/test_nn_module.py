@@ -336,3 +336,25 @@ def test_embedding_padding_idx_matches_torch(padding_idx):
 def test_embedding_rejects_bad_padding_idx(padding_idx, error):
     with pytest.raises(error, match="Embedding: padding_idx"):
         tl.nn.Embedding(5, 3, padding_idx=padding_idx)
+
+
+def test_module_list_insert_pop_and_delete_renumber_like_pytorch():
+    torch = pytest.importorskip("torch")
+    ours = tl.nn.ModuleList([tl.nn.Linear(1, 1), tl.nn.Linear(2, 2), tl.nn.Linear(3, 3)])
+    theirs = torch.nn.ModuleList([torch.nn.Linear(1, 1), torch.nn.Linear(2, 2), torch.nn.Linear(3, 3)])
+    for container, linear in ((ours, tl.nn.Linear), (theirs, torch.nn.Linear)):
+        container.insert(1, linear(4, 4))
+        container.insert(3, linear(5, 5))
+        popped = container.pop(0)
+        assert popped.in_features == 1
+        del container[-1]
+        del container[0:1]
+    assert [m.in_features for m in ours] == [m.in_features for m in theirs] == [2, 5]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    with pytest.raises(IndexError, match="ModuleList: index 5 is out of range for 2 modules"):
+        ours.pop(5)
+    with pytest.raises(IndexError, match="out of range"):
+        del ours[7]
+    with pytest.raises(TypeError, match="can only hold modules"):
+        ours.insert(0, "not a module")
+    assert len(ours) == 2

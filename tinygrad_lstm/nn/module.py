@@ -365,6 +365,38 @@ class ModuleList(Module):
             self.append(module)
         return self
 
+    def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index` (as ``list.insert``); children are renumbered."""
+        modules = list(self._modules.values())
+        modules.insert(index, _checked_module(module, type(self).__name__))
+        self._renumber(modules)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at `index` (IndexError when out of range); children are renumbered."""
+        modules = list(self._modules.values())
+        try:
+            module = modules.pop(index)
+        except IndexError:
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {len(modules)} modules") from None
+        self._renumber(modules)
+        return module
+
+    def __delitem__(self, index) -> None:
+        """Remove the module(s) at an int `index` or a slice; children are renumbered."""
+        modules = list(self._modules.values())
+        try:
+            del modules[index]
+        except IndexError:
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {len(modules)} modules") from None
+        self._renumber(modules)
+
+    def _renumber(self, modules: list) -> None:
+        """Register `modules` as the children ``"0"``, ``"1"``, ... in this order."""
+        for name in list(self._modules):
+            delattr(self, name)
+        for module in modules:
+            self.append(module)
+
     def __getitem__(self, index):
         """The module at an int `index`, or a new container of the same kind for a slice (as PyTorch)."""
         modules = list(self._modules.values())
