@@ -2,7 +2,8 @@
 reference (`tinygrad_lstm.manual`) and PyTorch on the CPU, plus growth in T and memory.
 
 Run ``tinygrad-lstm bench`` (``--quick`` for a smoke run). Timings are interleaved in one
-process (autograd, fused, torch, autograd, ...) and the minimum over repeats is kept;
+process (autograd, fused, torch, autograd, ...; each timed run right after an untimed run of
+the same code) and the minimum over repeats is kept;
 ratios, not absolute times, are what to compare between machines. ``--write`` regenerates
 ``docs/performance.md``.
 """
@@ -107,15 +108,20 @@ def _torch_runner(cell: str, module, x: np.ndarray):
 
 
 def _best_times(runners: list, repeats: int) -> list:
-    """Minimum wall time of each runner, interleaved so machine drift hits all alike."""
+    """Minimum wall time of each runner over `repeats` rounds, interleaved so that machine
+    drift hits all alike.
+
+    In every round each runner runs twice in a row and only the second run is timed: the
+    steady state of a training loop, which repeats the same step. Timed right after another
+    runner, a run would start from that runner's caches (PyTorch's, say), which costs the
+    runner with the larger working set more.
+    """
     best = [float("inf")] * len(runners)
-    for runner in runners:
-        if runner is not None:
-            runner()  # warm-up
     for _ in range(repeats):
         for k, runner in enumerate(runners):
             if runner is None:
                 continue
+            runner()
             start = time.perf_counter()
             runner()
             best[k] = min(best[k], time.perf_counter() - start)
