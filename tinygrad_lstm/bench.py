@@ -307,7 +307,14 @@ def write_markdown(results: Results, path: Path) -> None:
               "0.5 * tanh(0.5 * z) + 0.5 folded into one tanh per step; `tl` ops allocate their results and",
               "compute sigmoid as 1 / (1 + exp(-z)), exact to a few ulps in both tails, as PyTorch.", "",
               f"Measured {datetime.date.today().isoformat()} on: {machine_description()}.", "",
-              summary(results), ""]
+              summary(results), "",
+              "Where the time goes: both sides do the same matrix products. The autograd side adds",
+              "Python work for every node of the graph (recorded in forward, visited in backward: a few",
+              "microseconds each, 11 nodes per LSTM step) and numpy calls that allocate, where the",
+              "reference writes in place into preallocated buffers. At (200, 64, 128, 256) the products",
+              "dominate and the ratio is close to 1. At (20, 1, 4, 8) an op handles at most 32 numbers,",
+              "so both sides' time is per-call overhead, and the graph makes several times more Python",
+              "and numpy calls per step than the hand-fused loop.", ""]
     path.write_text("\n".join(header) + "\n" + report(results) + "\n")
 
 

@@ -40,7 +40,7 @@ def reuse_freed_memory() -> bool:
 
     A training step allocates and frees thousands of arrays. With glibc's adaptive defaults
     the heap shrinks as backward frees the graph, and every page is faulted in again by the
-    next forward pass: measured here, a third of the time of an LSTM step at
+    next forward pass: measured here, up to a third of the time of an LSTM step at
     (T, B, H) = (50, 32, 128). Arrays below `MMAP_THRESHOLD` then come from the heap and up
     to `TRIM_THRESHOLD` of free heap is kept. False on other C libraries, or when a
     ``MALLOC_*`` variable already chose.
