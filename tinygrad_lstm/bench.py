@@ -222,7 +222,7 @@ def run(quick: bool = False, repeats: int | None = None, cells=("lstm", "rnn", "
                 results.timings.append(timing)
                 progress(_timing_row(timing))
     results.growth = growth((0, 8, 4, 16) if quick else (0, 32, 64, 128), 10 if quick else 100,
-                            40 if quick else 400, max(2, repeats // 3))
+                            40 if quick else 400, repeats)
     results.memory = peak_memory((50 if quick else 1000, 4 if quick else 32, 8 if quick else 64,
                                   8 if quick else 128))
     results.flat = memory_over_steps(20 if quick else 500)
