@@ -47,7 +47,7 @@ class Parameter(Tensor):
     ['factor']
     """
 
-    __slots__ = ()
+    __slots__ = ("_name",)  # the attribute name it was first registered under (named in error messages)
 
     def __init__(self, data, dtype=None):
         array = np.asarray(data.data if isinstance(data, Tensor) else data, dtype=dtype)
@@ -55,6 +55,7 @@ class Parameter(Tensor):
             raise TypeError(f"Parameter: only floating-point data can require grad, got dtype {array.dtype}; "
                             f"pass dtype=np.float32 or float values")
         super().__init__(array, requires_grad=True, dtype=dtype)
+        self._name = None
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Parameter(", threshold=64)
@@ -129,6 +130,8 @@ class Module:
         if isinstance(value, Parameter):
             modules.pop(name, None)
             parameters[name] = value
+            if value._name is None:
+                value._name = name
         elif isinstance(value, Module):
             parameters.pop(name, None)
             modules[name] = value
