@@ -35,7 +35,7 @@ import numpy as np
 __all__ = [
     "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
     "name_scope", "detect_anomaly", "backward", "walk_graph", "Graph", "increment_version", "LazyGrad",
-    "tensor_method", "tensor_property", "inplace",
+    "tensor_method", "tensor_property", "inplace", "traced_effect",
 ]
 
 
@@ -47,6 +47,18 @@ class ShapeError(ValueError):
 _grad_enabled = True
 _anomaly_enabled = False
 _scope = ""  # the current name scope, e.g. "lstm/l0/t=3", recorded on every node
+_tracer = None  # while `tl.jit` records a call: told of every op, in-place copy, backward and effect
+
+
+def traced_effect(fn):
+    """Mark a library function that changes state outside the tape (an optimizer step,
+    ``zero_grad``, gradient clipping) so that `tl.jit` records the call and replays it."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _tracer is not None:
+            return _tracer.on_effect(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def is_grad_enabled() -> bool:
@@ -396,23 +408,27 @@ class Function:
             ctx.meta = ((out.shape, out.dtype),)
         if _anomaly_enabled:
             _check_finite(ctx, outs or (out,), "forward output")
+        node = ctx
         if record:
             ctx.edges = tuple(edges)
             ctx.scope = _scope
             ctx.hooks = None
             ctx.seq = -next(_sequence)  # negated: heapq is a min-heap and backward wants newest first
         else:
-            ctx = None
+            node = None
         if outs is not None:
-            return tuple([Tensor._wrap(o, ctx, i) for i, o in enumerate(outs)])
-        t = _new_object(Tensor)
-        t._data = out
-        t.grad = None
-        t.requires_grad = record
-        t._node = ctx
-        t._index = 0
-        t._hooks = None
-        return t
+            result = tuple([Tensor._wrap(o, node, i) for i, o in enumerate(outs)])
+        else:
+            result = _new_object(Tensor)
+            result._data = out
+            result.grad = None
+            result.requires_grad = record
+            result._node = node
+            result._index = 0
+            result._hooks = None
+        if _tracer is not None:
+            _tracer.on_apply(ctx, args, kwargs, result)
+        return result
 
 
 _sequence = itertools.count()  # creation order: every node is created after its parents
@@ -763,6 +779,8 @@ def inplace(tensor: Tensor, result: Tensor, op: str) -> Tensor:
         node.saved_tensors = tuple(s.copy() if s is target else s for s in node.saved_tensors)
     np.copyto(target, result._data, casting="same_kind")
     increment_version(tensor)
+    if _tracer is not None:
+        _tracer.on_inplace(tensor, result)
     if recorded:
         tensor._node, tensor._index, tensor.requires_grad = node, result._index, True
     return tensor
@@ -857,6 +875,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> No
     that came from an op may be shared (``add`` hands one array to both inputs), so the
     first sum allocates a new buffer, which the engine then owns and adds into in place.
     """
+    if _tracer is not None:
+        return _tracer.on_backward(tensors, grad_tensors, retain_graph)
     pending, leaves, heap = _seed(tensors, grad_tensors)
     _walk(heap, pending, leaves, bool(retain_graph))
     _deposit(leaves)
