@@ -1,6 +1,4 @@
-"""`tl.nn.Module`, `Parameter`, the feed-forward layers, state dicts and `tl.save` / `tl.load`."""
-import io
-import zipfile
+"""`tl.nn.Module`, `Parameter`, the feed-forward layers and state dicts."""
 
 import numpy as np
 import pytest
@@ -248,43 +246,6 @@ def test_load_non_strict_reports_keys():
     result = linear.load_state_dict({"weight": np.zeros((2, 2)), "other": 1}, strict=False)
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["other"]
     assert (linear.weight.data == 0).all()
-
-
-def test_save_and_load_round_trip(tmp_path):
-    tl.manual_seed(6)
-    model = Encoder(dtype=np.float64)
-    path = tmp_path / "model.npz"
-    tl.save(model.state_dict(), path)
-    loaded = tl.load(path)
-    assert list(loaded) == list(model.state_dict())
-    for name, array in model.state_dict().items():
-        assert loaded[name].dtype == np.float64
-        np.testing.assert_array_equal(loaded[name], array)
-    fresh = Encoder(dtype=np.float64)
-    fresh.load_state_dict(tl.load(str(path)))
-    tokens = np.array([[1, 2], [3, 4]])
-    np.testing.assert_array_equal(fresh(tokens).data, model(tokens).data)
-    with np.load(path) as archive:  # a plain .npz
-        assert sorted(archive.files) == sorted(loaded)
-
-
-def test_save_validates_before_writing(tmp_path):
-    path = tmp_path / "bad.npz"
-    with pytest.raises(TypeError, match="'b'"):
-        tl.save({"a": np.zeros(2), "b": np.array([object()])}, path)
-    assert not path.exists()
-    with pytest.raises(TypeError, match="keys"):
-        tl.save({1: np.zeros(2)}, path)
-
-
-def test_load_refuses_pickled_arrays():
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        with archive.open("evil.npy", "w") as member:
-            np.lib.format.write_array(member, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    buffer.seek(0)
-    with pytest.raises(ValueError, match="allow_pickle"):
-        tl.load(buffer)
 
 
 def test_to_double_and_float_cast_parameters_grads_and_inputs():

@@ -1,9 +1,7 @@
 """A demanding PyTorch user's checks: odd shapes, module API, checkpoints, optimisers, losses,
 gradient reports, graph pictures and the command line, each against PyTorch where it has the same thing."""
-import io
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest
@@ -360,67 +358,6 @@ def test_sequential_and_module_list_indexing_slicing_extend_setitem():
     assert names(layers.named_parameters()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
     with pytest.raises(TypeError, match="ModuleList: can only hold modules"):
         layers.append("linear")
-
-
-# --------------------------------------------------------------------------- save / load
-def test_save_load_round_trip_into_a_fresh_module(tmp_path):
-    tl.manual_seed(0)
-    lstm = tl.nn.LSTM(2, 3, num_layers=2, bidirectional=True)
-    tl.save(lstm.state_dict(), tmp_path / "model.npz")
-    fresh = tl.nn.LSTM(2, 3, num_layers=2, bidirectional=True)
-    fresh.load_state_dict(tl.load(tmp_path / "model.npz"))
-    x = np.ones((4, 1, 2), np.float32)
-    np.testing.assert_array_equal(fresh(x)[0].data, lstm(x)[0].data)
-    assert list(tl.load(str(tmp_path / "model.npz"))) == list(lstm.state_dict())
-
-
-def test_save_writes_the_path_as_named_and_load_hints_at_numpys_suffix(tmp_path):
-    tl.save({"w": np.ones(2)}, tmp_path / "checkpoint")
-    assert os.listdir(tmp_path) == ["checkpoint"]
-    np.testing.assert_array_equal(tl.load(tmp_path / "checkpoint")["w"], np.ones(2))
-    np.savez(tmp_path / "numpy_checkpoint", w=np.ones(2))  # numpy writes numpy_checkpoint.npz
-    with pytest.raises(FileNotFoundError, match=r"numpy_checkpoint.npz' exists \(numpy.savez adds"):
-        tl.load(tmp_path / "numpy_checkpoint")
-    with pytest.raises(FileNotFoundError, match="load: no such file"):
-        tl.load(tmp_path / "missing.npz")
-
-
-@pytest.mark.parametrize("value, message", [
-    ("abc", "'x' has dtype <U3"), (None, "'x' has dtype object"), ({"a": 1}, "'x' has dtype object"),
-    ([[1.0], [1.0, 2.0]], "cannot convert 'x' \\(list\\) to an array"), (np.ones(2, np.complex64), "complex64"),
-])
-def test_save_refuses_non_arrays_with_a_type_error_and_writes_nothing(tmp_path, value, message):
-    with pytest.raises(TypeError, match=message):
-        tl.save({"ok": np.ones(1), "x": value}, tmp_path / "bad.npz")
-    assert not (tmp_path / "bad.npz").exists()
-
-
-def test_save_takes_tensors_and_torch_parameters_that_require_grad():
-    torch = pytest.importorskip("torch")
-    buffer = io.BytesIO()
-    twin = torch.nn.Linear(2, 3)
-    tl.save({**dict(twin.named_parameters()), "mine": tl.nn.Parameter(np.ones(2))}, buffer)
-    buffer.seek(0)
-    loaded = tl.load(buffer)
-    np.testing.assert_array_equal(loaded["weight"], twin.weight.detach().numpy())
-    assert loaded["mine"].tolist() == [1.0, 1.0]
-
-
-def test_load_refuses_files_that_are_not_npz_archives_with_a_clear_value_error(tmp_path):
-    torch = pytest.importorskip("torch")
-    torch.save(torch.nn.Linear(2, 3).state_dict(), tmp_path / "model.pt")
-    with pytest.raises(ValueError, match="zip archive but not of .npy arrays.*torch.load"):
-        tl.load(tmp_path / "model.pt")
-    np.save(tmp_path / "one.npy", np.ones(3))
-    with pytest.raises(ValueError, match="single array"):
-        tl.load(tmp_path / "one.npy")
-    (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(ValueError, match="'.*notes.txt' is not an .npz archive"):
-        tl.load(tmp_path / "notes.txt")
-    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
-        archive.writestr("readme.md", "hi")
-    with pytest.raises(ValueError, match="'readme.md'"):
-        tl.load(tmp_path / "other.zip")
 
 
 # --------------------------------------------------------------------------- optimisers
