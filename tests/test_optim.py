@@ -1,6 +1,4 @@
-"""tl.optim and gradient clipping: trajectories against torch.optim, checkpoints, validation, short fits."""
-import math
-import warnings
+"""tl.optim: trajectories against torch.optim, checkpoints, validation, short fits."""
 
 import numpy as np
 import pytest
@@ -330,85 +328,6 @@ def test_repr_lists_each_group():
 def test_invalid_arguments_are_rejected_like_torch(make, error, message):
     with pytest.raises(error, match=message):
         make(make_params(np.float64))
-
-
-# --------------------------------------------------------------------------- gradient clipping
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
-@pytest.mark.parametrize("max_norm", [0.5, 1e3])
-def test_clip_grad_norm_matches_torch(max_norm, norm_type, dtype):
-    torch = pytest.importorskip("torch")
-    params = make_params(dtype)
-    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
-    grads = synthetic_grads(3, dtype, seed=5)[2]  # parameter 1 has no gradient
-    set_grads(params, grads, torch_params)
-    before = [None if p.grad is None else p.grad.copy() for p in params]
-    total = nn_utils.clip_grad_norm_(params, max_norm, norm_type)
-    torch_total = torch.nn.utils.clip_grad_norm_(torch_params, max_norm, norm_type)
-    np.testing.assert_allclose(total, torch_total.item(), rtol=1e-6 if dtype == np.float32 else 1e-12)
-    assert isinstance(total, float) and total.item() == float(total)
-    for p, tp, b in zip(params, torch_params, before):
-        if b is None:
-            assert p.grad is None
-            continue
-        assert p.grad.dtype == dtype
-        np.testing.assert_allclose(p.grad, tp.grad.numpy(), **tolerance(dtype))
-        if max_norm > total:
-            np.testing.assert_array_equal(p.grad, b)  # untouched, not multiplied by ~1
-    if max_norm < total:
-        clipped = np.linalg.norm(np.concatenate([p.grad.ravel() for p in params if p.grad is not None]).astype(float),
-                                 ord=norm_type)
-        assert clipped == pytest.approx(max_norm, rel=1e-5)
-
-
-def test_clip_grad_norm_edge_cases():
-    w = tl.Tensor([0.0, 0.0], requires_grad=True)
-    assert nn_utils.clip_grad_norm_([w], 1.0) == 0.0  # no gradients at all
-    w.grad = [3.0, 4.0]  # set by hand as a list: clipped as an array of the parameter's dtype
-    assert nn_utils.clip_grad_norm_(w, 1.0) == 5.0  # a single Tensor
-    np.testing.assert_allclose(w.grad, np.array([3.0, 4.0]) / (5 + 1e-6), rtol=1e-12)  # torch's coefficient
-    huge = tl.Tensor(np.zeros(4, dtype=np.float32), requires_grad=True)
-    huge.grad = np.full(4, 1e30, dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert nn_utils.clip_grad_norm_([huge], 1.0) == pytest.approx(2e30)  # computed in float64: no overflow
-    np.testing.assert_allclose(huge.grad, 0.5, rtol=1e-6)
-    assert huge.grad.dtype == np.float32
-
-
-def test_clip_grad_norm_of_non_finite_gradients_like_torch():
-    torch = pytest.importorskip("torch")
-    grad = np.array([np.inf, 1.0, -2.0])
-    w = tl.Tensor(np.zeros(3), requires_grad=True)
-    w.grad = grad.copy()
-    with pytest.raises(RuntimeError, match="non-finite|cannot be clipped"):
-        nn_utils.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
-    np.testing.assert_array_equal(w.grad, grad)
-    tw = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    tw.grad = torch.tensor(grad)
-    torch_total = torch.nn.utils.clip_grad_norm_([tw], 1.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        total = nn_utils.clip_grad_norm_([w], 1.0)
-    assert total == torch_total.item() == math.inf
-    np.testing.assert_array_equal(w.grad, tw.grad.numpy())
-
-
-def test_clip_grad_value_matches_torch_in_place():
-    torch = pytest.importorskip("torch")
-    params = make_params(np.float32)
-    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
-    grads = [np.asarray(g * 3) if g is not None else None for g in synthetic_grads(3, np.float32, seed=6)[2]]
-    set_grads(params, grads, torch_params)
-    arrays = [p.grad for p in params]
-    nn_utils.clip_grad_value_(params, 0.7)
-    torch.nn.utils.clip_grad_value_(torch_params, 0.7)
-    for p, tp, a in zip(params, torch_params, arrays):
-        assert p.grad is a
-        if a is not None:
-            np.testing.assert_array_equal(p.grad, tp.grad.numpy())
-    with pytest.raises(ValueError, match="clip_value must be non-negative"):
-        nn_utils.clip_grad_value_(params, -1.0)
 
 
 # --------------------------------------------------------------------------- short fits
