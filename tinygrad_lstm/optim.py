@@ -23,6 +23,7 @@ from numbers import Real
 import numpy as np
 
 from .engine import Tensor, enable_grad
+from .nn.module import _zero_grads
 
 __all__ = ["Optimizer", "SGD", "Adam", "Adagrad"]
 
@@ -105,15 +106,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients: set them to None (default, like PyTorch 2), or zero them in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    elif type(p.grad) is np.ndarray:
-                        p.grad.fill(0)
-                    else:  # a gradient assigned by hand as a list or number
-                        p.grad = np.zeros(p.shape, p.dtype)
+        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (those whose ``.grad`` is None are skipped).
