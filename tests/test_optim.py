@@ -248,18 +248,6 @@ def test_a_gradient_of_the_wrong_shape_is_rejected_before_any_update():
         np.testing.assert_array_equal(p.data, b)
 
 
-def test_zero_grad():
-    params = make_params(np.float64)
-    optimizer = tl.optim.SGD(params, lr=0.1)
-    set_grads(params, [np.ones(s) for s in SHAPES])
-    grad = params[0].grad
-    optimizer.zero_grad(set_to_none=False)
-    assert params[0].grad is grad
-    np.testing.assert_array_equal(grad, 0)
-    optimizer.zero_grad()
-    assert all(p.grad is None for p in params)
-
-
 def test_closure_is_evaluated_before_the_update():
     w = tl.Tensor([3.0], requires_grad=True)
     optimizer = tl.optim.SGD([w], lr=0.25)
@@ -328,6 +316,81 @@ def test_repr_lists_each_group():
 def test_invalid_arguments_are_rejected_like_torch(make, error, message):
     with pytest.raises(error, match=message):
         make(make_params(np.float64))
+
+
+# --------------------------------------------------------------------------- two layers, groups and checkpoints against torch
+def optimiser_twins(torch, name, **options):
+    tl.manual_seed(0)
+    first, second = tl.nn.Linear(3, 2, dtype=np.float64), tl.nn.Linear(2, 1, dtype=np.float64)
+    torch_first, torch_second = torch.nn.Linear(3, 2).double(), torch.nn.Linear(2, 1).double()
+    for ours, theirs in [(first, torch_first), (second, torch_second)]:
+        theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    groups = lambda a, b: [{"params": list(a.parameters())}, {"params": list(b.parameters()), "lr": 0.05}]
+    return ((first, second, getattr(tl.optim, name)(groups(first, second), **options)),
+            (torch_first, torch_second, getattr(torch.optim, name)(groups(torch_first, torch_second), **options)))
+
+
+@pytest.mark.parametrize("name, options", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+])
+def test_optimisers_match_torch_with_groups_missing_grads_and_an_lr_change(name, options):
+    torch = pytest.importorskip("torch")
+    (first, second, optimiser), (torch_first, torch_second, torch_optimiser) = optimiser_twins(torch, name, **options)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for step in range(6):
+        optimiser.zero_grad()
+        torch_optimiser.zero_grad()
+        if step == 2:  # only the second layer gets gradients: the first's grads are None and it must not move
+            loss = (second(tl.Tensor(x[:, :2])) ** 2).sum()
+            torch_loss = (torch_second(torch.from_numpy(x[:, :2])) ** 2).sum()
+        else:
+            loss = (second(first(x)) ** 2).sum()
+            torch_loss = (torch_second(torch_first(torch.from_numpy(x))) ** 2).sum()
+        loss.backward()
+        torch_loss.backward()
+        if step == 3:
+            optimiser.param_groups[0]["lr"] = torch_optimiser.param_groups[0]["lr"] = 0.2
+        optimiser.step()
+        torch_optimiser.step()
+    ours = [p.data for m in (first, second) for p in m.parameters()]
+    theirs = [p.detach().numpy() for m in (torch_first, torch_second) for p in m.parameters()]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_optimiser_state_dict_round_trips_through_tl_save(tmp_path, name):
+    torch = pytest.importorskip("torch")
+    options = dict(lr=0.1, momentum=0.9) if name == "SGD" else dict(lr=0.1)
+    (first, second, optimiser), _ = optimiser_twins(torch, name, **options)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for _ in range(2):
+        optimiser.zero_grad()
+        (second(first(x)) ** 2).sum().backward()
+        optimiser.step()
+    tl.save(optimiser.state_dict(), tmp_path / "optimiser.npz")
+    restored = getattr(tl.optim, name)([{"params": list(first.parameters())},
+                                        {"params": list(second.parameters()), "lr": 0.05}], **options)
+    restored.load_state_dict(tl.load(tmp_path / "optimiser.npz"))
+    saved, again = optimiser.state_dict(), restored.state_dict()
+    assert sorted(saved) == sorted(again)
+    assert all(np.array_equal(saved[k], again[k]) and saved[k].dtype == again[k].dtype for k in saved)
+    assert restored.param_groups[1]["lr"] == 0.05
+
+
+def test_zero_grad_keeps_or_drops_the_gradient_arrays():
+    w = tl.Tensor(np.ones(2, np.float32), requires_grad=True)
+    optimiser = tl.optim.SGD([w], lr=0.1)
+    w.grad = grad = np.ones(2, np.float32)
+    optimiser.zero_grad(set_to_none=False)
+    assert w.grad is grad and not grad.any()
+    w.grad = [1.0, 2.0]  # set by hand as a list
+    optimiser.zero_grad(set_to_none=False)
+    assert isinstance(w.grad, np.ndarray) and w.grad.dtype == np.float32 and not w.grad.any()
+    optimiser.zero_grad()
+    assert w.grad is None
 
 
 # --------------------------------------------------------------------------- short fits
