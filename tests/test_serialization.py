@@ -191,6 +191,15 @@ def test_every_truncation_is_a_value_error(writer):
         assert not assert_loads_intact_or_raises(data[:length]), length
 
 
+def test_a_file_object_not_rewound_after_saving_is_explained():
+    buffer = io.BytesIO()
+    tl.save(STATE, buffer)
+    with pytest.raises(ValueError, match=r"load: the file has nothing left to read at position \d+; rewind it with seek\(0\)"):
+        tl.load(buffer)
+    buffer.seek(0)
+    assert list(tl.load(buffer)) == list(STATE)
+
+
 def test_truncated_file_on_disk_names_its_path(tmp_path):
     data = saved(STATE)
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])

@@ -114,6 +114,9 @@ def _read_archive(file, where: str) -> OrderedDict:
     start = file.read(len(_NPY_MAGIC))
     file.seek(-len(start), os.SEEK_CUR)
     if not start:
+        if file.tell():  # a file object left at the end of what was just written to it
+            raise ValueError(f"load: {where} has nothing left to read at position {file.tell()}; "
+                             f"rewind it with seek(0) first")
         raise ValueError(f"load: {where} is empty, not an .npz archive of arrays")
     if start == _NPY_MAGIC:
         raise ValueError(f"load: {where} holds a single array (.npy), not an .npz archive of named arrays")
