@@ -881,3 +881,52 @@ def test_a_zero_dim_parameter_takes_a_one_element_value_like_torch():
     ours.load_state_dict({"scale": np.array([3.0])})
     theirs.load_state_dict({"scale": torch.tensor([3.0])})
     assert ours.scale.shape == () and ours.scale.item() == theirs.scale.item() == 3.0
+
+
+# --------------------------------------------------------------------------- version counters
+def test_load_state_dict_bumps_the_version_of_every_tensor_it_writes():
+    torch = pytest.importorskip("torch")
+    ours, theirs = twin_structures(torch)
+    state = ours.state_dict()
+    tensors = dict(ours.state_dict(keep_vars=True))
+    torch_tensors = dict(theirs.state_dict(keep_vars=True))
+    before = {key: t._version for key, t in tensors.items()}
+    torch_before = {key: t._version for key, t in torch_tensors.items()}
+    ours.load_state_dict(state)
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    bumped = {key: t._version > before[key] for key, t in tensors.items()}
+    assert bumped == {key: t._version > torch_before[key] for key, t in torch_tensors.items()}
+    assert all(bumped.values()) and "first.running_mean" in bumped  # buffers too
+    versions = {key: t._version for key, t in tensors.items()}
+    state["second.gain"] = np.ones(5)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        ours.load_state_dict(state)
+    assert versions == {key: t._version for key, t in tensors.items()}  # a failed load writes nothing
+
+
+def test_backward_through_a_graph_built_before_load_state_dict_raises_like_torch():
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    model = tl.nn.GRU(2, 3, dtype=np.float64)
+    twin = torch.nn.GRU(2, 3).double()
+    state = model.state_dict()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    x = np.random.default_rng(0).standard_normal((3, 1, 2))
+    loss, torch_loss = (model(x)[0] ** 2).sum(), (twin(torch.from_numpy(x))[0] ** 2).sum()
+    model.load_state_dict(state)  # the same values, written in place: the saved ones are stale all the same
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch_loss.backward()
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: weight_hh_l0 saved by"):
+        loss.backward()
+    (model(x)[0] ** 2).sum().backward()  # a fresh forward pass is fine
+    assert model.weight_hh_l0.grad is not None
+
+
+def test_a_parameter_is_named_by_its_first_registration():
+    linear = tl.nn.Linear(2, 2)
+    assert linear.weight._name == "weight"
+    model = tl.nn.Module()
+    model.tied = linear.weight  # a second name does not rename it
+    assert model.tied._name == "weight"
+    assert tl.nn.Parameter(np.ones(1))._name is None

@@ -428,3 +428,47 @@ def test_softmax_classifier_with_clipped_sgd_cuts_the_loss_10_fold_in_100_steps(
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, f"loss went from {losses[0]:.3g} to {losses[-1]:.3g}"
+
+
+# --------------------------------------------------------------------------- version counters
+@pytest.mark.parametrize("name, options", CONFIGS)
+def test_step_bumps_the_version_of_every_parameter_it_updates_like_torch(name, options):
+    torch = pytest.importorskip("torch")
+    params = make_params(np.float64)
+    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    grads = synthetic_grads(3, np.float64)[2]  # parameter 1 has no gradient: not updated
+    set_grads(params, grads, torch_params)
+    optimizer = getattr(tl.optim, name)(params, **options)
+    torch_optimizer = getattr(torch.optim, name)(torch_params, **options)
+    before = [p._version for p in params]
+    torch_before = [p._version for p in torch_params]
+    optimizer.step()
+    torch_optimizer.step()
+    bumped = [p._version > v for p, v in zip(params, before)]
+    assert bumped == [p._version > v for p, v in zip(torch_params, torch_before)] == [True, False, True]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_backward_through_a_graph_built_before_the_step_raises_like_torch(name):
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    model = tl.nn.LSTM(2, 3, dtype=np.float64)
+    twin = torch.nn.LSTM(2, 3).double()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 1, 2))
+    optimizer = getattr(tl.optim, name)(model.parameters(), lr=0.1)
+    torch_optimizer = getattr(torch.optim, name)(twin.parameters(), lr=0.1)
+    first, second = model(x)[0].sum(), (model(x)[0] ** 2).sum()
+    torch_first, torch_second = twin(torch.from_numpy(x))[0].sum(), (twin(torch.from_numpy(x))[0] ** 2).sum()
+    first.backward()
+    torch_first.backward()
+    optimizer.step()  # changes the weights that `second` saved
+    torch_optimizer.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch_second.backward()
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: weight_hh_l0 saved by \w+ at "
+                                           r"lstm/l0/t=\d is at version 1; expected version 0"):
+        second.backward()
+    optimizer.zero_grad()  # a forward pass after the step backpropagates as usual
+    (model(x)[0] ** 2).sum().backward()
+    assert all(np.isfinite(p.grad).all() for p in model.parameters())

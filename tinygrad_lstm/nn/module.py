@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..engine import Tensor, name_scope
+from ..engine import Tensor, increment_version, name_scope
 from ..serialization import real_array
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys", "StateDictError"]
@@ -45,7 +45,9 @@ class Parameter(Tensor):
     ['factor']
     """
 
-    __slots__ = ()
+    # The attribute name it was first registered under ("weight_hh_l0"): error messages of the
+    # engine (a backward through values changed in place) name the tensor by it.
+    __slots__ = ("_name",)
 
     def __init__(self, data, dtype=None):
         array = np.asarray(data.data if isinstance(data, Tensor) else data, dtype=dtype)
@@ -53,6 +55,7 @@ class Parameter(Tensor):
             raise TypeError(f"Parameter: only floating-point data can require grad, got dtype {array.dtype}; "
                             f"pass dtype=np.float32 or float values")
         super().__init__(array, requires_grad=True, dtype=dtype)
+        self._name = None
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Parameter(", threshold=64)
@@ -195,6 +198,8 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"{type(self).__name__}: cannot assign {type(param).__name__} object to parameter "
                             f"{name!r} (a Parameter or None required)")
+        if param is not None and param._name is None:
+            param._name = name
         self._register("_parameters", name, param)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
@@ -474,8 +479,9 @@ class Module:
         TypeError
             A value that is not a real numeric array, or a `state_dict` that is not a mapping.
 
-        Nothing is changed unless every key and shape is valid. As in PyTorch, a parameter
-        of shape ``()`` takes a value of shape ``(1,)``.
+        Nothing is changed unless every key and shape is valid. Every tensor written gets its
+        version counter bumped, so a backward through a graph built before the load raises
+        RuntimeError. As in PyTorch, a parameter of shape ``()`` takes a value of shape ``(1,)``.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of names to arrays, "
@@ -513,6 +519,7 @@ class Module:
             raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for tensor, array in writes:
             np.copyto(tensor.data, array, casting="unsafe")
+            increment_version(tensor)  # a graph that saved the old values now refuses to backpropagate
         return IncompatibleKeys(missing, unexpected)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
