@@ -2,13 +2,17 @@
 
 - ``classic``: the column-major API most courses teach (``rnn_forward``, ``lstm_backward``, ...).
 - ``fused``: one layer in PyTorch's layout, vectorised; the speed reference for autograd.
-- ``adapters``: move one set of weights and data between the two layouts.
+- ``adapters``: move weights, gradients and data between the classic layout and PyTorch's.
 
 The derivations are in ``docs/math.md``.
 """
 from .adapters import (
+    lstm_grads_from_torch,
+    lstm_grads_to_torch,
     lstm_params_from_torch,
     lstm_params_to_torch,
+    rnn_grads_from_torch,
+    rnn_grads_to_torch,
     rnn_params_from_torch,
     rnn_params_to_torch,
     sequence_from_torch,
@@ -46,5 +50,6 @@ __all__ = [
     "gru_forward_fused", "gru_backward_fused",
     "lstm_params_to_torch", "lstm_params_from_torch",
     "rnn_params_to_torch", "rnn_params_from_torch",
+    "lstm_grads_to_torch", "lstm_grads_from_torch", "rnn_grads_to_torch", "rnn_grads_from_torch",
     "sequence_to_torch", "sequence_from_torch", "state_to_torch", "state_from_torch",
 ]
