@@ -242,8 +242,15 @@ class CourseLayout:
         """Random float64 inputs named as the course's parameters, plus the upstream gradients ``d<output>``."""
         raise NotImplementedError
 
-    def graph(self, cell: str, scope: str, inputs: dict) -> tuple:
-        """``(outputs, steps)``: the forward's outputs as Tensors, and each step's cache values (arrays)."""
+    def graph(self, cell: str, scope: str, inputs: dict, c0=None) -> tuple:
+        """``(outputs, steps)``: the forward's outputs as Tensors, and each step's cache values (arrays).
+
+        A sequence starts from the cell state `c0` (an array), zero by default as in the course.
+        """
+        raise NotImplementedError
+
+    def assemble_cache(self, step_forward, problem: dict, c0, files: set):
+        """The cache of the sequence forward, built from `step_forward`'s caches, starting from cell state `c0`."""
         raise NotImplementedError
 
     def gradient_options(self, cell: str, name: str) -> dict:
@@ -342,10 +349,13 @@ class _Coursera(CourseLayout):
             if cell == "lstm":
                 problem.update(c_prev=_normal(rng, (n_a, m)), dc_next=_normal(rng, (n_a, m)))
             return problem
-        return {"x": _normal(rng, (n_x, m, T)), "a0": _normal(rng, (n_a, m)), "parameters": parameters,
-                "da": _normal(rng, (n_a, m, T))}
+        problem = {"x": _normal(rng, (n_x, m, T)), "a0": _normal(rng, (n_a, m)), "parameters": parameters,
+                   "da": _normal(rng, (n_a, m, T))}
+        if cell == "lstm":
+            problem["c0"] = _normal(rng, (n_a, m))  # the start of the localisation runs (see _check_backward)
+        return problem
 
-    def graph(self, cell, scope, inputs):
+    def graph(self, cell, scope, inputs, c0=None):
         p = inputs["parameters"]
         step = self._rnn_step if cell == "rnn" else self._lstm_step
         if scope == "step":
@@ -353,7 +363,7 @@ class _Coursera(CourseLayout):
             outputs, cached = step(inputs["xt"], *state, p)
             return outputs, [cached]
         x, a0 = inputs["x"], inputs["a0"]
-        state = (a0,) if cell == "rnn" else (a0, Tensor(np.zeros(a0.shape)))
+        state = (a0,) if cell == "rnn" else (a0, Tensor(np.zeros(a0.shape) if c0 is None else c0))
         names = {"a_next": "a", "yt_pred": "y_pred" if cell == "rnn" else "y", "c_next": "c"}
         collected, steps = {}, []
         for t in range(x.shape[2]):
@@ -363,6 +373,13 @@ class _Coursera(CourseLayout):
             for name, value in outputs.items():
                 collected.setdefault(names[name], []).append(value)
         return {name: stack(values, axis=2) for name, values in collected.items()}, steps
+
+    def assemble_cache(self, step_forward, problem, c0, files):
+        x, a, c, caches = problem["x"], problem["a0"], c0, []
+        for t in range(x.shape[2]):
+            a, c, _, cache = _call(step_forward, [x[:, :, t], a, c, problem["parameters"]], files)
+            caches.append(cache)
+        return caches, x
 
     @staticmethod
     def _rnn_step(xt, a_prev, p):
@@ -506,9 +523,12 @@ class _CS231n(CourseLayout):
             if cell == "lstm":
                 problem.update(prev_c=_normal(rng, (N, H)), dnext_c=_normal(rng, (N, H)))
             return problem
-        return {"x": _normal(rng, (N, T, D)), "h0": _normal(rng, (N, H)), **weights, "dh": _normal(rng, (N, T, H))}
+        problem = {"x": _normal(rng, (N, T, D)), "h0": _normal(rng, (N, H)), **weights, "dh": _normal(rng, (N, T, H))}
+        if cell == "lstm":
+            problem["c0"] = _normal(rng, (N, H))  # the start of the localisation runs (see _check_backward)
+        return problem
 
-    def graph(self, cell, scope, inputs):
+    def graph(self, cell, scope, inputs, c0=None):
         weights = (inputs["Wx"], inputs["Wh"], inputs["b"])
         if scope == "step":
             if cell == "rnn":
@@ -516,7 +536,7 @@ class _CS231n(CourseLayout):
             next_h, next_c = self._lstm_step(inputs["x"], inputs["prev_h"], inputs["prev_c"], *weights)
             return {"next_h": next_h, "next_c": next_c}, [{}]
         x, h = inputs["x"], inputs["h0"]
-        c = Tensor(np.zeros(h.shape))
+        c = Tensor(np.zeros(h.shape) if c0 is None else c0)
         hidden = []
         for t in range(x.shape[1]):
             if cell == "rnn":
@@ -525,6 +545,13 @@ class _CS231n(CourseLayout):
                 h, c = self._lstm_step(x[:, t], h, c, *weights)
             hidden.append(h)
         return {"h": stack(hidden, axis=1)}, [{} for _ in hidden]
+
+    def assemble_cache(self, step_forward, problem, c0, files):
+        x, h, c, cache = problem["x"], problem["h0"], c0, []
+        for t in range(x.shape[1]):
+            h, c, step_cache = _call(step_forward, [x[:, t], h, c, problem["Wx"], problem["Wh"], problem["b"]], files)
+            cache.append(step_cache)
+        return cache
 
     @staticmethod
     def _rnn_step(x, prev_h, Wx, Wh, b):
@@ -725,9 +752,10 @@ def _cells(cells) -> tuple:
 
 
 # --------------------------------------------------------------------------- checking one function
-def _graph(layout: CourseLayout, cell: str, scope: str, problem: dict) -> tuple:
+def _graph(layout: CourseLayout, cell: str, scope: str, problem: dict, c0=None) -> tuple:
     """``(outputs, gradients, steps)`` of the graph: values of the forward's outputs, the gradients
-    ``d<input>`` of the loss ``sum(d<output> * output)``, and each step's cache values."""
+    ``d<input>`` of the loss ``sum(d<output> * output)``, and each step's cache values; a sequence
+    starts from cell state `c0` (zero by default)."""
     forward = layout.forward_of(cell, scope)
     leaves = {}
 
@@ -736,7 +764,7 @@ def _graph(layout: CourseLayout, cell: str, scope: str, problem: dict) -> tuple:
         return leaves[name]
     inputs = {name: ({k: leaf(k, v) for k, v in problem[name].items()} if isinstance(problem[name], dict)
                      else leaf(name, problem[name])) for name in forward.params}
-    outputs, steps = layout.graph(cell, scope, inputs)
+    outputs, steps = layout.graph(cell, scope, inputs, c0)
     terms = [(Tensor(problem["d" + name]) * value).sum() for name, value in outputs.items() if "d" + name in problem]
     loss = terms[0]
     for term in terms[1:]:
@@ -811,32 +839,32 @@ def _diagnose_forward(layout, fn, rows, facts) -> str:
     return f"{names}: wrong from the first step: check the cell's equations" + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _check_backward(layout, fn, learner, learner_forward, forward_check, seed, files) -> FunctionCheck:
+def _check_backward(layout, fn, learner, module, results, seed, files) -> FunctionCheck:
     forward = layout.function(fn.forward)
+    forward_check = results.get(fn.forward)
     yours = forward_check is not None and forward_check.correct
-    make_cache = learner_forward if yours else getattr(layout.reference, fn.forward)
+    make_cache = getattr(module, fn.forward) if yours else getattr(layout.reference, fn.forward)
     problem = layout.problem(fn.cell, fn.scope, seed)
     sequence = fn.scope == "sequence"
 
-    def gradients_at(prob):
-        cache = _call(make_cache, [prob[p] for p in forward.params], files)[-1]
-        result = _call(learner, [prob[p] for p in fn.params[:-1]] + [cache], files)
-        return layout.read_backward(fn, result)
+    def backward(prob, cache):
+        return layout.read_backward(fn, _call(learner, [prob[p] for p in fn.params[:-1]] + [cache], files))
 
-    def references_at(prob):
-        gradients = _graph(layout, fn.cell, fn.scope, prob)[1]
+    def run(prob):
+        return backward(prob, _call(make_cache, [prob[p] for p in forward.params], files)[-1])
+
+    def references_at(prob, c0=None):
+        gradients = _graph(layout, fn.cell, fn.scope, prob, c0)[1]
         return {name: gradients[name] for name in fn.outputs}
 
     check = partial(_check_value, layout, fn.cell)
     right_without_cell_gradient = False
     try:
-        values, references = gradients_at(problem), references_at(problem)
+        values, references = run(problem), references_at(problem)
         rows = [check(name, values[name], references[name]) for name in fn.outputs]
         if sequence and not all(row.correct for row in rows):
-            T = problem["x"].shape[layout.time_axis]
-            found = first_wrong_lengths(lambda n: gradients_at(_prefix(layout, problem, n)),
-                                        lambda n: references_at(_prefix(layout, problem, n)), range(1, T + 1),
-                                        check=check)
+            found = _first_wrong_lengths(layout, fn, problem, yours, module, results, make_cache, files,
+                                         backward, run, references_at, check)
             rows = [_merged(row, found.get(row.name)) for row in rows]
             dx = next(row for row in rows if row.name == "dx")
             if not dx.correct and dx.problem is None:
@@ -844,7 +872,7 @@ def _check_backward(layout, fn, learner, learner_forward, forward_check, seed, f
         elif not sequence and fn.cell == "lstm" and not all(row.correct for row in rows):
             cell_upstream = layout.wording("lstm").cell_upstream
             without = dict(problem, **{cell_upstream: np.zeros_like(problem[cell_upstream])})
-            again, truth = gradients_at(without), references_at(without)
+            again, truth = run(without), references_at(without)
             right_without_cell_gradient = all(check(n, again[n], truth[n]).correct for n in fn.outputs)
     except _LearnerError as error:
         return FunctionCheck(fn.name, False, "yours" if yours else "reference", [],
@@ -856,6 +884,62 @@ def _check_backward(layout, fn, learner, learner_forward, forward_check, seed, f
         layout.backward_notes(fn, rows, values, references)
     diagnosis = diagnose(rows, layout.wording(fn.cell), sequence, right_without_cell_gradient)
     return FunctionCheck(fn.name, all(row.correct for row in rows), "yours" if yours else "reference", rows, diagnosis)
+
+
+def _first_wrong_lengths(layout, fn, problem, yours, module, results, make_cache, files, backward, run,
+                         references_at, check) -> dict:
+    """`first_wrong_lengths` of a sequence backward over the prefixes of `problem`.
+
+    The course's LSTM forwards start from a zero cell state, so the forget gate gets no gradient
+    at the first step and a mistake in it would only show from length 2, as if it were carried.
+    When the sequence cache can be assembled from step caches (always for coursera; for cs231n when
+    yours is the list of your step caches, or the package's forward is used), the prefixes start
+    from the nonzero cell state ``problem["c0"]`` instead.
+    """
+    steps = range(1, problem["x"].shape[layout.time_axis] + 1)
+    assemble = _cache_assembler(layout, fn, problem, yours, module, results, make_cache, files)
+    if assemble is not None:
+        try:
+            return first_wrong_lengths(
+                lambda n: backward(_prefix(layout, problem, n), assemble(_prefix(layout, problem, n))),
+                lambda n: references_at(_prefix(layout, problem, n), problem["c0"]), steps, check=check)
+        except _LearnerError:
+            pass  # the assembled caches do not suit this backward: use its forward's, from a zero cell state
+    return first_wrong_lengths(lambda n: run(_prefix(layout, problem, n)),
+                               lambda n: references_at(_prefix(layout, problem, n)), steps, check=check)
+
+
+def _cache_assembler(layout, fn, problem, yours, module, results, make_cache, files):
+    """``problem -> cache`` built from step caches from ``problem["c0"]``, or None when that is not possible."""
+    if "c0" not in problem:
+        return None
+    step = layout.forward_of(fn.cell, "step")
+    if yours:
+        step_check = results.get(step.name)
+        if step_check is None or not step_check.correct:
+            return None
+        step_forward = getattr(module, step.name)
+        full = _call(make_cache, [problem[p] for p in layout.function(fn.forward).params], files)[-1]
+        zero = np.zeros_like(problem["c0"])
+        if not _same(full, layout.assemble_cache(step_forward, problem, zero, files)):
+            return None
+    else:
+        step_forward = getattr(layout.reference, step.name)
+    return lambda prob: layout.assemble_cache(step_forward, prob, prob["c0"], files)
+
+
+def _same(a, b) -> bool:
+    """Structural equality of two caches (tuples, lists, dicts, arrays, other values)."""
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and np.array_equal(a, b)
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _merged(row: GradientCheck, found) -> GradientCheck:
@@ -947,7 +1031,11 @@ def check_course_code(module_or_path, layout: str = "auto", cells="all", seed: i
         elif fn.forward is None:
             results[fn.name] = _check_forward(chosen, fn, learner, seed, files)
         else:
-            forward_check = results.get(fn.forward)
-            results[fn.name] = _check_backward(chosen, fn, learner, getattr(module, fn.forward, None),
-                                               forward_check, seed, files)
+            results[fn.name] = _check_backward(chosen, fn, learner, module, results, seed, files)
+    for fn in found:  # a sequence function that raised: point at what its step function got wrong
+        step = chosen.forward_of(fn.cell, "step") if fn.forward is None else None
+        step_name = step.name if step else next((s.name for s in chosen.functions if s.cell == fn.cell and
+                                                 s.scope == "step" and s.forward), None)
+        if fn.scope == "sequence" and results[fn.name].traceback and step_name in results and not results[step_name].correct:
+            results[fn.name].diagnosis += f"; {step_name}: {results[step_name].diagnosis}"
     return CourseCheck(chosen.name, [results[fn.name] for fn in found], source, seed)

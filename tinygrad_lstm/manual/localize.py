@@ -163,7 +163,8 @@ def check_gradient(name: str, value, reference, *, rtol: float = TOLERANCES["flo
     if gates:
         check.wrong_gates, swaps = _gate_facts(array, reference, tuple(gates), gate_axis, rtol, atol)
         check.gate = ",".join(check.wrong_gates) if len(check.wrong_gates) < len(gates) else None
-        check.notes += [f"holds the gradient of gate {actual} in the slice of gate {placed}" for placed, actual in swaps]
+        if swaps:
+            check.notes.append(_swap_note(swaps, tuple(gates)))
     elif gate:
         check.wrong_gates = (gate,)
     if parts:
@@ -175,6 +176,14 @@ def check_gradient(name: str, value, reference, *, rtol: float = TOLERANCES["flo
 
 def _take(array, index, axis):
     return array[(slice(None),) * (axis % array.ndim) + (index,)]
+
+
+def _swap_note(swaps, gates) -> str:
+    """``has the slices of gates o and g swapped``, or the order the slices are in."""
+    if len(swaps) == 2:
+        return f"has the slices of gates {swaps[0][0]} and {swaps[0][1]} swapped"
+    placed = dict(swaps)
+    return f"has its gate slices in the order {', '.join(placed.get(g, g) for g in gates)}"
 
 
 def _gate_facts(array, reference, gates, axis, rtol, atol):
@@ -314,7 +323,23 @@ def diagnose(checks: list, wording: Wording, sequence: bool, right_without_cell_
 
 
 def _subject(wrong: list) -> str:
-    return ", ".join(c.where() for c in wrong)
+    """The wrong gradients, consecutive ones with the same localisation sharing it: ``dx, dWx/db gates i,g``."""
+    groups = []
+    for c in wrong:
+        label = c.where()[len(c.name):]
+        if c.part is None and len(c.wrong_gates) == 1 and c.gate and "," not in c.gate and c.wrong_gates == (c.gate,) \
+                and c.name.endswith(c.gate):
+            label = ""  # a course's dWf is gate f's own: saying so adds nothing
+        if groups and groups[-1][1] == label:
+            groups[-1][0].append(c.name)
+        else:
+            groups.append(([c.name], label))
+    return ", ".join(("/".join(names) if label else ", ".join(names)) + label for names, label in groups)
+
+
+def _plural(note: str, count: int) -> str:
+    """A row's note (``has ...``) said of `count` gradients."""
+    return note.replace("has its", "have their").replace("has ", "have ", 1) if count > 1 else note
 
 
 def _roles(checks, wording) -> set:
@@ -333,25 +358,31 @@ def _single_step(wrong: list, wording: Wording) -> str:
     names = ", ".join(c.name for c in wrong)
     if all("is all zero" in c.notes for c in wrong):
         return f"{names} {'is' if len(wrong) == 1 else 'are'} all zero: the upstream gradient does not reach the step (check that {wording.hidden_carry})"
-    swaps = [f"{c.name} {note}" for c in wrong for note in c.notes if note.startswith("holds")]
+    swaps = {}
+    for c in wrong:
+        for note in c.notes:
+            if "swapped" in note or note.startswith(("holds", "has its gate slices")):
+                swaps.setdefault(note, []).append(c.name)
     if swaps:
         order = f" (the gate order is {', '.join(wording.gates)})" if wording.gates else ""
-        return "gates swapped: " + "; ".join(swaps) + order
+        return "; ".join(f"{', '.join(names)} {_plural(note, len(names))}" for note, names in swaps.items()) + order
     roles = _roles(wrong, wording)
     if roles == {"bias"}:
         averaged = [f"{c.name} {note}" for c in wrong for note in c.notes if note.startswith("is the mean")]
-        return (f"the weight gradients are right, so the gate gradients are; the bias gradient is not: "
-                f"{'; '.join(averaged) + ': ' if averaged else ''}check that {wording.bias_sum}")
+        return (f"the weight gradients are right, so is the gradient of every gate; only the bias gradient is wrong"
+                f"{': ' + '; '.join(averaged) if averaged else ''} (check that {wording.bias_sum})")
     if roles == {"cell"}:
         f_value = wording.gate_values.get("f", "f")
-        return (f"every gate gradient is right, so the gradient reaching the cell is; only {names} is wrong: "
+        return (f"every gate gradient is right, so is the gradient reaching the cell; only {names} is wrong: "
                 f"check the factor {f_value} in {wording.cell_carry}")
     if roles <= {"input", "hidden"}:
-        return f"the weight gradients are right, so the gate gradients are; the error is in {names}: check {wording.state_lines}"
+        return (f"the weight gradients are right, so is the gradient of every gate; the error is in {names}: "
+                f"check {wording.state_lines}")
     if roles == {"weight"}:
         parts = {c.part for c in wrong}
         only = f" (only the {parts.pop()} part)" if len(parts) == 1 and None not in parts else ""
-        return f"the bias gradients are right, so the gate gradients are; the error is in {names}{only}: check {wording.weight_lines}"
+        return (f"the bias gradients are right, so is the gradient of every gate; the error is in {names}{only}: "
+                f"check {wording.weight_lines}")
     if not wording.gates:
         return f"the gradient through tanh is wrong: check {wording.tanh_rnn}"
     return _gate_pattern(_wrong_gates(wrong, wording), "cell" in roles, wording)
@@ -399,9 +430,10 @@ def _carried(first: list, wrong: list, wording: Wording) -> str:
                 f"{wording.gate_values.get('f', 'f')} in {wording.cell_carry}, and that {wording.cell_carry} "
                 f"reaches the step before)")
     if wording.gates and gates and wording.output not in gates:
-        return (f"gate{'s' if len(gates) > 1 else ''} {_listed(gates, wording)} misuse the cell-state gradient "
-                f"carried from the step after (check how {wording.cell_upstream} enters dc and flows into "
-                f"{'them' if len(gates) > 1 else 'it'})")
+        several = len(gates) > 1
+        return (f"gate{'s' if several else ''} {_listed(gates, wording)} {'misuse' if several else 'misuses'} the "
+                f"cell-state gradient carried from the step after (check how {wording.cell_upstream} enters dc and "
+                f"flows into {'them' if several else 'it'})")
     if not wording.gates or wording.output in gates:
         return f"the gradient carried through {wording.hidden_state} is wrong (check that {wording.hidden_carry})"
     return "the gradient carried from step t to t-1 is wrong"
