@@ -231,6 +231,7 @@ class CourseLayout:
     time_axis: int                 # of a sequence (x, dx, hidden states)
     backward_returns_dict: bool
     batch_axis: int                # of an input x
+    cache_is_fixed: bool           # does the course fix the cache layout (so the package's cache fits)?
 
     def function(self, name: str) -> CourseFunction:
         return next(fn for fn in self.functions if fn.name == name)
@@ -309,6 +310,7 @@ class _Coursera(CourseLayout):
     time_axis = 2
     batch_axis = 1
     backward_returns_dict = True
+    cache_is_fixed = True
     sizes = {"n_x": 3, "n_a": 5, "n_y": 7, "m": 2, "T_x": 4}
     gates = ("f", "i", "c", "o")
     cache_fields = {"rnn": ("a_next", "a_prev", "xt", "parameters"),
@@ -493,6 +495,7 @@ class _CS231n(CourseLayout):
     time_axis = 1
     batch_axis = 0
     backward_returns_dict = False
+    cache_is_fixed = False
     sizes = {"N": 2, "T": 4, "D": 3, "H": 5}
     gates = ("i", "f", "o", "g")
     functions = (
@@ -731,7 +734,7 @@ def _choose_layout(module, layout: str, cells: tuple, source: str) -> CourseLayo
         scores[candidate.name] = (len(matching), same_names)
     best = max(scores.values())
     if best[0] == 0:
-        known = "; ".join(f"{c.name}: {', '.join(fn.signature for fn in c.functions if fn.cell in cells)}"
+        known = "; ".join(f"{c.name}: {', '.join(fn.name for fn in c.functions if fn.cell in cells)}"
                           for c in LAYOUTS.values())
         raise ValueError(f"check_course_code: {source} defines no function with a course name and signature ({known})")
     winners = [name for name, score in scores.items() if score == best]
@@ -883,7 +886,11 @@ def _check_backward(layout, fn, learner, module, results, seed, files) -> Functi
         _bias_notes(layout, fn, problem, rows, values, references)
         layout.backward_notes(fn, rows, values, references)
     diagnosis = diagnose(rows, layout.wording(fn.cell), sequence, right_without_cell_gradient)
-    return FunctionCheck(fn.name, all(row.correct for row in rows), "yours" if yours else "reference", rows, diagnosis)
+    correct = all(row.correct for row in rows)
+    if not correct and not yours and not layout.cache_is_fixed:
+        diagnosis += (f" (checked on the package's cache because your {fn.forward} is "
+                      f"{'wrong' if forward_check else 'missing'}; the course leaves the cache layout to you)")
+    return FunctionCheck(fn.name, correct, "yours" if yours else "reference", rows, diagnosis)
 
 
 def _first_wrong_lengths(layout, fn, problem, yours, module, results, make_cache, files, backward, run,
@@ -968,7 +975,7 @@ def _raised(layout, fn, error, yours, forward_check) -> str:
     if yours:
         return f"raised {error.summary}"
     why = "is wrong" if forward_check is not None else "is missing"
-    if layout.name == "cs231n":
+    if not layout.cache_is_fixed:
         return (f"could not be checked: your {fn.forward} {why}, so {fn.name} was given the package's cache "
                 f"and raised {error.summary}; the course leaves the cache layout to you: "
                 f"{'fix' if forward_check is not None else 'write'} {fn.forward} first")

@@ -311,6 +311,10 @@ def diagnose(checks: list, wording: Wording, sequence: bool, right_without_cell_
     broken = [c for c in wrong if c.problem]
     if broken:
         return "; ".join(f"{c.name} {c.problem}" for c in broken)
+    narrow = [c for c in wrong if any(note.startswith("is float") for note in c.notes)]
+    if narrow and all(c.max_rel_error < 1e-3 for c in wrong):
+        return (f"{', '.join(c.name for c in wrong)}: off by rounding only, and {_subject(narrow)} "
+                f"{'is' if len(narrow) == 1 else 'are'} not float64: compute in float64")
     if not sequence:
         if right_without_cell_gradient:
             return f"{_subject(wrong)}: {_cell_upstream_misused(wrong, wording)}"
