@@ -489,3 +489,279 @@ def test_correct_learner_passes_in_each_layout(tmp_path, layout):
 def test_the_package_course_references_pass(module, layout):
     report = check_course_code(module)
     assert report.layout == layout and report.correct, str(report)
+
+
+def test_wrong_forward_makes_the_backward_use_the_package_forward(tmp_path):
+    carried_wrong = learner_file(tmp_path, "coursera",
+                                 "        a_next, c_next, yt, cache = lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)\n",
+                                 "        a_next, c_next, yt, cache = lstm_cell_forward(x[:, :, t], a0, c_next, parameters)\n")
+    report = check_course_code(carried_wrong, cells="lstm")
+    forward, backward = report["lstm_forward"], report["lstm_backward"]
+    assert not forward.correct and "wrong from t=1 on" in forward.diagnosis
+    assert forward["a"].first_wrong_step == 1 and forward["a"].max_abs_error > 1e-3
+    assert backward.correct and backward.forward_used == "reference"
+    assert report["lstm_cell_backward"].forward_used == "yours"
+    assert "caches from the package's lstm_forward (yours is wrong)" in str(report)
+
+
+def test_coursera_cache_layout_is_checked(tmp_path):
+    swapped = learner_file(tmp_path, "coursera",
+                           "    cache = (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)\n",
+                           "    cache = (a_next, c_next, a_prev, c_prev, it, ft, cct, ot, xt, parameters)\n")
+    report = check_course_code(swapped, cells="lstm")
+    cell = report["lstm_cell_forward"]
+    assert [row.name for row in cell.gradients if not row.correct] == ["cache"]
+    assert "entries ft, it differ from the course's cache" in cell.diagnosis
+    # the learner's backward reads ft and it from the course's positions: checked on the package's caches, it is right
+    assert report["lstm_cell_backward"].correct and report["lstm_cell_backward"].forward_used == "reference"
+
+
+def test_backward_alone_is_checked_on_the_package_forward(tmp_path):
+    source = SOURCES["coursera"]
+    only_backwards = "import numpy as np\n\n\n" + source[source.index("def lstm_cell_backward"):]
+    path = tmp_path / "backward_only.py"
+    path.write_text(only_backwards)
+    report = check_course_code(path)
+    assert [f.name for f in report.functions] == ["lstm_cell_backward", "lstm_backward"]
+    assert report.correct and {f.forward_used for f in report.functions} == {"reference"}
+
+
+def test_cs231n_backward_that_cannot_read_the_package_cache(tmp_path):
+    # the learner caches the pre-activation `a` and computes the gates again in backward: a layout of its own
+    source = SOURCES["cs231n"].replace(
+        "    cache = (x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c)\n",
+        "    cache = (x, prev_h, prev_c, Wx, Wh, a, next_c)\n").replace(
+        "    x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache\n",
+        "    x, prev_h, prev_c, Wx, Wh, a, next_c = cache\n    H = prev_h.shape[1]\n"
+        "    i, f, o, g = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])\n")
+    path = tmp_path / "own_cache.py"
+    path.write_text(source)
+    assert check_course_code(path).correct  # its own cache: fine
+    path.write_text(source.replace("    next_c = f * prev_c + i * g\n", "    next_c = f * prev_c + i * g * 1.01\n"))
+    report = check_course_code(path, cells=["lstm"])
+    step = report["lstm_step_backward"]
+    assert not report["lstm_step_forward"].correct
+    assert not step.correct and step.forward_used == "reference" and step.gradients == []
+    assert "could not be checked" in step.diagnosis and "fix lstm_step_forward first" in step.diagnosis
+    assert "own_cache.py" in step.traceback and "tinygrad_lstm" not in step.traceback
+
+
+def test_layout_choice_cells_and_signatures(tmp_path):
+    path = learner_file(tmp_path, "coursera")
+    report = check_course_code(path, layout="cs231n")  # the shared names do not have cs231n's signatures
+    assert report.layout == "cs231n" and [f.name for f in report.functions] == [
+        "rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward"]
+    assert not any(f.correct for f in report.functions)
+    assert "does not match the course's" in report["lstm_forward"].diagnosis
+    assert "rnn_forward(x, a0, parameters) does not match the course's rnn_forward(x, h0, Wx, Wh, b)" in \
+        report["rnn_forward"].diagnosis
+    rnn_only = check_course_code(path, cells="rnn")
+    assert [f.name for f in rnn_only.functions] == ["rnn_cell_forward", "rnn_forward", "rnn_cell_backward",
+                                                      "rnn_backward"]
+    for bad, match in [({"layout": "pytorch"}, "layout must be"), ({"cells": "gru"}, "cells must be")]:
+        with pytest.raises(ValueError, match=match):
+            check_course_code(path, **bad)
+    with pytest.raises(FileNotFoundError, match="no file"):
+        check_course_code(tmp_path / "missing.py")
+    with pytest.raises(TypeError, match="expected a module or the path"):
+        check_course_code(42)
+    (tmp_path / "empty.py").write_text("def rnn_forward(x):\n    return x\n")
+    with pytest.raises(ValueError, match="defines no function with a course name and signature"):
+        check_course_code(tmp_path / "empty.py")
+
+
+def test_import_error_shows_the_learner_traceback_only(tmp_path):
+    (tmp_path / "helper.py").write_text("def broken():\n    return 1 / 0\n")
+    path = tmp_path / "learner.py"
+    path.write_text("import numpy as np\nfrom helper import broken\n\nprint('hello')\nbroken()\n")
+    with pytest.raises(CourseCodeError, match=r"cannot import .*learner.py: ZeroDivisionError") as info:
+        check_course_code(path)
+    assert isinstance(info.value, ImportError)
+    assert 'learner.py", line 5' in info.value.traceback and "importlib" not in info.value.traceback
+    assert "helper" not in sys.modules or not str(tmp_path) in sys.path  # the folder left sys.path
+
+
+def test_learner_prints_and_in_place_edits_do_not_matter(tmp_path):
+    # prints at import and in the functions, and a backward that edits its upstream gradient in place
+    source = "print('my tests')\n" + SOURCES["cs231n"].replace(
+        "    dz = dnext_h * (1 - next_h ** 2)\n", "    print('step')\n    dnext_h *= (1 - next_h ** 2)\n    dz = dnext_h\n")
+    path = tmp_path / "noisy.py"
+    path.write_text(source)
+    report = check_course_code(path)
+    assert report.correct, str(report)
+
+
+def test_float32_code_is_told_to_use_float64(tmp_path):
+    path = learner_file(tmp_path, "cs231n", "    h = np.zeros((N, T, H))\n    cache = []\n    prev_h, prev_c",
+                        "    h = np.zeros((N, T, H), dtype=np.float32)\n    cache = []\n    prev_h, prev_c")
+    forward = check_course_code(path, cells="lstm")["lstm_forward"]
+    assert not forward.correct and forward["h"].max_rel_error < 1e-6
+    assert forward.diagnosis == "h: off by rounding only, and h is not float64: compute in float64"
+    backward = check_course_code(learner_file(tmp_path, "cs231n", "    dx = np.zeros((N, T, D))\n    dWx = np.zeros((D, 4 * H))",
+                                              "    dx = np.zeros((N, T, D), np.float32)\n    dWx = np.zeros((D, 4 * H))"),
+                                 cells="lstm")["lstm_backward"]
+    assert backward["dx"].max_rel_error < 1e-6 and backward["dWx"].correct
+    assert backward.diagnosis == "dx: off by rounding only, and dx is not float64: compute in float64"
+
+
+def test_text_html_and_json(tmp_path):
+    report = check_course_code(learner_file(tmp_path, "coursera", "    dc_prev = dc * ft\n", "    dc_prev = dc\n"))
+    text = str(report)
+    assert "coursera layout, float64, seed 0" in text and "1e-12 + 1e-09 * |graph|" in text
+    assert "-> dx, da0, dWf, dbf, dWi, dbi, dWc, dbc: wrong from length 2 on" in text
+    assert text.splitlines()[-1] == "2 of 8 functions wrong: lstm_cell_backward, lstm_backward"
+    assert repr(report) == ("CourseCheck(layout='coursera', correct=False, functions=8, "
+                            "wrong=['lstm_cell_backward', 'lstm_backward'])")
+    page = report._repr_html_()
+    assert page.count('<tr style="background-color:#fdd"><td>') >= 9  # the wrong rows and diagnoses
+    assert "<td>dWo</td><td>ok</td>" in page or "<td>dWo</td><td>WRONG</td>" in page
+    assert "&lt;" not in text and "dc_prev" in page
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["correct"] is False and data["layout"] == "coursera"
+
+
+def test_relative_error_of_an_all_zero_true_gradient_is_its_absolute_error():
+    zero = np.zeros((3, 2))
+    check = localize.check_gradient("dc0", np.full((3, 2), 1e-3), zero)
+    assert not check.correct and check.max_abs_error == check.max_rel_error == 1e-3
+    assert localize.check_gradient("dc0", zero, zero).max_rel_error == 0.0
+    exact = localize.check_gradient("w", np.array([1.0 + 5e-10, 1e-12]), np.array([1.0, 0.0]))
+    assert exact.correct  # |a - b| <= atol + rtol * |b| elementwise, as PyTorch's gradcheck
+    assert not localize.check_gradient("w", np.array([1.0, 1e-11]), np.array([1.0, 0.0])).correct
+    assert localize.check_gradient("w", np.array([np.nan]), np.array([1.0])).problem == "contains NaN or inf"
+    assert localize.check_gradient("w", None, np.zeros(2)).problem.startswith("is None")
+
+
+def test_check_gradient_localises_gates_and_parts():
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal((12, 5))  # PyTorch rows: gates i, f, g, o of H = 3
+    wrong = reference.copy()
+    wrong[6:9] *= 1.1
+    check = localize.check_torch_gradient("weight_hh_l0", wrong, reference, "lstm")
+    assert (check.correct, check.gate, check.where()) == (False, "g", "weight_hh_l0 gate g")
+    assert localize.check_torch_gradient("h0", wrong, reference, "lstm").gate is None
+    every_gate = localize.check_torch_gradient("bias_ih_l0_reverse", reference * 2, reference, "lstm")
+    assert every_gate.gate is None and every_gate.wrong_gates == ("i", "f", "g", "o")
+    swapped = np.concatenate([reference[:6], reference[9:], reference[6:9]])
+    assert "has the slices of gates g and o swapped" in localize.check_torch_gradient(
+        "weight_ih_l0", swapped, reference, "lstm").notes
+    gru = localize.check_torch_gradient("weight_hh_l0", np.concatenate([reference[:8] * 3, reference[8:]]),
+                                        reference[:, :4].repeat(1, axis=0)[:12], "gru")
+    assert gru.gate is None or set(gru.gate.split(",")) <= {"r", "z", "n"}
+    course_w = rng.standard_normal((4, 4 + 3))  # a coursera W acting on [a_prev; x_t], n_a = 4
+    input_wrong = course_w.copy()
+    input_wrong[:, 4:] += 0.5
+    parts = {"recurrent": slice(0, 4), "input": slice(4, None)}
+    check = localize.check_gradient("dWf", input_wrong, course_w, gate="f", parts=parts, part_axis=1)
+    assert (check.part, check.gate, check.where()) == ("input", "f", "dWf input part, gate f")
+    with pytest.raises(ValueError, match="does not split into gates"):
+        localize.check_gradient("b", np.zeros(10), np.ones(10), gates=("i", "f", "g", "o"))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        localize.check_torch_gradient("weight_hh_l0", wrong, reference, "transformer")
+
+
+def test_localisation_of_a_pytorch_layout_backward():
+    """What compare_gradients(manual=fn) gets: a fused backward whose weight_hh gate g is wrong once the
+    gradient is carried between steps is reported as "weight_hh gate g wrong from length 2 on"."""
+    rng = np.random.default_rng(1)
+    T, B, D, H = 5, 2, 3, 4
+    x, h0, c0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    weights = {"weight_ih": rng.standard_normal((4 * H, D)), "weight_hh": rng.standard_normal((4 * H, H)),
+               "bias_ih": rng.standard_normal(4 * H), "bias_hh": rng.standard_normal(4 * H)}
+    grad_output = rng.standard_normal((T, B, H))
+
+    def reference_at(steps):
+        output, _, cache = tl.manual.lstm_forward_fused(x[:steps], h0, c0, **weights)
+        return tl.manual.lstm_backward_fused(grad_output[:steps], None, None, cache)
+
+    def fused_at(steps):  # a researcher's backward that mis-scales gate g's recurrent gradient after step 1
+        grads = dict(reference_at(steps))
+        if steps > 1:
+            grads["weight_hh"] = grads["weight_hh"].copy()
+            grads["weight_hh"][2 * H:3 * H] += 0.1 * reference_at(steps - 1)["weight_hh"][2 * H:3 * H]
+        return grads
+
+    found = localize.first_wrong_lengths(fused_at, reference_at, range(1, T + 1),
+                                         check=lambda name, value, reference, **tol: localize.check_torch_gradient(
+                                             name, value, reference, "lstm", **tol))
+    assert set(found) == {"weight_hh"}
+    length, check = found["weight_hh"]
+    assert length == 2 and check.first_wrong_length == 2 and check.gate == "g"
+    wording = localize.Wording({"weight_hh": "weight"}, gates=("i", "f", "g", "o"), candidate="g")
+    assert localize.diagnose([check], wording, sequence=True).startswith("weight_hh gate g: wrong from length 2 on")
+
+
+def test_first_wrong_step_walks_as_the_pass():
+    reference = np.zeros((2, 3, 5))  # time on axis 2
+    value = reference.copy()
+    value[:, :, 1:3] = 1.0
+    assert localize.first_wrong_step(value, reference, 2, backward=False) == 1
+    assert localize.first_wrong_step(value, reference, 2, backward=True) == 2
+    assert localize.first_wrong_step(reference, reference, 2, backward=True) is None
+
+
+def test_tolerances_and_float32_warning():
+    assert localize.tolerance(np.float64) == (1e-9, 1e-12)
+    assert localize.tolerance(np.float32) == localize.TOLERANCES["float32"]
+    assert "cannot tell a 1e-4 bug from rounding" in localize.FLOAT32_WARNING
+
+
+# --------------------------------------------------------------------------- the command line
+def test_cli_exit_codes_and_text(tmp_path):
+    good = learner_file(tmp_path, "cs231n", name="good.py")
+    result = run_cli(good)
+    assert result.returncode == 0, result.stderr
+    assert "all 8 functions agree with the graph" in result.stdout
+    bad = learner_file(tmp_path, "cs231n", "    dprev_c = dc * f\n", "    dprev_c = dc\n", name="bad.py")
+    result = run_cli(bad, "--cell", "lstm", "--seed", "3")
+    assert result.returncode == 1
+    assert "seed 3" in result.stdout and "carried through prev_c" in result.stdout
+    assert "2 of 4 functions wrong" in result.stdout
+
+
+def test_cli_json_schema(tmp_path):
+    bad = learner_file(tmp_path, "coursera", "    dft = dc * c_prev * ft * (1 - ft)\n", "    dft = dc * c_prev * ft\n")
+    result = run_cli(bad, "--json", "--layout", "coursera")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"layout", "correct", "functions"}
+    assert data["layout"] == "coursera" and data["correct"] is False
+    for function in data["functions"]:
+        assert set(function) == {"name", "correct", "forward_used", "gradients", "diagnosis"}
+        assert function["forward_used"] in ("yours", "reference") and isinstance(function["diagnosis"], str)
+        for gradient in function["gradients"]:
+            assert set(gradient) == {"name", "correct", "max_abs_error", "max_rel_error", "gate", "part",
+                                     "first_wrong_length", "first_wrong_step"}
+            assert isinstance(gradient["max_abs_error"], float) and isinstance(gradient["max_rel_error"], float)
+            assert gradient["part"] in (None, "recurrent", "input")
+    backward = next(f for f in data["functions"] if f["name"] == "lstm_backward")
+    dWf = next(g for g in backward["gradients"] if g["name"] == "dWf")
+    assert (dWf["correct"], dWf["gate"], dWf["first_wrong_length"]) == (False, "f", 1)
+    dx = next(g for g in backward["gradients"] if g["name"] == "dx")
+    assert dx["first_wrong_step"] == 3  # the backward walks from t = 3 down: wrong at once
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("import numpy as np\n\ndef rnn_forward(x, a0, parameters):\n    return (\n", "SyntaxError"),
+    ("import numpy as np\nraise RuntimeError('my own test failed')\n", "RuntimeError: my own test failed"),
+])
+def test_cli_unimportable_file_exits_2_with_its_traceback(tmp_path, content, expected):
+    path = tmp_path / "broken.py"
+    path.write_text(content)
+    result = run_cli(path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert expected in result.stderr and "broken.py" in result.stderr
+    assert "tinygrad_lstm" not in result.stderr.replace("tinygrad-lstm check", "")
+    assert result.stderr.splitlines()[-1].startswith("tinygrad-lstm check: error: cannot import")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.py"], "no file 'missing.py'"),
+    (["none.py"], "none.py defines no function with a course name and signature"),
+    (["none.py", "--layout", "keras"], "invalid choice"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(tmp_path, args, message):
+    (tmp_path / "none.py").write_text("def helper():\n    pass\n")
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr

@@ -41,7 +41,8 @@ from ..engine import Tensor
 from ..nn.functional import softmax
 from ..ops import concat, stack
 from . import classic, cs231n
-from .localize import TOLERANCES, GradientCheck, Wording, check_gradient, diagnose, first_wrong_lengths, first_wrong_step
+from .localize import (TOLERANCES, GradientCheck, Wording, check_gradient, diagnose, first_wrong_lengths,
+                       first_wrong_step, rounding_only)
 
 __all__ = ["check_course_code", "CourseCheck", "FunctionCheck", "CourseCodeError", "LAYOUTS", "CourseFunction"]
 
@@ -825,7 +826,8 @@ def _diagnose_forward(layout, fn, rows, facts) -> str:
     if broken:
         return "; ".join(f"{row.name} {row.problem}" for row in broken)
     names = ", ".join(row.name for row in wrong)
-    notes = [f"{row.name} {note}" for row in wrong for note in row.notes if "float" in note]
+    if rounding_only(wrong):
+        return rounding_only(wrong)
     if facts:
         return f"{names}: " + "; ".join(facts)
     values = [row for row in wrong if row.name not in ("cache", "caches")]
@@ -839,7 +841,7 @@ def _diagnose_forward(layout, fn, rows, facts) -> str:
     if outputs_only:
         weight = "Wya" if fn.cell == "rnn" else "Wy"
         return f"{names}: the states are right, the output layer is not: check softmax({weight} @ a + by) over axis 0"
-    return f"{names}: wrong from the first step: check the cell's equations" + (f" ({'; '.join(notes)})" if notes else "")
+    return f"{names}: wrong from the first step: check the cell's equations"
 
 
 def _check_backward(layout, fn, learner, module, results, seed, files) -> FunctionCheck:
