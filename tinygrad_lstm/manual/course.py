@@ -52,6 +52,10 @@ SCOPES = ("step", "sequence")
 
 
 # --------------------------------------------------------------------------- the report
+_HEAD = ("function", "value", "result", "max abs", "max rel", "gate", "part", "from length", "first wrong t")
+_WRONG_STYLE = ' style="background-color:#fdd"'
+
+
 @dataclass
 class FunctionCheck:
     """One learner function against the graph.
@@ -70,6 +74,8 @@ class FunctionCheck:
         One line saying what the numbers show.
     traceback : str
         Your code's traceback, trimmed to your file, when it raised.
+    caches : str
+        Where a backward's caches came from, when not from your forward.
     """
 
     name: str
@@ -78,6 +84,7 @@ class FunctionCheck:
     gradients: list
     diagnosis: str
     traceback: str = ""
+    caches: str = ""
 
     def __getitem__(self, name: str) -> GradientCheck:
         for row in self.gradients:
@@ -89,6 +96,38 @@ class FunctionCheck:
         """The JSON fields: name, correct, forward_used, gradients, diagnosis."""
         return {"name": self.name, "correct": self.correct, "forward_used": self.forward_used,
                 "gradients": [row.to_dict() for row in self.gradients], "diagnosis": self.diagnosis}
+
+    def _table(self) -> tuple:
+        """``(rows of cells, rows' GradientCheck or None, note lines)`` for the text and HTML tables."""
+        def number(value):
+            return "-" if value is None else f"{value:.1e}"
+
+        def optional(value):
+            return "" if value is None else str(value)
+        rows = [[row.name, "ok" if row.correct else "WRONG", number(row.max_abs_error), number(row.max_rel_error),
+                 optional(row.gate), optional(row.part), optional(row.first_wrong_length),
+                 optional(row.first_wrong_step)] for row in self.gradients]
+        rows = rows or [["", "ok" if self.correct else "WRONG", *[""] * 6]]
+        rows = [[self.name if k == 0 else "", *cells] for k, cells in enumerate(rows)]
+        notes = [line for line in (self.caches, "" if self.correct else self.diagnosis) if line]
+        notes = [f"-> {line}" for line in notes] + [f"   {line}" for line in self.traceback.splitlines()]
+        return rows, self.gradients or [None], notes
+
+    def __str__(self) -> str:
+        return "\n".join(_render_text([self]))
+
+
+def _render_text(functions: list) -> list:
+    tables = [function._table() for function in functions]
+    widths = [max(len(cells[k]) for cells in [_HEAD, *(r for rows, _, _ in tables for r in rows)])
+              for k in range(len(_HEAD))]
+
+    def render(cells):
+        return "  ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths)).rstrip()
+    lines = [render(_HEAD)]
+    for rows, _, notes in tables:
+        lines += [render(cells) for cells in rows] + [f"  {note}" for note in notes]
+    return lines
 
 
 @dataclass
@@ -132,61 +171,27 @@ class CourseCheck:
         wrong = [f.name for f in self.functions if not f.correct]
         return f"CourseCheck(layout={self.layout!r}, correct={self.correct}, functions={len(self.functions)}, wrong={wrong})"
 
-    _HEAD = ("function", "value", "result", "max abs", "max rel", "gate", "part", "from length", "first wrong t")
-
     def _header(self) -> list:
         rtol, atol = self.tolerance
         return [f"Course code check of {self.source}: {self.layout} layout, float64, seed {self.seed}",
                 "Each value against the graph (the same cell composed from tl.Tensor ops); "
                 f"wrong when |yours - graph| > {atol:.0e} + {rtol:.0e} * |graph|"]
 
-    def _sections(self):
-        """Per function: ``(function, table rows, note lines)``."""
-        def number(value):
-            return "-" if value is None else f"{value:.1e}"
-
-        def optional(value):
-            return "" if value is None else str(value)
-        for function in self.functions:
-            rows = [[row.name, "ok" if row.correct else "WRONG", number(row.max_abs_error), number(row.max_rel_error),
-                     optional(row.gate), optional(row.part), optional(row.first_wrong_length),
-                     optional(row.first_wrong_step)] for row in function.gradients]
-            rows = rows or [["", "ok" if function.correct else "WRONG", *[""] * 6]]
-            rows = [[function.name if k == 0 else "", *cells] for k, cells in enumerate(rows)]
-            notes = []
-            if function.forward_used == "reference":
-                forward = LAYOUTS[self.layout].function(function.name).forward
-                checked = any(f.name == forward for f in self.functions)
-                notes.append(f"caches from the package's {forward} (yours is {'wrong' if checked else 'missing'})")
-            if not function.correct:
-                notes.append(function.diagnosis)
-            notes = [f"-> {line}" for line in notes] + [f"   {line}" for line in function.traceback.splitlines()]
-            yield function, rows, notes
-
     def __str__(self) -> str:
-        sections = list(self._sections())
-        widths = [max(len(cells[k]) for cells in [self._HEAD, *(r for _, rows, _ in sections for r in rows)])
-                  for k in range(len(self._HEAD))]
-
-        def render(cells):
-            return "  ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths)).rstrip()
-        lines = [*self._header(), "", render(self._HEAD)]
-        for _, rows, notes in sections:
-            lines += [render(cells) for cells in rows] + [f"  {note}" for note in notes]
-        lines += ["", self.summary()]
-        return "\n".join(lines)
+        return "\n".join([*self._header(), "", *_render_text(self.functions), "", self.summary()])
 
     def _repr_html_(self) -> str:
-        wrong = ' style="background-color:#fdd"'
         body = []
-        for function, rows, notes in self._sections():
-            for cells, row in zip(rows, function.gradients or [None]):
-                style = wrong if (row is not None and not row.correct) or (row is None and not function.correct) else ""
-                body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        for function in self.functions:
+            rows, checks, notes = function._table()
+            for cells, row in zip(rows, checks):
+                right = function.correct if row is None else row.correct
+                body.append(f"<tr{'' if right else _WRONG_STYLE}>"
+                            + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
             for note in notes:
-                body.append(f'<tr{"" if function.correct else wrong}><td></td><td colspan="{len(self._HEAD) - 1}">'
+                body.append(f'<tr{"" if function.correct else _WRONG_STYLE}><td></td><td colspan="{len(_HEAD) - 1}">'
                             f'<pre style="margin:0">{html.escape(note)}</pre></td></tr>')
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self._HEAD)
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEAD)
         header = "<br>".join(html.escape(line) for line in self._header())
         return (f"<div><p>{header}</p><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
                 f"<p><b>{html.escape(self.summary())}</b></p></div>")
@@ -881,9 +886,11 @@ def _check_backward(layout, fn, learner, module, results, seed, files) -> Functi
             right_without_cell_gradient = all(check(n, again[n], truth[n]).correct for n in fn.outputs)
     except _LearnerError as error:
         return FunctionCheck(fn.name, False, "yours" if yours else "reference", [],
-                             _raised(layout, fn, error, yours, forward_check), error.traceback)
+                             _raised(layout, fn, error, yours, forward_check), error.traceback,
+                             _caches_note(fn, yours, forward_check))
     except _Unreadable as error:
-        return FunctionCheck(fn.name, False, "yours" if yours else "reference", [], str(error))
+        return FunctionCheck(fn.name, False, "yours" if yours else "reference", [], str(error),
+                             caches=_caches_note(fn, yours, forward_check))
     if not all(row.correct for row in rows):
         _bias_notes(layout, fn, problem, rows, values, references)
         layout.backward_notes(fn, rows, values, references)
@@ -892,7 +899,14 @@ def _check_backward(layout, fn, learner, module, results, seed, files) -> Functi
     if not correct and not yours and not layout.cache_is_fixed:
         diagnosis += (f" (checked on the package's cache because your {fn.forward} is "
                       f"{'wrong' if forward_check else 'missing'}; the course leaves the cache layout to you)")
-    return FunctionCheck(fn.name, correct, "yours" if yours else "reference", rows, diagnosis)
+    return FunctionCheck(fn.name, correct, "yours" if yours else "reference", rows, diagnosis,
+                         caches=_caches_note(fn, yours, forward_check))
+
+
+def _caches_note(fn, yours, forward_check) -> str:
+    if yours:
+        return ""
+    return f"caches from the package's {fn.forward} (yours is {'wrong' if forward_check else 'missing'})"
 
 
 def _first_wrong_lengths(layout, fn, problem, yours, module, results, make_cache, files, backward, run,
@@ -998,7 +1012,7 @@ def check_course_code(module_or_path, layout: str = "auto", cells="all", seed: i
     cells : {"all", "rnn", "lstm"} or list of them
         Which functions to check.
     seed : int
-        Seed of the random sizes' data: weights, inputs, states and upstream gradients.
+        Seed of the random data: weights, inputs, states and upstream gradients.
 
     Returns
     -------

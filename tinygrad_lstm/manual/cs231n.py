@@ -15,6 +15,9 @@ import numpy as np
 
 from .classic import sigmoid
 
+__all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
+
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One step of a tanh RNN: ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.

@@ -23,7 +23,8 @@ from itertools import permutations
 import numpy as np
 
 __all__ = ["GradientCheck", "check_gradient", "check_torch_gradient", "first_wrong_lengths",
-           "first_wrong_step", "diagnose", "tolerance", "TOLERANCES", "TORCH_GATES", "FLOAT32_WARNING"]
+           "first_wrong_step", "diagnose", "Wording", "rounding_only", "tolerance", "TOLERANCES", "TORCH_GATES",
+           "FLOAT32_WARNING"]
 
 # (rtol, atol) of ``|a - b| <= atol + rtol * |b|`` per dtype. Two float64 BPTTs of O(1) values
 # agree to ~1e-15, so float64 catches any bug above 1e-9 and even a value stored in float32
@@ -220,7 +221,7 @@ def check_torch_gradient(name: str, value, reference, mode: str, *, rtol: float 
 
 
 def first_wrong_lengths(gradients_at, reference_at, lengths, *, rtol: float = TOLERANCES["float64"][0],
-                        atol: float = TOLERANCES["float64"][1], check=check_gradient) -> dict:
+                        atol: float = TOLERANCES["float64"][1], check=None) -> dict:
     """The shortest prefix length at which each gradient is wrong, and its check at that length.
 
     Parameters
@@ -232,14 +233,15 @@ def first_wrong_lengths(gradients_at, reference_at, lengths, *, rtol: float = TO
         ``reference_at(T)`` returns the true gradients of the same prefix.
     lengths : iterable of int
         The prefix lengths to try, shortest first (such as ``range(1, T + 1)``).
-    check : callable
-        ``check(name, value, reference, rtol=, atol=)`` -> `GradientCheck`: `check_gradient`, or a
-        partial of it with the gates of each name.
+    check : callable, optional
+        ``check(name, value, reference, rtol=, atol=)`` -> `GradientCheck`; `check_gradient` by
+        default, or one that knows the gates of each name (such as `check_torch_gradient`).
 
     Returns
     -------
     dict of name -> (length, GradientCheck at that length), for the names wrong at some length
     """
+    check = check or check_gradient
     found = {}
     for length in lengths:
         values, references = gradients_at(length), reference_at(length)
