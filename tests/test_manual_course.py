@@ -707,6 +707,12 @@ def test_tolerances_and_float32_warning():
 
 
 # --------------------------------------------------------------------------- the command line
+def test_cli_help():
+    result = run_cli("--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: tinygrad-lstm check")
+    assert "--layout {coursera,cs231n,auto}" in result.stdout and "--cell {rnn,lstm,all}" in result.stdout
+
+
 def test_cli_exit_codes_and_text(tmp_path):
     good = learner_file(tmp_path, "cs231n", name="good.py")
     result = run_cli(good)

@@ -231,7 +231,6 @@ class CourseLayout:
     """A course's layout: its functions, data, graph, cache and words. One instance per course in `LAYOUTS`."""
 
     name: str
-    title: str
     functions: tuple
     reference: types.ModuleType    # the package's own implementation of the course functions
     time_axis: int                 # of a sequence (x, dx, hidden states)
@@ -240,9 +239,16 @@ class CourseLayout:
     cache_is_fixed: bool           # does the course fix the cache layout (so the package's cache fits)?
 
     def function(self, name: str) -> CourseFunction:
+        """The course function called `name`."""
         return next(fn for fn in self.functions if fn.name == name)
 
+    def step_of(self, fn: CourseFunction) -> CourseFunction:
+        """The step function of the same cell and direction as `fn` (``lstm_backward`` -> ``lstm_cell_backward``)."""
+        return next(s for s in self.functions if s.cell == fn.cell and s.scope == "step"
+                    and (s.forward is None) == (fn.forward is None))
+
     def forward_of(self, cell: str, scope: str) -> CourseFunction:
+        """The forward function of `cell` (rnn, lstm) and `scope` (step, sequence)."""
         return next(fn for fn in self.functions if fn.cell == cell and fn.scope == scope and fn.forward is None)
 
     def problem(self, cell: str, scope: str, seed: int) -> dict:
@@ -265,6 +271,7 @@ class CourseLayout:
         return {}
 
     def wording(self, cell: str) -> Wording:
+        """How the diagnoses of `cell`'s backwards name things in this layout."""
         raise NotImplementedError
 
     def check_cache(self, fn: CourseFunction, cache, steps: list, problem: dict) -> GradientCheck | None:
@@ -311,7 +318,6 @@ def _normal(rng, shape, scale=1.0):
 
 class _Coursera(CourseLayout):
     name = "coursera"
-    title = "Coursera Deep Learning Specialization: Building your Recurrent Neural Network - Step by Step"
     reference = classic
     time_axis = 2
     batch_axis = 1
@@ -496,7 +502,6 @@ class _Coursera(CourseLayout):
 
 class _CS231n(CourseLayout):
     name = "cs231n"
-    title = "Stanford CS231n assignment 3: rnn_layers.py"
     reference = cs231n
     time_axis = 1
     batch_axis = 0
@@ -1056,9 +1061,7 @@ def check_course_code(module_or_path, layout: str = "auto", cells="all", seed: i
         else:
             results[fn.name] = _check_backward(chosen, fn, learner, module, results, seed, files)
     for fn in found:  # a sequence function that raised: point at what its step function got wrong
-        step = chosen.forward_of(fn.cell, "step") if fn.forward is None else None
-        step_name = step.name if step else next((s.name for s in chosen.functions if s.cell == fn.cell and
-                                                 s.scope == "step" and s.forward), None)
-        if fn.scope == "sequence" and results[fn.name].traceback and step_name in results and not results[step_name].correct:
-            results[fn.name].diagnosis += f"; {step_name}: {results[step_name].diagnosis}"
+        step = results.get(chosen.step_of(fn).name)
+        if fn.scope == "sequence" and results[fn.name].traceback and step and not step.correct and not step.traceback:
+            results[fn.name].diagnosis += f"; {step.name}: {step.diagnosis}"
     return CourseCheck(chosen.name, [results[fn.name] for fn in found], source, seed)

@@ -425,6 +425,9 @@ def _gate_pattern(gates: set, cell_wrong: bool, wording: Wording) -> str:
 
 
 def _cell_upstream_misused(wrong: list, wording: Wording) -> str:
+    if _roles(wrong, wording) == {"cell"}:
+        return (f"only {wording.cell_carry} is wrong, and only when {wording.cell_upstream} is not 0: check the "
+                f"{wording.cell_upstream} term of {wording.cell_carry} (its factor {wording.gate_values.get('f', 'f')})")
     gates = _wrong_gates(wrong, wording)
     which = f" into the gradient of gate{'s' if len(gates) > 1 else ''} {_listed(gates, wording)}" if gates else ""
     return (f"right when {wording.cell_upstream} = 0, wrong otherwise: check how {wording.cell_upstream} "
