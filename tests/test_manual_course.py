@@ -355,7 +355,8 @@ MISTAKES = [
     ("coursera-rnn-dWax-not-accumulated", "coursera", '        dWax += gradients["dWax"]\n',
      '        dWax = gradients["dWax"]\n', {
          "rnn_backward": ({"dWax": (None, None, LONGER)}, ["dWax is not summed over the time steps"])}),
-    ("coursera-gate-gradients-swapped", "coursera", "    dWf = np.dot(dft, concat.T)\n    dWi = np.dot(dit, concat.T)\n",
+    ("coursera-gate-gradients-swapped", "coursera",
+     "    dWf = np.dot(dft, concat.T)\n    dWi = np.dot(dit, concat.T)\n",
      "    dWf = np.dot(dit, concat.T)\n    dWi = np.dot(dft, concat.T)\n", {
          "lstm_cell_backward": ({"dWf": ("f", None, None), "dWi": ("i", None, None)},
                                 ["dWf holds the gradient of gate i"]),
@@ -387,7 +388,8 @@ MISTAKES = [
      "    dba = dtanh[:, :1]\n", {
          "rnn_cell_backward": ({"dba": (None, None, None)}, ["bias gradient", "sums over the batch"]),
          "rnn_backward": ({"dba": (None, None, 1)}, ["bias gradient"])}),
-    ("coursera-bias-not-summed-shape", "coursera", "    dbf = np.sum(dft, axis=1, keepdims=True)\n", "    dbf = dft\n", {
+    ("coursera-bias-not-summed-shape", "coursera", "    dbf = np.sum(dft, axis=1, keepdims=True)\n",
+     "    dbf = dft\n", {
         "lstm_cell_backward": ({"dbf": ("f", None, None)}, ["dbf has shape (5, 2), expected (5, 1)"]),
         "lstm_backward": ({}, ["raised ValueError", "lstm_cell_backward: dbf has shape (5, 2)"])}),
     ("cs231n-missing-f-in-dprev_c", "cs231n", "    dprev_c = dc * f\n", "    dprev_c = dc\n", {
@@ -492,9 +494,8 @@ def test_the_package_course_references_pass(module, layout):
 
 
 def test_wrong_forward_makes_the_backward_use_the_package_forward(tmp_path):
-    carried_wrong = learner_file(tmp_path, "coursera",
-                                 "        a_next, c_next, yt, cache = lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)\n",
-                                 "        a_next, c_next, yt, cache = lstm_cell_forward(x[:, :, t], a0, c_next, parameters)\n")
+    step = "        a_next, c_next, yt, cache = lstm_cell_forward(x[:, :, t], {}, c_next, parameters)\n"
+    carried_wrong = learner_file(tmp_path, "coursera", step.format("a_next"), step.format("a0"))
     report = check_course_code(carried_wrong, cells="lstm")
     forward, backward = report["lstm_forward"], report["lstm_backward"]
     assert not forward.correct and "wrong from t=1 on" in forward.diagnosis
@@ -533,7 +534,8 @@ def test_cs231n_backward_that_cannot_read_the_package_cache(tmp_path):
         "    cache = (x, prev_h, prev_c, Wx, Wh, a, next_c)\n").replace(
         "    x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache\n",
         "    x, prev_h, prev_c, Wx, Wh, a, next_c = cache\n    H = prev_h.shape[1]\n"
-        "    i, f, o, g = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])\n")
+        "    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H])\n"
+        "    g = np.tanh(a[:, 3 * H:])\n")
     path = tmp_path / "own_cache.py"
     path.write_text(source)
     assert check_course_code(path).correct  # its own cache: fine
@@ -584,7 +586,8 @@ def test_import_error_shows_the_learner_traceback_only(tmp_path):
 def test_learner_prints_and_in_place_edits_do_not_matter(tmp_path):
     # prints at import and in the functions, and a backward that edits its upstream gradient in place
     source = "print('my tests')\n" + SOURCES["cs231n"].replace(
-        "    dz = dnext_h * (1 - next_h ** 2)\n", "    print('step')\n    dnext_h *= (1 - next_h ** 2)\n    dz = dnext_h\n")
+        "    dz = dnext_h * (1 - next_h ** 2)\n",
+        "    print('step')\n    dnext_h *= (1 - next_h ** 2)\n    dz = dnext_h\n")
     path = tmp_path / "noisy.py"
     path.write_text(source)
     report = check_course_code(path)
@@ -597,9 +600,9 @@ def test_float32_code_is_told_to_use_float64(tmp_path):
     forward = check_course_code(path, cells="lstm")["lstm_forward"]
     assert not forward.correct and forward["h"].max_rel_error < 1e-6
     assert forward.diagnosis == "h: off by rounding only, and h is not float64: compute in float64"
-    backward = check_course_code(learner_file(tmp_path, "cs231n", "    dx = np.zeros((N, T, D))\n    dWx = np.zeros((D, 4 * H))",
-                                              "    dx = np.zeros((N, T, D), np.float32)\n    dWx = np.zeros((D, 4 * H))"),
-                                 cells="lstm")["lstm_backward"]
+    zeros = "    dx = np.zeros((N, T, D){})\n    dWx = np.zeros((D, 4 * H))"
+    path = learner_file(tmp_path, "cs231n", zeros.format(""), zeros.format(", np.float32"))
+    backward = check_course_code(path, cells="lstm")["lstm_backward"]
     assert backward["dx"].max_rel_error < 1e-6 and backward["dWx"].correct
     assert backward.diagnosis == "dx: off by rounding only, and dx is not float64: compute in float64"
 

@@ -30,7 +30,7 @@ import os
 import sys
 import traceback
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from itertools import permutations
 from pathlib import Path
@@ -169,7 +169,8 @@ class CourseCheck:
 
     def __repr__(self) -> str:
         wrong = [f.name for f in self.functions if not f.correct]
-        return f"CourseCheck(layout={self.layout!r}, correct={self.correct}, functions={len(self.functions)}, wrong={wrong})"
+        return (f"CourseCheck(layout={self.layout!r}, correct={self.correct}, functions={len(self.functions)}, "
+                f"wrong={wrong})")
 
     def _header(self) -> list:
         rtol, atol = self.tolerance
@@ -474,7 +475,8 @@ class _Coursera(CourseLayout):
             row = check_gradient("x", cache[1], problem["x"])
             if not row.correct:
                 wrong.append("x")
-        check = GradientCheck(name, not wrong, *largest, first_wrong_step=first_step if fn.scope == "sequence" else None)
+        check = GradientCheck(name, not wrong, *largest,
+                              first_wrong_step=first_step if fn.scope == "sequence" else None)
         if wrong:
             check.notes.append(f"entries {', '.join(wrong)} differ from the course's cache {layout}")
         return check
@@ -617,7 +619,8 @@ class _CS231n(CourseLayout):
             args = [moved.get(p, problem[p]) for p in fn.params]
             expected = dict(zip(fn.outputs, reference(*args)))
             if all(check_gradient(n, outputs[n], expected[n]).correct for n in fn.outputs):
-                return [f"your gate blocks are in the order {', '.join(order)}; the course's is {', '.join(self.gates)}"]
+                return [f"your gate blocks are in the order {', '.join(order)}; "
+                        f"the course's is {', '.join(self.gates)}"]
         return []
 
 
@@ -1000,7 +1003,8 @@ def _raised(layout, fn, error, yours, forward_check) -> str:
         return (f"could not be checked: your {fn.forward} {why}, so {fn.name} was given the package's cache "
                 f"and raised {error.summary}; the course leaves the cache layout to you: "
                 f"{'fix' if forward_check is not None else 'write'} {fn.forward} first")
-    return f"raised {error.summary} (on the caches of the package's {fn.forward}, in the course's layout, because yours {why})"
+    return (f"raised {error.summary} (on the caches of the package's {fn.forward}, in the course's layout, "
+            f"because yours {why})")
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -1045,7 +1049,8 @@ def check_course_code(module_or_path, layout: str = "auto", cells="all", seed: i
     chosen_cells = _cells(cells)
     module, files, source = _learner_module(module_or_path)
     chosen = _choose_layout(module, layout, chosen_cells, source)
-    found = [fn for fn in chosen.functions if fn.cell in chosen_cells and inspect.isfunction(getattr(module, fn.name, None))]
+    found = [fn for fn in chosen.functions
+             if fn.cell in chosen_cells and inspect.isfunction(getattr(module, fn.name, None))]
     if not found:
         raise ValueError(f"check_course_code: {source} defines none of the {chosen.name} functions "
                          f"{', '.join(fn.name for fn in chosen.functions if fn.cell in chosen_cells)}")
@@ -1054,8 +1059,8 @@ def check_course_code(module_or_path, layout: str = "auto", cells="all", seed: i
         learner = getattr(module, fn.name)
         if not _binds(learner, fn):
             params = ", ".join(inspect.signature(learner).parameters)
-            results[fn.name] = FunctionCheck(fn.name, False, "yours", [],
-                                             f"signature {fn.name}({params}) does not match the course's {fn.signature}")
+            mismatch = f"signature {fn.name}({params}) does not match the course's {fn.signature}"
+            results[fn.name] = FunctionCheck(fn.name, False, "yours", [], mismatch)
         elif fn.forward is None:
             results[fn.name] = _check_forward(chosen, fn, learner, seed, files)
         else:

@@ -323,7 +323,8 @@ def diagnose(checks: list, wording: Wording, sequence: bool, right_without_cell_
     length = min(c.first_wrong_length or 1 for c in wrong)
     first = [c for c in wrong if (c.first_wrong_length or 1) == length]
     if length == 1:
-        return f"{_subject(first)}: wrong from length 1 on: the single-step math is wrong: {_single_step(first, wording)}"
+        return (f"{_subject(first)}: wrong from length 1 on: the single-step math is wrong: "
+                f"{_single_step(first, wording)}")
     return f"{_subject(first)}: wrong from length {length} on: {_carried(first, wrong, wording)}"
 
 
@@ -371,7 +372,8 @@ def _listed(gates, wording) -> str:
 def _single_step(wrong: list, wording: Wording) -> str:
     names = ", ".join(c.name for c in wrong)
     if all("is all zero" in c.notes for c in wrong):
-        return f"{names} {'is' if len(wrong) == 1 else 'are'} all zero: the upstream gradient does not reach the step (check that {wording.hidden_carry})"
+        return (f"{names} {'is' if len(wrong) == 1 else 'are'} all zero: the upstream gradient does not reach "
+                f"the step (check that {wording.hidden_carry})")
     swaps = {}
     for c in wrong:
         for note in c.notes:
@@ -426,8 +428,9 @@ def _gate_pattern(gates: set, cell_wrong: bool, wording: Wording) -> str:
 
 def _cell_upstream_misused(wrong: list, wording: Wording) -> str:
     if _roles(wrong, wording) == {"cell"}:
+        f_value = wording.gate_values.get("f", "f")
         return (f"only {wording.cell_carry} is wrong, and only when {wording.cell_upstream} is not 0: check the "
-                f"{wording.cell_upstream} term of {wording.cell_carry} (its factor {wording.gate_values.get('f', 'f')})")
+                f"{wording.cell_upstream} term of {wording.cell_carry} (its factor {f_value})")
     gates = _wrong_gates(wrong, wording)
     which = f" into the gradient of gate{'s' if len(gates) > 1 else ''} {_listed(gates, wording)}" if gates else ""
     return (f"right when {wording.cell_upstream} = 0, wrong otherwise: check how {wording.cell_upstream} "
