@@ -642,15 +642,18 @@ def test_check_gradient_localises_gates_and_parts():
     wrong[6:9] *= 1.1
     check = localize.check_torch_gradient("weight_hh_l0", wrong, reference, "lstm")
     assert (check.correct, check.gate, check.where()) == (False, "g", "weight_hh_l0 gate g")
+    assert localize.check_torch_gradient("weight_hh", wrong, reference, "lstm").gate == "g"  # a cell's
     assert localize.check_torch_gradient("h0", wrong, reference, "lstm").gate is None
+    assert localize.check_torch_gradient("weight_hr_l0", wrong, reference, "lstm").gate is None  # projection
     every_gate = localize.check_torch_gradient("bias_ih_l0_reverse", reference * 2, reference, "lstm")
     assert every_gate.gate is None and every_gate.wrong_gates == ("i", "f", "g", "o")
     swapped = np.concatenate([reference[:6], reference[9:], reference[6:9]])
     assert "has the slices of gates g and o swapped" in localize.check_torch_gradient(
         "weight_ih_l0", swapped, reference, "lstm").notes
-    gru = localize.check_torch_gradient("weight_hh_l0", np.concatenate([reference[:8] * 3, reference[8:]]),
-                                        reference[:, :4].repeat(1, axis=0)[:12], "gru")
-    assert gru.gate is None or set(gru.gate.split(",")) <= {"r", "z", "n"}
+    gru_reference = reference[:9]  # rows r, z, n of H = 3
+    gru_wrong = gru_reference.copy()
+    gru_wrong[3:6] = 0.0
+    assert localize.check_torch_gradient("weight_ih_l1", gru_wrong, gru_reference, "gru").gate == "z"
     course_w = rng.standard_normal((4, 4 + 3))  # a coursera W acting on [a_prev; x_t], n_a = 4
     input_wrong = course_w.copy()
     input_wrong[:, 4:] += 0.5

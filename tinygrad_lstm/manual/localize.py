@@ -17,6 +17,7 @@ The building blocks work on plain arrays, so any layout can use them:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import permutations
 
@@ -210,13 +211,14 @@ def check_torch_gradient(name: str, value, reference, mode: str, *, rtol: float 
                          atol: float = TOLERANCES["float64"][1]) -> GradientCheck:
     """`check_gradient` for a gradient named as in PyTorch's recurrent layers.
 
-    ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (with or without a
-    ``_reverse`` suffix) of an ``"lstm"`` or ``"gru"`` are split into their gate rows
-    (`TORCH_GATES`); other names (``x``, ``h0``, an RNN's weights) are compared whole.
+    ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (a cell's) and ``weight_ih_l{k}`` etc.
+    (a layer's, with or without ``_reverse``) of an ``"lstm"`` or ``"gru"`` are split into their gate
+    rows (`TORCH_GATES`); other names (``x``, ``h0``, ``weight_hr_l0``, an RNN's weights) are
+    compared whole.
     """
     if mode not in TORCH_GATES:
         raise ValueError(f"check_torch_gradient: mode must be one of {sorted(TORCH_GATES)}, got {mode!r}")
-    gates = TORCH_GATES[mode] if name.startswith(("weight_", "bias_")) else None
+    gates = TORCH_GATES[mode] if re.match(r"(weight|bias)_(ih|hh)(_l\d+)?(_reverse)?$", name) else None
     return check_gradient(name, value, reference, rtol=rtol, atol=atol, gates=gates, gate_axis=0)
 
 
