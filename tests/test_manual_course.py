@@ -548,6 +548,29 @@ def test_cs231n_backward_that_cannot_read_the_package_cache(tmp_path):
     assert "own_cache.py" in step.traceback and "tinygrad_lstm" not in step.traceback
 
 
+@pytest.mark.parametrize("old, new, words", [
+    ("    df = dc * prev_c * f * (1 - f)\n", "    df = dc * prev_c * f\n",
+     "wrong from length 2 on, but the single-step math is wrong: dx is wrong at the last step"),
+    ("    dprev_c = dc * f\n", "    dprev_c = dc\n", "wrong from length 2 on: the gradient carried through prev_c"),
+])
+def test_cs231n_cache_that_is_not_a_list_of_step_caches(tmp_path, old, new, words):
+    """Prefixes then start from a zero cell state, where gate f gets no gradient at the first step: a
+    mistake in f shows from length 2, and the report says that the last step, not the carry, is wrong."""
+    source = SOURCES["cs231n"].replace("    return h, cache\n\n\ndef lstm_backward",
+                                       "    return h, {'steps': cache}\n\n\ndef lstm_backward")
+    source = source.replace("    N, T, H = dh.shape\n    D = cache[0][0].shape[1]\n    dx = np.zeros((N, T, D))\n"
+                            "    dWx = np.zeros((D, 4 * H))",
+                            "    cache = cache['steps']\n    N, T, H = dh.shape\n    D = cache[0][0].shape[1]\n"
+                            "    dx = np.zeros((N, T, D))\n    dWx = np.zeros((D, 4 * H))")
+    path = tmp_path / "dict_cache.py"
+    path.write_text(source)
+    assert check_course_code(path).correct
+    path.write_text(source.replace(old, new))
+    backward = check_course_code(path, cells="lstm")["lstm_backward"]
+    assert words in backward.diagnosis, backward.diagnosis
+    assert backward.forward_used == "yours" and backward["dWx"].first_wrong_length == 2
+
+
 def test_layout_choice_cells_and_signatures(tmp_path):
     path = learner_file(tmp_path, "coursera")
     report = check_course_code(path, layout="cs231n")  # the shared names do not have cs231n's signatures

@@ -41,8 +41,8 @@ from ..engine import Tensor
 from ..nn.functional import softmax
 from ..ops import concat, stack
 from . import classic, cs231n
-from .localize import (TOLERANCES, GradientCheck, Wording, check_gradient, diagnose, first_wrong_lengths,
-                       first_wrong_step, rounding_only)
+from .localize import (LAST_STEP_WRONG, TOLERANCES, GradientCheck, Wording, check_gradient, diagnose,
+                       first_wrong_lengths, first_wrong_step, rounding_only)
 
 __all__ = ["check_course_code", "CourseCheck", "FunctionCheck", "CourseCodeError", "LAYOUTS", "CourseFunction"]
 
@@ -936,8 +936,15 @@ def _first_wrong_lengths(layout, fn, problem, yours, module, results, make_cache
                 lambda n: references_at(_prefix(layout, problem, n), problem["c0"]), steps, check=check)
         except _LearnerError:
             pass  # the assembled caches do not suit this backward: use its forward's, from a zero cell state
-    return first_wrong_lengths(lambda n: run(_prefix(layout, problem, n)),
-                               lambda n: references_at(_prefix(layout, problem, n)), steps, check=check)
+    found = first_wrong_lengths(lambda n: run(_prefix(layout, problem, n)),
+                                lambda n: references_at(_prefix(layout, problem, n)), steps, check=check)
+    length, dx = found.get("dx", (1, None))
+    if length > 1 and dx.problem is None:  # is the last step, which no carried gradient reaches, wrong?
+        shorter = _prefix(layout, problem, length)
+        last = first_wrong_step(run(shorter)["dx"], references_at(shorter)["dx"], layout.time_axis, backward=True)
+        if last == length - 1:
+            dx.notes.append(LAST_STEP_WRONG)
+    return found
 
 
 def _cache_assembler(layout, fn, problem, yours, module, results, make_cache, files):

@@ -36,6 +36,11 @@ FLOAT32_WARNING = ("WARNING: checking in float32: its rounding (~1e-7 per operat
                    "cannot tell a 1e-4 bug from rounding, so the tolerances are scaled to float32 and a "
                    "small mistake can pass. Check in float64 to be sure.")
 
+# The note on a dx wrong at the last step of its shortest wrong length: that step receives no
+# carried gradient, so its single-step math is wrong; it only showed after the first step because
+# the first step starts from a zero cell state, where the forget gate gets no gradient.
+LAST_STEP_WRONG = "is wrong at the last step, which receives no carried gradient"
+
 # PyTorch stacks the gates of its recurrent layers as row blocks of the weights and biases.
 TORCH_GATES = {"rnn": None, "rnn_tanh": None, "rnn_relu": None, "lstm": ("i", "f", "g", "o"),
                "gru": ("r", "z", "n")}
@@ -290,6 +295,7 @@ class Wording:
     gate_values: dict = field(default_factory=dict)
     candidate: str = ""
     output: str = "o"
+    forget: str = "f"
     hidden_state: str = "h"      # the previous hidden state, as the layout calls it
     cell_state: str = "c"        # the previous cell state
     hidden_carry: str = ""       # how each step receives the hidden-state gradient
@@ -327,6 +333,10 @@ def diagnose(checks: list, wording: Wording, sequence: bool, right_without_cell_
     if length == 1:
         return (f"{_subject(first)}: wrong from length 1 on: the single-step math is wrong: "
                 f"{_single_step(first, wording)}")
+    if any(LAST_STEP_WRONG in c.notes for c in first):
+        return (f"{_subject(first)}: wrong from length {length} on, but the single-step math is wrong: dx "
+                f"{LAST_STEP_WRONG} (a mistake the first step cannot show: it starts from a zero cell state, "
+                f"where gate f gets no gradient)")
     return f"{_subject(first)}: wrong from length {length} on: {_carried(first, wrong, wording)}"
 
 
@@ -446,8 +456,9 @@ def _carried(first: list, wrong: list, wording: Wording) -> str:
         return (f"{names} {'is' if len(first) == 1 else 'are'} not summed over the time steps (every other "
                 f"gradient is right): add each step's contribution with +=")
     gates = _wrong_gates(first, wording)
-    fed_by_cell = {g for g in wording.gates if g != wording.output}
-    if wording.gates and gates == fed_by_cell:
+    # A wrong carried dc reaches every gate but o; f only where the cell state before is not 0.
+    fed_by_cell = {g for g in wording.gates if g not in (wording.output, wording.forget)}
+    if wording.gates and fed_by_cell <= gates and wording.output not in gates:
         return (f"the gradient carried through {wording.cell_state} is wrong (check the factor "
                 f"{wording.gate_values.get('f', 'f')} in {wording.cell_carry}, and that {wording.cell_carry} "
                 f"reaches the step before)")
