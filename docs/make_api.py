@@ -44,6 +44,8 @@ SECTIONS = [
     ("tl.viz: graph pictures", "tinygrad_lstm.viz", "tl.viz", None),
     ("tl.plots: training and gradient plots", "tinygrad_lstm.plots", "tl.plots", None),
     ("tl.manual: hand-written BPTT", "tinygrad_lstm.manual", "tl.manual", None),
+    ("tl.manual.cs231n: the CS231n layout", "tinygrad_lstm.manual.cs231n", "tl.manual.cs231n", None),
+    ("tl.manual.localize: where a gradient is wrong", "tinygrad_lstm.manual.localize", "tl.manual.localize", None),
     ("Training tasks", "tinygrad_lstm.tasks", "tinygrad_lstm.tasks", None),
     ("The adding problem", "tinygrad_lstm.tasks.adding", "tinygrad_lstm.tasks.adding", None),
     ("Character language model", "tinygrad_lstm.tasks.chars", "tinygrad_lstm.tasks.chars", None),

@@ -107,6 +107,22 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
     bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
                        help="also write the results with the machine description (default: docs/performance.md)")
 
+    check = commands.add_parser(
+        "check", help="check your own course-layout BPTT code (Coursera, CS231n) and say where it is wrong",
+        description="Import FILE.py, find every function with a known course name and signature (Coursera's "
+                    "rnn_cell_forward ... lstm_backward, CS231n's rnn_step_forward ... lstm_backward) and check each "
+                    "against the graph (the same cell composed from tinygrad_lstm ops, float64): which gradient, "
+                    "which gate or part, from which sequence length. Exit code 0 when all are right, 1 when "
+                    "something is wrong, 2 when FILE cannot be imported or has no course function.")
+    check.add_argument("file", metavar="FILE.py", help="your Python file")
+    check.add_argument("--layout", choices=("coursera", "cs231n", "auto"), default="auto",
+                       help="the course whose names, shapes and gate order FILE uses (default: auto, from the "
+                            "names and signatures found)")
+    check.add_argument("--cell", choices=("rnn", "lstm", "all"), default="all",
+                       help="check only the RNN or only the LSTM functions (default: all)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random weights and data (default: 0)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
     train = commands.add_parser(
         "train", help="train a model on a task (adding, chars, sine)",
         description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
@@ -147,7 +163,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     tune_process()
     try:
-        commands = {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train, "bench": _bench}
+        commands = {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train, "bench": _bench,
+                    "check": _check}
         return commands[args.command](args, parser)
     except KeyboardInterrupt:
         print("tinygrad-lstm: interrupted", file=sys.stderr)
@@ -235,6 +252,23 @@ def _bench(args, parser) -> int:
         bench.write_markdown(results, Path(args.write))
         print(f"\nwrote {args.write}")
     return 0
+
+
+def _check(args, parser) -> int:
+    from .manual.course import CourseCodeError, check_course_code
+
+    try:
+        report = check_course_code(args.file, layout=args.layout, cells=args.cell, seed=args.seed)
+    except CourseCodeError as e:
+        if e.traceback:
+            print(e.traceback, file=sys.stderr)
+        print(f"tinygrad-lstm check: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"tinygrad-lstm check: error: {str(e).removeprefix('check_course_code: ')}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.correct else 1
 
 
 def _train(args, parser) -> int:
