@@ -6,11 +6,12 @@ between the two unchanged. Backpropagation through time comes from the graph.
 from . import functional, utils
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .normalization import LayerNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNBase, RNNCell, RNNCellBase, detach_state
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
-    "Linear", "Embedding", "Dropout",
+    "Linear", "Embedding", "Dropout", "LayerNorm",
     "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU",
     "Recurrent", "detach_state",
 ]
