@@ -4,6 +4,7 @@ Parameter names, shapes, gate orders and initialisation are PyTorch's, so state 
 between the two unchanged. Backpropagation through time comes from the graph.
 """
 from . import functional, utils
+from .cells import LayerNormLSTMCell, PeepholeLSTMCell
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from .normalization import LayerNorm
@@ -13,5 +14,6 @@ __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
     "Linear", "Embedding", "Dropout", "LayerNorm",
     "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU",
+    "PeepholeLSTMCell", "LayerNormLSTMCell",
     "Recurrent", "detach_state",
 ]

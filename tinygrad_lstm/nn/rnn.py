@@ -83,14 +83,16 @@ def gru_step(input_rz: Tensor, input_n: Tensor, h: Tensor, weight_hh_t: Tensor, 
 
 # --------------------------------------------------------------------------- cells
 class RNNCellBase(Module):
-    """Parameters shared by the cells: ``weight_ih (G*H, D)``, ``weight_hh (G*H, H)``,
-    ``bias_ih``, ``bias_hh (G*H,)``, all U(-1/sqrt(H), 1/sqrt(H)); G is `num_gates`.
+    """Parameters shared by the cells: ``weight_ih (G*H, D)``, ``weight_hh (G*H, H)`` and the
+    biases named in `bias_names` (``bias_ih``, ``bias_hh``), each ``(G*H,)``, all
+    U(-1/sqrt(H), 1/sqrt(H)); G is `num_gates`.
 
     A cell follows the `Recurrent` protocol: ``forward(x, state=None) -> new state`` and
     ``init_state(batch_size) -> zero state``.
     """
 
     num_gates = 1
+    bias_names = ("bias_ih", "bias_hh")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32):
         super().__init__()
@@ -102,8 +104,8 @@ class RNNCellBase(Module):
         rows, bound = self.num_gates * self.hidden_size, 1 / math.sqrt(self.hidden_size)
         self.weight_ih = uniform_parameter((rows, self.input_size), bound, self.dtype)
         self.weight_hh = uniform_parameter((rows, self.hidden_size), bound, self.dtype)
-        self.bias_ih = uniform_parameter((rows,), bound, self.dtype) if bias else None
-        self.bias_hh = uniform_parameter((rows,), bound, self.dtype) if bias else None
+        for name in self.bias_names:
+            setattr(self, name, uniform_parameter((rows,), bound, self.dtype) if bias else None)
 
     def init_state(self, batch_size: int | None = None):
         """Zeros ``(batch_size, H)``, or ``(H,)`` for None (unbatched); a pair for the LSTM."""
