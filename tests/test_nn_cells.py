@@ -247,3 +247,15 @@ def test_bad_inputs_are_clear_errors(kind):
         cell(np.zeros((B, D)), np.zeros((B, H)))
     with pytest.raises(ValueError, match=rf"{kind}: hidden_size must be at least 1"):
         getattr(tl.nn, kind)(D, 0)
+@pytest.mark.parametrize("kind", ["PeepholeLSTMCell", "LayerNormLSTMCell"])
+def test_stacked_bidirectional_with_lengths_trains(kind):
+    """Unrolled by `Recurrent` in 2 bidirectional layers with variable lengths: finite gradients for all."""
+    tl.manual_seed(7)
+    model = tl.nn.Recurrent(getattr(tl.nn, kind)(D, H), num_layers=2, bidirectional=True)
+    x = np.random.default_rng(7).standard_normal((T, B, D))
+    output, (h_n, c_n) = model(x, lengths=[4, 2, 1])
+    assert output.shape == (T, B, 2 * H) and h_n.shape == c_n.shape == (4, B, H)
+    np.testing.assert_array_equal(output.data[2:, 1], 0)
+    (output.sum() + h_n.sum()).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and np.isfinite(parameter.grad).all(), name

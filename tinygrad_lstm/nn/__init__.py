@@ -8,7 +8,8 @@ from .cells import LayerNormLSTMCell, PeepholeLSTMCell
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from .normalization import LayerNorm
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNBase, RNNCell, RNNCellBase, detach_state
+from .recurrent import Recurrent
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase, detach_state
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
