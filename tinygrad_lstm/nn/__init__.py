@@ -3,7 +3,7 @@
 Parameter names, shapes, gate orders and initialisation are PyTorch's, so state dicts move
 between the two unchanged. Backpropagation through time comes from the graph.
 """
-from . import functional, utils
+from . import functional, init, utils
 from .cells import LayerNormLSTMCell, PeepholeLSTMCell
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
