@@ -221,13 +221,14 @@ class Recurrent(Module):
         else:
             raise TypeError(f"Recurrent: expected a cell (a tl.nn.Module) or a factory input_size -> cell, "
                             f"got {type(cell).__name__}")
-        num_directions = 2 if self.bidirectional else 1
         cells, hidden_size = [], None
         for layer in range(self.num_layers):
-            size = (given.input_size if given is not None else input_size) if layer == 0 \
-                else num_directions * hidden_size
+            if layer == 0:
+                size = input_size if given is None else given.input_size
+            else:
+                size = self.num_directions * hidden_size
             directions = []
-            for direction in range(num_directions):
+            for direction in range(self.num_directions):
                 member = given if given is not None and (layer, direction) == (0, 0) else check_cell(factory(size))
                 if member.input_size != size:
                     raise ValueError(f"Recurrent: the cell of layer {layer} needs input_size={size}, "
