@@ -144,12 +144,19 @@ def test_in_place_returns_the_tensor_and_keeps_dtype_and_grad_flag():
         assert weight.grad_fn is None
 
 
-def test_a_parameter_used_in_a_graph_can_be_reinitialised():
-    weight = tl.nn.Parameter(np.ones((2, 2)))
-    y = (weight * weight).sum()
-    init.zeros_(weight)
-    np.testing.assert_array_equal(weight.data, 0)
-    assert y.item() == 4
+@pytest.mark.parametrize("fill", [init.uniform_, init.normal_, init.xavier_uniform_, init.xavier_normal_,
+                                  init.kaiming_uniform_, init.kaiming_normal_, init.orthogonal_, init.ones_,
+                                  init.zeros_, lambda t: init.constant_(t, 2)])
+def test_the_version_counter_goes_up_and_stale_graphs_refuse_backward(fill):
+    weight = tl.nn.Parameter(np.ones((3, 2)))
+    before = weight._version
+    y = (weight * weight).sum()   # saves the values of weight
+    fill(weight)
+    assert weight._version > before
+    assert y.item() == 6
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    assert weight.grad is None
 
 
 def test_seeded_and_generator_draws_repeat_and_agree_across_dtypes():

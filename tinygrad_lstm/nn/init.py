@@ -1,7 +1,8 @@
 """`tl.nn.init`: fill a tensor in place from an initialisation scheme, as ``torch.nn.init``.
 
 Every function takes a floating-point `Tensor` (typically a `Parameter`), overwrites its
-values outside the graph, and returns it. The fan of a weight ``(out, in, *kernel)`` is
+values in place under `no_grad` (bumping its version counter, so a graph that saved the old
+values refuses to backpropagate, as in PyTorch), and returns it. The fan of a weight ``(out, in, *kernel)`` is
 PyTorch's: ``fan_in = in * prod(kernel)``, ``fan_out = out * prod(kernel)``. Random draws come
 from `generator` or the global one (`tl.manual_seed`), in float64 and then cast, so float32
 and float64 tensors get the same draws.
@@ -72,10 +73,9 @@ def _check(tensor, fn: str) -> Tensor:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
-    """Write `values` into `tensor`'s array, outside the graph."""
+    """Write `values` into `tensor`, outside the graph; its version counter goes up."""
     with no_grad():
-        tensor.data[...] = values
-    return tensor
+        return tensor.copy_(values)
 
 
 def _fans(tensor: Tensor, fn: str) -> tuple:
