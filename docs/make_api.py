@@ -38,6 +38,7 @@ SECTIONS = [
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
     ("tl.nn: modules and recurrent layers", "tinygrad_lstm.nn", "tl.nn", None),
     ("tl.nn.functional", "tinygrad_lstm.nn.functional", "tl.nn.functional", None),
+    ("tl.nn.init", "tinygrad_lstm.nn.init", "tl.nn.init", None),
     ("tl.nn.utils", "tinygrad_lstm.nn.utils", "tl.nn.utils", None),
     ("tl.optim", "tinygrad_lstm.optim", "tl.optim", None),
     ("tl.compare: the gradient report", "tinygrad_lstm.compare", "tl.compare", None),
