@@ -665,3 +665,43 @@ def test_set_grad_enabled_and_detect_anomaly_as_decorator():
 
     with pytest.raises(FloatingPointError):
         bad()
+
+
+class _LogCell(tl.nn.Module):
+    """h' = log(x w) + h: a log(0) where the input is 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.input_size = self.hidden_size = 1
+        self.weight = tl.nn.Parameter(np.ones(1))
+
+    def init_state(self, batch_size):
+        return tl.zeros(batch_size, 1)
+
+    def forward(self, x, h):
+        return (x * self.weight).log() + h  # the planted log(0)
+
+
+def test_detect_anomaly_names_the_time_step_the_operands_and_the_source_line():
+    import inspect
+    x = np.ones((8, 2, 1))
+    x[5, 1] = 0.0
+    line = next(i for i, text in enumerate(inspect.getsourcelines(_LogCell.forward)[0]) if "planted" in text)
+    line += inspect.getsourcelines(_LogCell.forward)[1]
+    with tl.detect_anomaly(), pytest.raises(FloatingPointError) as error:
+        tl.nn.Recurrent(_LogCell())(tl.Tensor(x))
+    message = str(error.value)
+    assert "op 'log' at recurrent/t=5/cell produced Inf in its forward output" in message
+    assert "inputs: (2, 1) in [0, 1]" in message
+    assert f"test_engine.py:{line} in forward" in message
+    tl.nn.Recurrent(_LogCell())(tl.Tensor(x))  # outside anomaly mode: no check, no error
+
+
+def test_detect_anomaly_in_backward_names_the_incoming_gradient():
+    x = tl.Tensor([0.0, 1.0], requires_grad=True)
+    with tl.detect_anomaly():
+        with tl.name_scope("model"):
+            y = (x ** 0.5).sum()
+        with pytest.raises(FloatingPointError, match=r"op 'pow' at model produced Inf in its gradient for input 0 "
+                                                     r"\(shape \(2,\)\); gradients of its outputs: \(2,\) in \[1, 1\]"):
+            y.backward()

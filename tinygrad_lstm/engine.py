@@ -182,7 +182,9 @@ def _user_frame() -> traceback.FrameSummary | None:
     return None
 
 
-def _check_finite(node: "Function", arrays, where: str) -> None:
+def _check_finite(node: "Function", arrays, where: str, operands, operands_are: str, scope: str) -> None:
+    """Raise `FloatingPointError` at the first NaN/Inf among `arrays`, naming the op, its scope
+    (with the time step), the shapes and value ranges of its `operands`, and where it was made."""
     for i, a in enumerate(arrays):
         if isinstance(a, LazyGrad):  # anomaly mode is slow anyway: compute the product to check it
             a = a.materialize()
@@ -191,9 +193,25 @@ def _check_finite(node: "Function", arrays, where: str) -> None:
             frame = getattr(node, "created_at", None)
             site = (f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}" if frame else
                     "an unknown place (run the forward pass inside detect_anomaly() to record it)")
+            where_in_graph = f" at {scope}" if scope else ""
+            described = "; ".join(_value_range(x) for x in operands if x is not None) or "none"
             raise FloatingPointError(
-                f"detect_anomaly: op '{node.name}' produced {bad} in its {where} {i} "
-                f"(shape {a.shape}); the op was created at {site}")
+                f"detect_anomaly: op '{node.name}'{where_in_graph} produced {bad} in its {where} {i} "
+                f"(shape {a.shape}); {operands_are}: {described}; the op was created at {site}")
+
+
+def _value_range(value) -> str:
+    """``shape [min, max]`` of an array or number, with how many entries are NaN or infinite."""
+    if isinstance(value, LazyGrad):
+        value = value.materialize()
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub" or array.size == 0:
+        return f"{array.shape}"
+    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array.ravel()
+    text = f"{array.shape} in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else f"{array.shape}"
+    if finite.size < array.size:
+        text += f" with {int(np.isnan(array).sum())} NaN and {int(np.isinf(array).sum())} inf"
+    return text
 
 
 # --------------------------------------------------------------------------- version counters
@@ -407,7 +425,7 @@ class Function:
             outs = None
             ctx.meta = ((out.shape, out.dtype),)
         if _anomaly_enabled:
-            _check_finite(ctx, outs or (out,), "forward output")
+            _check_finite(ctx, outs or (out,), "forward output", arrays, "inputs", _scope)
         node = ctx
         if record:
             ctx.edges = tuple(edges)
@@ -978,7 +996,7 @@ def _run_node(node: Function, entry, stale: bool) -> tuple:
         _run_node_hooks(node, grads_out)
     grads_in = _checked_grads(node, node.backward(*grads_out))
     if _anomaly_enabled:
-        _check_finite(node, grads_in, "gradient for input")
+        _check_finite(node, grads_in, "gradient for input", grads_out, "gradients of its outputs", node.scope)
     return grads_in
 
 
