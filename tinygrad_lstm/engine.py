@@ -47,7 +47,7 @@ class ShapeError(ValueError):
 _grad_enabled = True
 _anomaly_enabled = False
 _scope = ""  # the current name scope, e.g. "lstm/l0/t=3", recorded on every node
-_tracer = None  # while `tl.jit` records a call: told of every op, in-place copy, backward and effect
+_tracer = None  # while `tl.jit` records a call: told of every op, new tensor, in-place copy, backward and effect
 
 
 def traced_effect(fn):
@@ -548,6 +548,8 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        if _tracer is not None:  # a copy of an input made inside a compiled function is part of its plan
+            _tracer.on_tensor(self, data)
 
     @classmethod
     def _wrap(cls, data: np.ndarray, node, index: int) -> "Tensor":

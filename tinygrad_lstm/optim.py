@@ -24,7 +24,7 @@ from numbers import Real
 
 import numpy as np
 
-from .engine import Tensor, enable_grad, increment_version
+from .engine import Tensor, enable_grad, increment_version, traced_effect
 from .nn.module import _zero_grads
 
 __all__ = ["Optimizer", "SGD", "Adam", "Adagrad"]
@@ -107,10 +107,12 @@ class Optimizer:
         self._check(group)
         self.param_groups.append(group)
 
+    @traced_effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients: set them to None (default, like PyTorch 2), or zero them in place."""
         _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
+    @traced_effect
     def step(self, closure=None):
         """Update every parameter that has a gradient (those whose ``.grad`` is None are skipped).
 

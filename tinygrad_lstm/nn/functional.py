@@ -15,8 +15,7 @@ from numbers import Real
 import numpy as np
 
 from ..engine import ShapeError, Tensor
-from ..ops import LogSoftmax, Softmax
-from ..random import default_generator
+from ..ops import DropoutMask, LogSoftmax, Softmax
 
 __all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
            "nll_loss", "mse_loss"]
@@ -137,9 +136,7 @@ def dropout(x, p: float = 0.5, training: bool = True, *, generator: np.random.Ge
         return x
     if p == 1:
         return x * np.zeros(x.shape, dtype=x.dtype)
-    rng = generator if generator is not None else default_generator()
-    keep = rng.random(x.shape) >= p
-    return x * (keep / (1 - p)).astype(x.dtype)
+    return x * DropoutMask.apply(shape=x.shape, p=p, dtype=x.dtype, generator=generator)
 
 
 def normalized_shape_tuple(normalized_shape, owner: str) -> tuple:

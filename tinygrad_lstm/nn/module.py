@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..engine import Tensor, increment_version, name_scope
+from ..engine import Tensor, increment_version, name_scope, traced_effect
 from ..serialization import real_array
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys", "StateDictError"]
@@ -528,6 +528,7 @@ class Module:
             parameter.requires_grad_(requires_grad)
         return self
 
+    @traced_effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the parameters' gradients: to None (the default, as PyTorch), or to zeros in place."""
         _zero_grads(self.parameters(), set_to_none)

@@ -17,8 +17,7 @@ import warnings
 import numpy as np
 
 from ..engine import Tensor, name_scope
-from ..ops import concat, stack
-from ..random import default_generator
+from ..ops import DropoutMask, ZoneoutMask, concat, stack
 from . import functional
 from .layers import check_probability
 from .module import Module, as_input, check_size
@@ -409,8 +408,8 @@ class Recurrent(Module):
             return tuple(n + p * (old - n) for old, n in zip(previous, new))
         zoned = []
         for old, n in zip(previous, new):
-            keep = default_generator().random(old.shape) < p
-            zoned.append(old * keep.astype(old.dtype) + n * (~keep).astype(old.dtype))  # kept units exactly
+            keep, change = ZoneoutMask.apply(shape=old.shape, p=p, dtype=old.dtype)
+            zoned.append(old * keep + n * change)  # kept units exactly
         return tuple(zoned)
 
     def extra_repr(self) -> str:
@@ -426,11 +425,11 @@ class Recurrent(Module):
         return ", ".join(option for option in options if option)
 
 
-def _keep_mask(shape: tuple, p: float, dtype) -> np.ndarray:
-    """Inverted-dropout mask: 0 with probability p, else 1 / (1 - p)."""
+def _keep_mask(shape: tuple, p: float, dtype) -> Tensor | np.ndarray:
+    """Inverted-dropout mask: 0 with probability p, else 1 / (1 - p) (drawn by an op, so a compiled step draws afresh)."""
     if p == 1:
         return np.zeros(shape, dtype)
-    return ((default_generator().random(shape) >= p) / (1 - p)).astype(dtype)
+    return DropoutMask.apply(shape=shape, p=p, dtype=dtype)
 
 
 def _stack_states(states: list):

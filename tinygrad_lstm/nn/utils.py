@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ..engine import Tensor
+from ..engine import Tensor, traced_effect
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -112,6 +112,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     return _total_norm(arrays, norm_type, error_if_nonfinite, "get_total_norm")
 
 
+@traced_effect
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
     """Scale the gradients of `parameters` in place by ``min(max_norm / (total_norm + 1e-6), 1)``.
 
@@ -128,6 +129,7 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     _scale(_grads(parameters, "clip_grads_with_norm_"), max_norm, total_norm)
 
 
+@traced_effect
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach=None):
     """Scale all gradients together so that their total norm is at most `max_norm`, as PyTorch.
@@ -176,6 +178,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     return total
 
 
+@traced_effect
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient elementwise to ``[-clip_value, clip_value]``, in place.
 

@@ -6,6 +6,7 @@ side, and the Tensor methods that call it are declared right after it (`tensor_m
 - `reduction`: sum, mean, max, softmax, log_softmax.
 - `shape`: reshape, transpose, indexing, concat/stack, split/chunk/unbind.
 - `assign`: copy_, fill_, zero_ and the random fills.
+- `random`: dropout and zoneout masks, drawn inside an op so that `tl.jit` replays draw afresh.
 
 Forward receives numpy arrays (or plain numbers) and returns arrays; backward receives the
 gradient of each output and returns one gradient per argument. The engine sums gradients
@@ -17,5 +18,6 @@ from .unary import Abs, Clip, Exp, Log, ReLU, Sigmoid, Tanh, stable_sigmoid
 from .reduction import LogSoftmax, Max, Mean, Softmax, Sum
 from .shape import Concat, GetItem, Reshape, Split, Stack, Transpose, Unbind, concat, stack
 from .assign import Cast, Clone, Copy
+from .random import DropoutMask, ZoneoutMask
 
 __all__ = ["addmm", "concat", "stack"]
