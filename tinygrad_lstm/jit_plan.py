@@ -1,0 +1,811 @@
+"""The plan of a traced call: straight-line Python over numpy, generated once, run at every replay.
+
+Lowering (`_Lowering`) walks the recorded events in order. Each op becomes the numpy calls
+of its rule (`tinygrad_lstm.jit_rules`), writing into buffers allocated once per *arena*
+(``out=``), or a call of the op's own forward when it has no rule; views (reshape,
+transpose, split, unbind, ...) are made once when the arena is built. A recorded
+``backward`` becomes each node's backward in the engine's order, every gradient added in
+the order it arrived: the first kept as it is, the second summed into a new buffer, later
+ones added in place, and the deferred matmul gradient of a shared weight as one
+concatenated product, all as `engine.backward` does. Effects (optimiser steps, clipping)
+are called where the function called them.
+
+An arena is one set of buffers and the code bound to them (a namespace of globals the
+generated functions read). A replay takes a free arena; a `_CompiledStep` node keeps its
+arena until its backward has run (or the node is freed), so a second call before the first
+call's backward uses another arena and nothing is overwritten under a live graph.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import engine
+from .engine import Function, Tensor
+from .jit_rules import RULES, Lazy, Val
+from .jit_trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _InplaceEvent, _InputRef, _OpEvent,
+                        _Ref, _Schedule, _fingerprint, _flatten, _name, _rebuild, _record_backward)
+
+# numpy functions the generated code calls, bound to short global names
+_NUMPY = {f"np_{name}": getattr(np, name) for name in (
+    "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "reciprocal", "maximum",
+    "greater", "matmul", "copyto", "concatenate", "stack", "sum", "transpose", "moveaxis", "broadcast_to",
+    "expand_dims", "asarray", "errstate", "empty", "zeros", "ones")}
+_NUMPY["np_add_reduce"] = np.add.reduce
+
+
+# =========================================================================== generated code
+def _allocate(shape, dtype, order):
+    """An uninitialised array of `shape` whose axes are laid out in memory in `order` (outermost first)."""
+    if order is None:
+        return np.empty(shape, dtype)
+    return np.empty([shape[a] for a in order], dtype).transpose(np.argsort(order))
+
+
+def _layout(array: np.ndarray):
+    """The memory order of `array`'s axes when it is contiguous in some order and not C-ordered, else None."""
+    if array.ndim < 2 or array.flags.c_contiguous or array.size == 0:
+        return None
+    order = tuple(sorted(range(array.ndim), key=lambda a: -array.strides[a]))
+    expected = array.itemsize
+    for axis in reversed(order):
+        if array.shape[axis] != 1 and array.strides[axis] != expected:
+            return None
+        expected *= array.shape[axis]
+    return order
+
+
+def _new_op(cls, needs):
+    """A fresh instance of an op without a rule, for one arena (its forward saves into it)."""
+    ctx = object.__new__(cls)
+    ctx.needs_input_grad = needs
+    ctx.saved_tensors = ()
+    return ctx
+
+
+def _call_effect(fn, args, kwargs, inputs):
+    """Call a recorded effect with this call's arguments in place of the traced ones."""
+    def fill(value):
+        if isinstance(value, _InputRef):
+            return inputs[value.index]
+        if type(value) in (tuple, list):
+            return type(value)(fill(v) for v in value)
+        if type(value) is dict:
+            return {k: fill(v) for k, v in value.items()}
+        return value
+    return fn(*fill(args), **fill(kwargs))
+
+
+def _snapshot(saved, target):
+    return tuple([s.copy() if s is target else s for s in saved])
+
+
+def _bump(tensor_or_array) -> None:
+    if not isinstance(tensor_or_array, Tensor):
+        tensor_or_array = Tensor._wrap(tensor_or_array, None, 0)
+    engine.increment_version(tensor_or_array)
+
+
+def _leaf_hooks(leaf, grad):
+    for hook in list(leaf._hooks):
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = engine._hook_result(replaced, grad)
+    return grad
+
+
+def _node_hooks(node, grads):
+    grads = list(grads)
+    engine._run_node_hooks(node, grads)
+    return grads
+
+
+def _as_tuple(grads):
+    return grads if type(grads) is tuple else tuple(grads) if type(grads) is list else (grads,)
+
+
+_HELPERS = {"_new_op": _new_op, "_call_effect": _call_effect, "_snapshot": _snapshot, "_bump": _bump,
+            "_leaf_hooks": _leaf_hooks, "_node_hooks": _node_hooks, "_as_tuple": _as_tuple, "_allocate": _allocate,
+            "_summed": engine._summed, "_materialized": engine._materialized, "_fit": engine._fit}
+
+
+class _Program:
+    """The constants, arena code and functions of a plan, as text until compiled."""
+
+    def __init__(self):
+        self.consts = dict(_NUMPY)
+        self.consts.update(_HELPERS)
+        self._const_names: dict = {}
+        self._names = itertools.count()
+        self.arena: list[str] = []       # lines run once per arena: buffers, views, op instances
+        self.functions: list[str] = []   # source of the functions, each ``def ...``
+        self.bytes = 0                   # memory of the arena's buffers
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self._names)}"
+
+    def const(self, obj, prefix: str = "c") -> str:
+        name = self._const_names.get(id(obj))
+        if name is None:
+            name = self._const_names[id(obj)] = self.fresh(prefix)
+            self.consts[name] = obj
+        return name
+
+    def literal(self, value) -> str:
+        """Python source for a plain value (a constant's name for anything else)."""
+        if value is None or type(value) is bool or type(value) is int:
+            return repr(value)
+        if type(value) is float and np.isfinite(value):
+            return repr(value)
+        if type(value) is tuple and all(v is None or type(v) in (int, bool) for v in value):
+            return repr(value)
+        return self.const(value)
+
+    def compile(self, name: str, source_lines: list) -> object:
+        return compile("\n".join(source_lines), f"<tl.jit {name}>", "exec")
+
+
+class _Emitter:
+    """Writes one generated function: its lines, and the arena lines its buffers need.
+
+    Values (`Val`) are static (an arena buffer, a view made with the arena, a constant) or
+    dynamic (computed by a line of some function). A function that reads a dynamic value of
+    another function (the backward of a `_CompiledStep` reading the forward's) loads it from
+    the arena's store ``D``; `loads` collects them.
+    """
+
+    def __init__(self, program: _Program, phase: str, arena: list | None = None):
+        self.program = program
+        self.phase = phase
+        self.lines: list[str] = []
+        self.arena = program.arena if arena is None else arena
+        self.loads: dict = {}
+
+    # -- operands ---------------------------------------------------------------------------
+    def ref(self, operand) -> str:
+        if isinstance(operand, Val):
+            if operand.phase is not None and operand.phase != self.phase:
+                self.loads[operand.name] = operand
+            return operand.name
+        if isinstance(operand, _Const):
+            operand = operand.value
+        return self.program.literal(operand)
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+    def call(self, fn: str, *operands, **keywords) -> None:
+        parts = [self.ref(o) for o in operands] + [f"{k}={self.ref(v)}" for k, v in keywords.items()]
+        self.lines.append(f"{fn}({', '.join(parts)})")
+
+    # -- values -----------------------------------------------------------------------------
+    def new(self, like: np.ndarray | None = None, shape=None, dtype=None, fill=None) -> Val:
+        """A static buffer: laid out as the traced array `like`, or C-ordered `shape` and `dtype`."""
+        if like is not None:
+            shape = like.shape if shape is None else shape
+            dtype = like.dtype if dtype is None else np.dtype(dtype)
+            order = _layout(like) if like.shape == tuple(shape) else None
+        else:
+            dtype, order = np.dtype(dtype), None
+        name = self.program.fresh("a")
+        self.arena.append(f"{name} = _allocate({tuple(shape)!r}, {self.program.const(dtype)}, {order!r})")
+        if fill is not None:
+            self.arena.append(f"{name}.fill({fill!r})")
+        self.program.bytes += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        return Val(name, None, tuple(shape), dtype)
+
+    def view(self, base, expression: str, shape, dtype, is_view: bool = True) -> Val:
+        """``expression`` (with ``{}`` for `base`): made once with the arena when `base` is static
+        and the result shares its memory (`is_view`), else computed by a line at every run."""
+        if isinstance(base, Val) and base.phase is None and is_view:
+            name = self.program.fresh("a")
+            self.arena.append(f"{name} = {expression.format(base.name)}")
+            return Val(name, None, shape, dtype)
+        value = self.dynamic(shape, dtype)
+        self.lines.append(f"{value.name} = {expression.format(self.ref(base))}")
+        return value
+
+    def dynamic(self, shape, dtype, fresh: bool = False) -> Val:
+        return Val(self.program.fresh("v"), self.phase, tuple(shape), None if dtype is None else np.dtype(dtype), fresh)
+
+
+# =========================================================================== lowering
+class _OpView:
+    """What a rule sees of a recorded op: the traced instance (`ctx`, its attributes set by the
+    traced forward), its operands (`inputs`: `Val` for arrays, `_Const` for plain values),
+    their traced values (`arrays`), its outputs, and in backward the traced gradients."""
+
+    __slots__ = ("event", "ctx", "inputs", "arrays", "outputs", "out_arrays", "needs", "kwargs", "returned",
+                 "grad_arrays")
+
+    def __init__(self, event: _OpEvent, inputs: list):
+        self.event = event
+        self.ctx = event.ctx
+        self.inputs = inputs
+        self.arrays = [r.slot.array if isinstance(r, _Ref) else r.value for r in event.args]
+        self.outputs = []
+        self.out_arrays = [slot.array for slot in event.outputs]
+        self.needs = event.ctx.needs_input_grad
+        self.kwargs = event.kwargs
+        self.returned = None
+        self.grad_arrays = None
+
+
+class _Entry:
+    """A pending gradient while lowering a backward: the dense sum so far, the deferred matmul
+    pairs, or (`runtime`) a variable holding the engine's own ``[grad, owned]`` entry."""
+
+    __slots__ = ("dense", "owned", "pairs", "runtime")
+
+    def __init__(self, runtime: str | None):
+        self.dense, self.owned, self.pairs, self.runtime = None, False, [], runtime
+
+
+class _Lowering:
+    """Turns a trace into generated code (see the module docstring)."""
+
+    def __init__(self, plan: "_Plan", tracer):
+        self.plan = plan
+        self.tracer = tracer
+        self.program = plan.program
+        self.values: dict = {}      # slot index -> Val
+        self.views: dict = {}       # event index -> _OpView, for ops lowered with their rule
+        self.fallback: dict = {}    # event index -> name of the op instance of each arena
+        self.effects: dict = {}     # id(effect result) -> name of the variable holding it
+        self.inplace_targets = {e.target.index for e in tracer.events if isinstance(e, _InplaceEvent)}
+
+    # -- forward ------------------------------------------------------------------------------
+    def value(self, em: _Emitter, slot) -> Val:
+        value = self.values.get(slot.index)
+        if value is not None:
+            return value
+        array = slot.array
+        if slot.kind == "input":
+            value = em.dynamic(array.shape, array.dtype)
+            leaf = self.tracer.inputs[slot.source]
+            em.line(f"{value.name} = I[{slot.source}]" + ("._data" if isinstance(leaf, Tensor) else ""))
+        elif slot.kind == "const" and slot.index in self.inplace_targets:
+            # made during the call and changed in place: every run starts from the value it was made with
+            value = em.new(like=array)
+            em.call("np_copyto", value, _Const(slot.initial))
+        else:  # a parameter or buffer (guarded: same array at every replay), or a constant
+            value = Val(self.program.const(array, "p"), None, array.shape, array.dtype)
+        self.values[slot.index] = value
+        return value
+
+    def operand(self, em: _Emitter, ref):
+        return self.value(em, ref.slot) if isinstance(ref, _Ref) else ref
+
+    def structure(self, em: _Emitter, value) -> str:
+        """Source text for a keyword argument that holds references."""
+        if isinstance(value, _Ref):
+            return em.ref(self.value(em, value.slot))
+        if type(value) in (tuple, list):
+            inner = ", ".join(self.structure(em, v) for v in value)
+            return f"({inner},)" if type(value) is tuple else f"[{inner}]"
+        return self.program.literal(value)
+
+    def op(self, em: _Emitter, event: _OpEvent) -> None:
+        view = _OpView(event, [self.operand(em, r) for r in event.args])
+        rule = RULES.get(type(event.ctx))
+        if rule is not None and event.snapshot is None and rule.accepts(view):
+            outputs = rule.forward(em, view)
+            self.views[event.index] = view
+        else:
+            outputs = self.fallback_forward(em, event, view)
+        view.outputs = outputs
+        for slot, value in zip(event.outputs, outputs):
+            self.values[slot.index] = value
+
+    def fallback_forward(self, em: _Emitter, event: _OpEvent, view: _OpView) -> list:
+        instance = self.program.fresh("x")
+        self.program.arena.append(f"{instance} = _new_op({self.program.const(type(event.ctx))}, "
+                                  f"{self.program.literal(tuple(event.ctx.needs_input_grad))})")
+        self.fallback[event.index] = instance
+        args = [em.ref(v) for v in view.inputs]
+        if any(_has_refs(v) for v in event.kwargs.values()):
+            args += [f"{k}={self.structure(em, v)}" for k, v in event.kwargs.items()]
+        elif event.kwargs:
+            args.append(f"**{self.program.const(event.kwargs)}")
+        result = self.program.fresh("r")
+        em.line(f"{result} = {instance}.forward({', '.join(args)})")
+        outputs = [em.dynamic(a.shape, a.dtype) for a in view.out_arrays]
+        for k, out in enumerate(outputs):
+            source = f"{result}[{k}]" if event.multi else result
+            em.line(f"{out.name} = np_asarray({source})" if out.shape == () else f"{out.name} = {source}")
+        return outputs
+
+    def copy(self, em: _Emitter, event: _CopyEvent) -> None:
+        out = em.new(like=event.output.array)
+        em.call("np_copyto", out, self.value(em, event.source), casting="unsafe")
+        self.values[event.output.index] = out
+
+    def inplace(self, em: _Emitter, event: _InplaceEvent) -> None:
+        target = self.value(em, event.target)
+        producer = self.tracer.events[event.result.source[0]] if event.result.kind == "op" else None
+        if producer is not None and getattr(producer, "snapshot", None) is event.target:
+            instance = self.fallback[producer.index]
+            em.line(f"{instance}.saved_tensors = _snapshot({instance}.saved_tensors, {em.ref(target)})")
+        em.call("np_copyto", target, self.value(em, event.result), casting="same_kind")
+        if event.target.kind == "input":
+            em.line(f"_bump(I[{event.target.source}])")
+        elif event.tensor is not None and event.target.kind == "external":
+            em.line(f"_bump({self.program.const(event.tensor)})")
+
+    def effect(self, em: _Emitter, event: _EffectEvent) -> None:
+        result = self.program.fresh("e")
+        fn, args, kwargs = (self.program.const(x) for x in (event.fn, event.args, event.kwargs))
+        if _mentions_inputs((event.args, event.kwargs)):
+            em.line(f"{result} = _call_effect({fn}, {args}, {kwargs}, I)")
+        else:
+            em.line(f"{result} = {fn}(*{args}, **{kwargs})")
+        if event.result is not None:
+            self.effects[id(event.result)] = result
+
+    # -- backward -----------------------------------------------------------------------------
+    def backward(self, em: _Emitter, schedule: _Schedule, seeded, seeds: dict | None = None) -> list:
+        """Emit the recorded backward for the seeds `seeded`; returns the final value of every
+        leaf entry still alive, in the engine's deposit order, as ``(key, Val)``.
+
+        `seeds` gives the value of seed ``k`` when the seeds come from outside (a
+        `_CompiledStep`'s output gradients); otherwise they are made as `engine.backward` does.
+        """
+        runs, sends = _alive(schedule, seeded)
+        runtime = set()  # entries receiving a deferred gradient from an op without a rule: kept as the engine does
+        for run in runs:
+            if run.event.index not in self.views:
+                for _, key, contribution in run.sends:
+                    if contribution.lazy:
+                        runtime.add(key)
+        entries: dict = {}
+
+        def arrive(key, value, contribution):
+            entry = entries.get(key)
+            if entry is None:
+                entry = entries[key] = _Entry(self.program.fresh("q") if key in runtime else None)
+                if entry.runtime:
+                    em.line(f"{entry.runtime} = None")
+            if entry.runtime:
+                if not contribution.lazy and contribution.fit is not None:
+                    shape, dtype = contribution.fit
+                    value = self._runtime_fit(em, value, shape, dtype)
+                em.line(f"{entry.runtime} = _summed({entry.runtime}, {em.ref(value)})")
+            elif contribution.lazy:
+                entry.pairs.extend(value.pairs)
+            else:
+                if contribution.fit is not None:
+                    value = self.fit(em, value, contribution)
+                if entry.dense is None:
+                    entry.dense = value
+                elif not entry.owned:
+                    total = em.new(like=schedule.first_sum.get(key, contribution.array))
+                    em.call("np_add", entry.dense, value, total)
+                    entry.dense, entry.owned = total, True
+                else:
+                    em.call("np_add", entry.dense, value, entry.dense)
+
+        for k, (key, source) in enumerate(schedule.seeds):
+            if k in seeded:
+                contribution = schedule.contributions[key][_seed_position(schedule, key, k)]
+                arrive(key, self.seed(em, source, seeds, k), contribution)
+        for run in runs:
+            view = self.views.get(run.event.index)
+            grads = []
+            for index, key in enumerate(run.grads_out):
+                entry = entries.pop(key, None) if key is not None else None
+                grads.append(None if entry is None else self.materialize(em, entry, schedule.consumed[key]))
+            if run.hooks:
+                names = ", ".join(em.ref(g) if g is not None else "None" for g in grads)
+                hooked = self.program.fresh("h")
+                em.line(f"{hooked} = _node_hooks({self.program.const(run.event.ctx)}, ({names},))")
+                grads = [None if g is None else self._dynamic_from(em, f"{hooked}[{i}]", g) for i, g in enumerate(grads)]
+            if view is not None:
+                view.returned = run.returned
+                view.grad_arrays = [schedule.consumed.get(key) if key is not None else None for key in run.grads_out]
+                returned = RULES[type(run.event.ctx)].backward(em, view, grads)
+            else:
+                returned = self.fallback_backward(em, run, grads)
+            for position, key, contribution in run.sends:
+                arrive(key, returned[position], contribution)
+
+        finals = []
+        for key in schedule.deposits:
+            entry = entries.pop(key, None)
+            if entry is not None:
+                finals.append((key, self.materialize(em, entry, schedule.consumed[key], fresh=True)))
+        return finals
+
+    def seed(self, em: _Emitter, source, seeds, k) -> Val:
+        kind = source[0]
+        if kind == "output":
+            return seeds[k]
+        if kind == "ones":
+            return em.new(shape=source[1], dtype=source[2], fill=1)
+        ref, dtype = source[1], source[2]
+        value = self.operand(em, ref)
+        if not isinstance(value, Val):
+            array = np.asarray(value.value).astype(dtype, copy=False)
+            return Val(self.program.const(array, "p"), None, array.shape, array.dtype)
+        if value.dtype != dtype:
+            cast = em.new(shape=value.shape, dtype=dtype)
+            em.call("np_copyto", cast, value, casting="unsafe")
+            return cast
+        return value
+
+    def fit(self, em: _Emitter, value: Val, contribution) -> Val:
+        """`engine._fit`: sum over broadcast dimensions, then cast, into buffers."""
+        shape, dtype = contribution.fit
+        array = contribution.raw
+        if array.shape != shape:
+            extra = array.ndim - len(shape)
+            if extra > 0:
+                axes = tuple(range(extra))
+                array = np.asarray(array.sum(axis=axes))
+                out = em.new(like=array)
+                em.call("np_sum", value, axis=axes, out=out)
+                value = out
+            if extra >= 0:
+                stretched = tuple(i for i, n in enumerate(shape) if n == 1 and array.shape[i] != 1)
+                if stretched:
+                    array = np.asarray(array.sum(axis=stretched, keepdims=True))
+                    out = em.new(like=array)
+                    em.call("np_sum", value, axis=stretched, out=out, keepdims=True)
+                    value = out
+        if array.dtype != dtype:
+            array = array.astype(dtype)
+            out = em.new(like=array)
+            em.call("np_copyto", out, value, casting="unsafe")
+            value = out
+        return value
+
+    def _runtime_fit(self, em, value, shape, dtype) -> Val:
+        out = em.dynamic(shape, dtype)
+        em.line(f"{out.name} = _fit({em.ref(value)}, {shape!r}, {self.program.const(np.dtype(dtype))}, None)")
+        return out
+
+    def _dynamic_from(self, em, expression, like: Val) -> Val:
+        out = em.dynamic(like.shape, like.dtype)
+        em.line(f"{out.name} = {expression}")
+        return out
+
+    def materialize(self, em: _Emitter, entry: _Entry, traced, fresh: bool = False) -> Val:
+        """The value of a pending gradient when it is used: `fresh` for one that leaves the plan
+        (a ``.grad``, a node's input gradient) and should be a new array when it is computed."""
+        if entry.runtime:
+            out = em.dynamic(traced.shape, traced.dtype)  # may be an array the engine does not own: not fresh
+            em.line(f"{out.name} = _materialized({entry.runtime})")
+            return out
+        if not entry.pairs:
+            return entry.dense
+        lefts, rights = [p[0] for p in entry.pairs], [p[1] for p in entry.pairs]
+        if len(lefts) > 1:
+            lefts = [self._concatenated(em, lefts)]
+            rights = [self._concatenated(em, rights)]
+        left_t = em.view(lefts[0], "{}.T", lefts[0].shape[::-1], lefts[0].dtype)
+        shape = (lefts[0].shape[1], rights[0].shape[1])
+        if fresh and entry.dense is None:
+            out = em.dynamic(shape, traced.dtype, fresh=True)
+            em.line(f"{out.name} = np_matmul({em.ref(left_t)}, {em.ref(rights[0])})")
+            return out
+        out = em.new(shape=shape, dtype=traced.dtype)
+        em.call("np_matmul", left_t, rights[0], out)
+        if entry.dense is not None:
+            em.call("np_add", out, entry.dense, out)
+        return out
+
+    def _concatenated(self, em: _Emitter, parts: list) -> Val:
+        rows = sum(p.shape[0] for p in parts)
+        out = em.new(shape=(rows, parts[0].shape[1]), dtype=parts[0].dtype)
+        em.line(f"np_concatenate(({', '.join(em.ref(p) for p in parts)},), 0, {em.ref(out)})")
+        return out
+
+    def fallback_backward(self, em: _Emitter, run, grads) -> list:
+        instance = self.fallback[run.event.index]
+        result = self.program.fresh("r")
+        names = ", ".join(em.ref(g) if g is not None else "None" for g in grads)
+        em.line(f"{result} = _as_tuple({instance}.backward({names}))")
+        returned = [None] * len(run.returned)
+        for position, _, contribution in run.sends:
+            traced = run.returned[position]
+            if contribution.lazy:
+                value = Val(self.program.fresh("v"), em.phase, (), None)
+                em.line(f"{value.name} = {result}[{position}]")
+            else:
+                raw = contribution.raw
+                value = em.dynamic(raw.shape, raw.dtype)
+                wrap = type(traced) is not np.ndarray
+                em.line(f"{value.name} = " + (f"np_asarray({result}[{position}])" if wrap else f"{result}[{position}]"))
+            returned[position] = value
+        return returned
+
+
+def _has_refs(value) -> bool:
+    if isinstance(value, _Ref):
+        return True
+    return type(value) in (tuple, list) and any(_has_refs(v) for v in value)
+
+
+def _mentions_inputs(value) -> bool:
+    if isinstance(value, _InputRef):
+        return True
+    if type(value) in (tuple, list):
+        return any(_mentions_inputs(v) for v in value)
+    if type(value) is dict:
+        return any(_mentions_inputs(v) for v in value.values())
+    return False
+
+
+def _seed_position(schedule: _Schedule, key, k) -> int:
+    for i, contribution in enumerate(schedule.contributions[key]):
+        if contribution.source == ("seed", k):
+            return i
+    raise AssertionError(f"seed {k} was not recorded")
+
+
+def _alive(schedule: _Schedule, seeded) -> tuple:
+    """The runs of `schedule` when only the seeds in `seeded` carry a gradient, and the ids of
+    their sends: a node runs when at least one gradient reaches it, as in the engine."""
+    alive = {key for k, (key, _) in enumerate(schedule.seeds) if k in seeded}
+    runs, sends = [], set()
+    for run in schedule.runs:
+        if any(key is not None and key in alive for key in run.grads_out):
+            runs.append(run)
+            for _, key, contribution in run.sends:
+                alive.add(key)
+                sends.add(id(contribution))
+    return runs, sends
+
+
+# =========================================================================== plan and arenas
+class _Arena:
+    """One set of buffers and the plan's functions bound to them."""
+
+    __slots__ = ("namespace", "run", "store", "backwards")
+
+    def __init__(self, plan: "_Plan"):
+        self.namespace = dict(plan.program.consts)
+        exec(plan.arena_code, self.namespace)
+        exec(plan.run_code, self.namespace)
+        self.run = self.namespace["run"]
+        self.store = [None] * plan.store_size
+        self.backwards: dict = {}
+
+
+class _Lease:
+    """Held in a `_CompiledStep`'s saved tensors: the arena returns to the plan's pool when the
+    engine releases them (after backward, unless ``retain_graph``) or the node is freed."""
+
+    __slots__ = ("plan", "arena")
+
+    def __init__(self, plan, arena):
+        self.plan, self.arena = plan, arena
+
+    def __del__(self):
+        self.plan.pool.append(self.arena)
+
+
+class _CompiledStep(Function):
+    """The outputs of a replayed `tl.jit` function that need a gradient, as one node whose
+    backward runs the recorded backward and returns the gradients of the function's
+    inputs and parameters."""
+
+    def forward(ctx, *arrays, plan=None, arena=None, leaves=None):
+        outputs = arena.run(leaves, arena.store)
+        ctx.save_for_backward(_Lease(plan, arena), *plan.watched(leaves))
+        ctx.outputs = outputs
+        return tuple(outputs[i] for i in plan.node_outputs)
+
+    def backward(ctx, *grad_outputs):
+        lease = ctx.saved_tensors[0]
+        return lease.plan.run_backward(lease.arena, grad_outputs)
+
+    @property
+    def name(self) -> str:
+        return "jit"
+
+
+class _Plan:
+    """A compiled trace: generated code, guards and a pool of arenas (see the module docstring)."""
+
+    def __init__(self, owner, tracer, outputs: list, output_spec, eager_seconds: float):
+        self.fn_name = _name(owner.fn)
+        self.signature = [(tuple(leaf.shape), np.dtype(leaf.dtype).name,
+                           getattr(leaf, "requires_grad", None)) for leaf in tracer.inputs]
+        self.eager_seconds = eager_seconds
+        self.trace_seconds = 0.0
+        self.replays = 0
+        self.pool: list = []
+        self.program = _Program()
+        self.output_spec = output_spec
+        self.node_outputs: list = []
+        self.schedule = None
+        self.boundary: list = []  # (kind, index or tensor) of each input of the node, in the node's order
+        self._backward_code: dict = {}
+        self._build(tracer, outputs)
+        self.guards = [(slot.tensor, slot.array, slot.tensor.requires_grad) for slot in tracer.slots
+                       if slot.kind == "external"]
+        self.modules = [(m, _fingerprint(m)) for m in tracer.modules.values()]
+        self.arena_code = self.program.compile(f"{self.fn_name} arena", self.program.arena)
+        self.run_code = self.program.compile(f"{self.fn_name}", self.program.functions)
+        counts: dict = {}
+        for event in tracer.events:
+            if isinstance(event, _OpEvent) and event.index in self.lowering.fallback:
+                counts[event.name] = counts.get(event.name, 0) + 1
+        self.fallbacks = counts
+        self.op_count = sum(isinstance(e, _OpEvent) for e in tracer.events)
+        self.effect_names = [e.name for e in tracer.events if isinstance(e, _EffectEvent)]
+        self.tracer = None  # the trace itself is not needed any more: let its arrays go
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self, tracer, outputs: list) -> None:
+        self.lowering = lowering = _Lowering(self, tracer)
+        em = _Emitter(self.program, "forward")
+        for event in tracer.events:
+            if isinstance(event, _OpEvent):
+                lowering.op(em, event)
+            elif isinstance(event, _CopyEvent):
+                lowering.copy(em, event)
+            elif isinstance(event, _InplaceEvent):
+                lowering.inplace(em, event)
+            elif isinstance(event, _EffectEvent):
+                lowering.effect(em, event)
+            elif isinstance(event, _BackwardEvent):
+                finals = lowering.backward(em, event.schedule, set(range(len(event.schedule.seeds))))
+                self._deposit(em, event.schedule, finals)
+        returned = []
+        needs_node = not tracer.backward_called and engine._grad_enabled
+        roots = []
+        for k, leaf in enumerate(outputs):
+            if id(leaf) in lowering.effects:
+                returned.append(lowering.effects[id(leaf)])
+                continue
+            ref = tracer.output_ref(leaf)
+            if isinstance(ref, _Const):
+                returned.append(self.program.const(ref.value))
+                continue
+            returned.append(f"{em.ref(lowering.value(em, ref))}.copy()")
+            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad:
+                self.node_outputs.append(k)
+                roots.append(leaf)
+        self.output_kinds = [isinstance(leaf, Tensor) for leaf in outputs]
+        forward_lines = em.lines + [f"return ({', '.join(returned)},)"]
+        stores: list = []
+        if roots:
+            self.schedule = schedule = _record_backward(tracer, roots, None, False, probe=True)
+            self.boundary = [schedule.leaves[key][0] for key in schedule.deposits]
+            self.watched_slots = _watched(tracer)
+            self._seed_meta = [(root.shape, root.dtype) for root in roots]
+            self._full = frozenset(range(len(roots)))
+            self._backward_code[self._full] = self._lower_backward(self._full)
+            stores = self._store_names
+        self.store_size = len(stores)
+        saves = [f"D[{i}] = {name}" for i, name in enumerate(stores)]
+        body = forward_lines[:-1] + saves + forward_lines[-1:]
+        self.program.functions = ["def run(I, D):",
+                                  "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', "
+                                  "under='ignore'):"] + [f"        {line}" for line in body]
+
+    def _deposit(self, em: _Emitter, schedule: _Schedule, finals: list) -> None:
+        """``engine._deposit``: each leaf's gradient into its ``.grad``, in the engine's order."""
+        for key, value in finals:
+            descriptor, tensor = schedule.leaves[key]
+            if descriptor[0] == "input":
+                leaf = f"I[{descriptor[1]}]"
+            elif descriptor[1].kind == "external":
+                leaf = self.program.const(descriptor[1].tensor)
+            else:
+                continue  # a tensor made during the traced call: nothing outlives the call to see its .grad
+            grad = em.ref(value)
+            fresh = value.fresh
+            if tensor._hooks:
+                em.line(f"{grad} = _leaf_hooks({leaf}, {grad})")
+                fresh = False
+            em.line(f"if {leaf}.grad is None: {leaf}.grad = {grad if fresh else grad + '.copy()'}")
+            em.line(f"else: {leaf}.grad += {grad}")
+
+    def _lower_backward(self, seeded: frozenset):
+        """Code of the `_CompiledStep` backward when the outputs in `seeded` have a gradient."""
+        arena_lines: list = []
+        em = _Emitter(self.program, "backward", arena_lines)
+        seeds = {}
+        for k in sorted(seeded):
+            seeds[k] = em.dynamic(*self._seed_meta[k])
+            em.line(f"{seeds[k].name} = G[{k}]")
+        finals = dict(self.lowering.backward(em, self.schedule, seeded, seeds))
+        returns = []
+        for key in self.schedule.deposits:
+            value = finals.get(key)
+            if value is None:
+                returns.append("None")
+            elif value.fresh:
+                returns.append(em.ref(value))
+            else:
+                returns.append(f"{em.ref(value)}.copy()")
+        if seeded == getattr(self, "_full", None):
+            self._store_names = list(em.loads)
+        store = {name: i for i, name in enumerate(self._store_names)}
+        loads = [f"{name} = D[{store[name]}]" for name in em.loads]
+        lines = ["def back(G, D):",
+                 "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', under='ignore'):"]
+        lines += [f"        {line}" for line in loads + em.lines + [f"return ({', '.join(returns)},)"]]
+        return (self.program.compile(f"{self.fn_name} backward arena", arena_lines),
+                self.program.compile(f"{self.fn_name} backward", lines))
+
+    # -- running ------------------------------------------------------------------------------
+    def guards_hold(self) -> bool:
+        for tensor, array, requires_grad in self.guards:
+            if tensor._data is not array or tensor.requires_grad is not requires_grad:
+                return False
+        for module, fingerprint in self.modules:
+            if _fingerprint(module) != fingerprint:
+                return False
+        return True
+
+    def watched(self, leaves) -> list:
+        """The arrays the backward reads that the caller could change in place before it runs:
+        saved with the node, so the engine's version check sees such a change."""
+        return [leaves[k]._data if kind == "input" else array for kind, k, array in self.watched_slots]
+
+    def replay(self, leaves: list):
+        self.replays += 1
+        arena = self.pool.pop() if self.pool else _Arena(self)
+        if not self.node_outputs:
+            try:
+                outputs = arena.run(leaves, arena.store)
+            finally:
+                self.pool.append(arena)
+            return _rebuild(self.output_spec, iter(self._wrap(outputs)))
+        boundary = [leaves[ref] if kind == "input" else ref.tensor for kind, ref in self.boundary]
+        node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves)
+        ctx = node_results[0]._node
+        outputs = list(self._wrap(ctx.outputs))
+        for k, result in zip(self.node_outputs, node_results):
+            outputs[k] = result
+        del ctx.outputs
+        return _rebuild(self.output_spec, iter(outputs))
+
+    def _wrap(self, outputs):
+        return [Tensor._wrap(o, None, 0) if is_tensor else o for o, is_tensor in zip(outputs, self.output_kinds)]
+
+    def run_backward(self, arena: _Arena, grad_outputs) -> tuple:
+        seeded = frozenset(i for i, g in enumerate(grad_outputs) if g is not None)
+        function = arena.backwards.get(seeded)
+        if function is None:
+            code = self._backward_code.get(seeded)
+            if code is None:
+                code = self._backward_code[seeded] = self._lower_backward(seeded)
+            exec(code[0], arena.namespace)
+            exec(code[1], arena.namespace)
+            function = arena.backwards[seeded] = arena.namespace.pop("back")
+        return function(grad_outputs, arena.store)
+
+    # -- reporting ----------------------------------------------------------------------------
+    def describe(self) -> str:
+        signature = ", ".join(f"{shape} {dtype}" + (" requires_grad" if rg else "")
+                              for shape, dtype, rg in self.signature)
+        fallbacks = (", ".join(f"{name} x{n}" for name, n in sorted(self.fallbacks.items()))
+                     if self.fallbacks else "none")
+        lines = [f"tl.jit of {self.fn_name}({signature}):",
+                 f"  {self.op_count} ops; without a plan rule (run through their own forward/backward): {fallbacks}",
+                 f"  effects replayed: {', '.join(self.effect_names) or 'none'}",
+                 f"  traced in {self.trace_seconds * 1e3:.1f} ms (the eager call {self.eager_seconds * 1e3:.1f} ms); "
+                 f"buffers {self.program.bytes / 2**20:.2f} MiB per arena, {max(1, len(self.pool))} arena(s); "
+                 f"{self.replays} replays"]
+        return "\n".join(lines)
+
+
+def _watched(tracer) -> list:
+    """``(kind, k, array)`` of every input or persistent tensor whose array an op saved for backward."""
+    found, seen = [], set()
+    for event in tracer.events:
+        if not isinstance(event, _OpEvent) or event.ctx not in tracer.by_node:
+            continue
+        saved = {id(a) for a in (event.ctx.saved_tensors or ()) if type(a) is np.ndarray}
+        for ref in event.args:
+            if isinstance(ref, _Ref) and id(ref.slot.array) in saved and ref.slot.index not in seen:
+                slot = ref.slot
+                if slot.kind in ("input", "external"):
+                    seen.add(slot.index)
+                    found.append((slot.kind, slot.source, slot.array))
+    return found
