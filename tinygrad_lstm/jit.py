@@ -36,10 +36,14 @@ forward/backward (`trace_info` lists them). Random masks are drawn by ops
 from __future__ import annotations
 
 import collections
+import itertools
 import time
 import types
 
+import numpy as np
+
 from . import engine
+from .engine import Tensor
 from .jit_plan import _Plan
 from .jit_trace import _EffectEvent, _Tracer, _flatten, _name, _signature, _spec_key, _verify
 
@@ -102,7 +106,7 @@ class CompiledFunction:
         if plan is not None and plan.guards_hold():
             self._cache.move_to_end(key)
             if self.check is True or (self.check and plan.replays < self.check):
-                return plan.checked_replay(self.fn, args, kwargs, leaves, spec)
+                return self._checked(plan, args, kwargs, leaves)
             return plan.replay(leaves)
         return self._trace(key, args, kwargs, leaves, spec)
 
@@ -128,6 +132,60 @@ class CompiledFunction:
         self.traces += 1
         return result
 
+    def _checked(self, plan, args, kwargs, leaves):
+        """Run `fn` eagerly, recording every op's results, put back what it changed, replay the plan
+        recording the same, and raise at the first op whose results differ."""
+        state = _State(plan, leaves)
+        recorder = _Recorder()
+        engine._tracer = recorder
+        try:
+            eager = self.fn(*args, **kwargs)
+        finally:
+            engine._tracer = None
+        eager_leaves: list = []
+        _flatten(eager, eager_leaves)
+        eager_outputs = [np.array(leaf._data if isinstance(leaf, Tensor) else leaf) for leaf in eager_leaves
+                         if isinstance(leaf, (Tensor, np.ndarray))]
+        eager_grads = state.grads()
+        state.restore()
+        capture: list = []
+        result = plan.replay(leaves, capture)
+        name = _name(self.fn)
+        for i, ((op, scope), values) in enumerate(itertools.zip_longest(plan.op_sites, capture)):
+            if i >= len(recorder.ops):
+                raise RuntimeError(f"tl.jit(check=True): the trace of {name} runs {len(plan.op_sites)} ops, the eager "
+                                   f"call only {len(recorder.ops)}: control flow depends on the data (it is recorded "
+                                   f"as taken when traced)")
+            eager_op, eager_scope, eager_values = recorder.ops[i]
+            where = f"op {i} '{op}'" + (f" (scope {scope})" if scope else "")
+            if eager_op != op:
+                raise RuntimeError(f"tl.jit(check=True): {where} of the trace of {name} differs from the eager call, "
+                                   f"which runs '{eager_op}' there: control flow depends on the data (it is recorded "
+                                   f"as taken when traced)")
+            for j, (mine, theirs) in enumerate(zip(values, eager_values)):
+                problem = _mismatch(mine, theirs)
+                if problem:
+                    raise RuntimeError(f"tl.jit(check=True): {where} of the trace of {name} differs from the eager "
+                                       f"call: output {j} {problem}. The replay does not fit these inputs, probably "
+                                       f"because of control flow on the data (recorded as taken when traced)")
+        if len(recorder.ops) > len(plan.op_sites):
+            raise RuntimeError(f"tl.jit(check=True): the eager call of {name} runs {len(recorder.ops)} ops, its trace "
+                               f"only {len(plan.op_sites)}: control flow depends on the data")
+        replayed: list = []
+        _flatten(result, replayed)
+        replayed = [leaf._data if isinstance(leaf, Tensor) else leaf for leaf in replayed
+                    if isinstance(leaf, (Tensor, np.ndarray))]
+        for k, (mine, theirs) in enumerate(zip(replayed, eager_outputs)):
+            problem = _mismatch(mine, theirs)
+            if problem:
+                raise RuntimeError(f"tl.jit(check=True): output {k} of {name} differs from the eager call: {problem}")
+        for label, (mine, theirs) in zip(state.labels, zip(state.grads(), eager_grads)):
+            problem = _mismatch(mine, theirs)
+            if problem:
+                raise RuntimeError(f"tl.jit(check=True): the gradient of {label} after {name} differs from the "
+                                   f"eager call: {problem}")
+        return result
+
     def trace_info(self) -> str:
         """One paragraph per cached plan: its signature, ops, ops without a plan rule (run
         through their own forward/backward), trace time, memory and replays."""
@@ -138,6 +196,84 @@ class CompiledFunction:
     def clear_cache(self) -> None:
         """Forget every plan: the next call traces again."""
         self._cache.clear()
+
+
+class _Recorder:
+    """A tracer that runs everything eagerly and keeps a copy of every op's results."""
+
+    def __init__(self):
+        self.ops: list = []
+
+    def on_apply(self, ctx, args, kwargs, result):
+        outputs = result if type(result) is tuple else (result,)
+        self.ops.append((ctx.name, engine._scope, [t._data.copy() for t in outputs]))
+
+    def on_tensor(self, tensor, data):
+        pass
+
+    def on_inplace(self, tensor, result):
+        pass
+
+    def on_backward(self, tensors, grad_tensors, retain_graph):
+        return self._outside(engine.backward, (tensors, grad_tensors, retain_graph), {})
+
+    def on_effect(self, fn, args, kwargs):
+        return self._outside(fn, args, kwargs)
+
+    @staticmethod
+    def _outside(fn, args, kwargs):
+        previous, engine._tracer = engine._tracer, None
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            engine._tracer = previous
+
+
+class _State:
+    """What a call can change besides its results, saved to be put back: the data and ``.grad`` of
+    the parameters and arguments it reads, its optimisers' state, the random generators."""
+
+    def __init__(self, plan, leaves):
+        from .jit_trace import _generators_of
+        tensors = [tensor for tensor, _, _ in plan.guards]
+        tensors += [leaf for leaf in leaves if isinstance(leaf, Tensor) and leaf.requires_grad]
+        self.tensors = tensors
+        self.labels = [getattr(t, "_name", None) or f"a tensor of shape {t.shape}" for t in tensors]
+        self.data = [t._data.copy() for t in tensors]
+        self.saved_grads = self.grads()
+        self.optimizers = [(o, {p: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in s.items()}
+                                for p, s in o.state.items()}) for o in plan.optimizers]
+        self.generators = [(g, g.bit_generator.state) for g in _generators_of(plan.generators)]
+
+    def grads(self) -> list:
+        return [None if t.grad is None else np.array(t.grad) for t in self.tensors]
+
+    def restore(self) -> None:
+        for t, data, grad in zip(self.tensors, self.data, self.saved_grads):
+            np.copyto(t._data, data)
+            t.grad = None if grad is None else grad.copy()
+        for optimizer, state in self.optimizers:
+            optimizer.state = collections.defaultdict(dict, {p: {k: v.copy() if isinstance(v, np.ndarray) else v
+                                                                 for k, v in s.items()} for p, s in state.items()})
+        for generator, state in self.generators:
+            generator.bit_generator.state = state
+
+
+def _mismatch(mine, theirs) -> str | None:
+    """How two results differ beyond rounding, or None."""
+    if mine is None or theirs is None:
+        return None if mine is None and theirs is None else "has a gradient in one and none in the other"
+    mine, theirs = np.asarray(mine), np.asarray(theirs)
+    if mine.shape != theirs.shape:
+        return f"has shape {mine.shape}, not {theirs.shape}"
+    if mine.dtype.kind != "f":
+        return None if np.array_equal(mine, theirs) else "has other values"
+    eps = np.finfo(mine.dtype).eps
+    if np.allclose(mine, theirs, rtol=64 * eps, atol=64 * eps * max(1.0, float(np.abs(theirs).max(initial=0))),
+                   equal_nan=True):
+        return None
+    difference = np.abs(mine.astype(np.float64) - theirs)
+    return f"is off by up to {np.nanmax(difference):.3g}"
 
 
 def jit(fn=None, *, max_cache: int = 8, check=False):

@@ -25,7 +25,7 @@ from . import engine
 from .engine import Function, Tensor
 from .jit_rules import RULES, Lazy, Val
 from .jit_trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _InplaceEvent, _InputRef, _OpEvent,
-                        _Ref, _Schedule, _fingerprint, _flatten, _name, _rebuild, _record_backward)
+                        _Ref, _Schedule, _explicit_generators, _fingerprint, _name, _rebuild, _record_backward)
 
 # numpy functions the generated code calls, bound to short global names
 _NUMPY = {f"np_{name}": getattr(np, name) for name in (
@@ -121,6 +121,7 @@ class _Program:
         self.arena: list[str] = []       # lines run once per arena: buffers, views, op instances
         self.functions: list[str] = []   # source of the functions, each ``def ...``
         self.bytes = 0                   # memory of the arena's buffers
+        self.sources: dict = {}          # name -> generated source, for reading
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self._names)}"
@@ -134,7 +135,7 @@ class _Program:
 
     def literal(self, value) -> str:
         """Python source for a plain value (a constant's name for anything else)."""
-        if value is None or type(value) is bool or type(value) is int:
+        if value is None or type(value) in (bool, int, str):
             return repr(value)
         if type(value) is float and np.isfinite(value):
             return repr(value)
@@ -143,7 +144,9 @@ class _Program:
         return self.const(value)
 
     def compile(self, name: str, source_lines: list) -> object:
-        return compile("\n".join(source_lines), f"<tl.jit {name}>", "exec")
+        source = "\n".join(source_lines)
+        self.sources[name] = source
+        return compile(source, f"<tl.jit {name}>", "exec")
 
 
 class _Emitter:
@@ -561,7 +564,7 @@ def _alive(schedule: _Schedule, seeded) -> tuple:
 class _Arena:
     """One set of buffers and the plan's functions bound to them."""
 
-    __slots__ = ("namespace", "run", "store", "backwards")
+    __slots__ = ("namespace", "run", "store", "backwards", "run_checked")
 
     def __init__(self, plan: "_Plan"):
         self.namespace = dict(plan.program.consts)
@@ -570,6 +573,17 @@ class _Arena:
         self.run = self.namespace["run"]
         self.store = [None] * plan.store_size
         self.backwards: dict = {}
+        self.run_checked = None
+
+    def forward(self, plan: "_Plan", leaves: list, capture: list | None):
+        if capture is None:
+            return self.run(leaves, self.store)
+        if self.run_checked is None:
+            if plan._checking_code is None:
+                plan._checking_code = plan.program.compile(f"{plan.fn_name} checked", plan._checking_source)
+            exec(plan._checking_code, self.namespace)
+            self.run_checked = self.namespace.pop("run_checked")
+        return self.run_checked(leaves, self.store, capture)
 
 
 class _Lease:
@@ -590,8 +604,8 @@ class _CompiledStep(Function):
     backward runs the recorded backward and returns the gradients of the function's
     inputs and parameters."""
 
-    def forward(ctx, *arrays, plan=None, arena=None, leaves=None):
-        outputs = arena.run(leaves, arena.store)
+    def forward(ctx, *arrays, plan=None, arena=None, leaves=None, capture=None):
+        outputs = arena.forward(plan, leaves, capture)
         ctx.save_for_backward(_Lease(plan, arena), *plan.watched(leaves))
         ctx.outputs = outputs
         return tuple(outputs[i] for i in plan.node_outputs)
@@ -641,9 +655,11 @@ class _Plan:
     def _build(self, tracer, outputs: list) -> None:
         self.lowering = lowering = _Lowering(self, tracer)
         em = _Emitter(self.program, "forward")
+        captures = []  # (line, names of an op's outputs): where the checking variant records them
         for event in tracer.events:
             if isinstance(event, _OpEvent):
                 lowering.op(em, event)
+                captures.append((len(em.lines), [em.ref(lowering.values[s.index]) for s in event.outputs]))
             elif isinstance(event, _CopyEvent):
                 lowering.copy(em, event)
             elif isinstance(event, _InplaceEvent):
@@ -669,7 +685,7 @@ class _Plan:
                 self.node_outputs.append(k)
                 roots.append(leaf)
         self.output_kinds = [isinstance(leaf, Tensor) for leaf in outputs]
-        forward_lines = em.lines + [f"return ({', '.join(returned)},)"]
+        forward_lines = em.lines + [f"return ({''.join(r + ', ' for r in returned)})"]
         stores: list = []
         if roots:
             self.schedule = schedule = _record_backward(tracer, roots, None, False, probe=True)
@@ -682,9 +698,16 @@ class _Plan:
         self.store_size = len(stores)
         saves = [f"D[{i}] = {name}" for i, name in enumerate(stores)]
         body = forward_lines[:-1] + saves + forward_lines[-1:]
-        self.program.functions = ["def run(I, D):",
-                                  "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', "
-                                  "under='ignore'):"] + [f"        {line}" for line in body]
+        header = "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', under='ignore'):"
+        self.program.functions = ["def run(I, D):", header] + [f"        {line}" for line in body]
+        checking = list(body)
+        for position, names in reversed(captures):
+            checking.insert(position, f"K.append(({''.join(n + '.copy(), ' for n in names)}))")
+        self._checking_source = ["def run_checked(I, D, K):", header] + [f"        {line}" for line in checking]
+        self._checking_code = None
+        self.optimizers = _optimizers(tracer)
+        self.generators = _explicit_generators(tracer)
+        self.op_sites = [(e.name, e.scope) for e in tracer.events if isinstance(e, _OpEvent)]
 
     def _deposit(self, em: _Emitter, schedule: _Schedule, finals: list) -> None:
         """``engine._deposit``: each leaf's gradient into its ``.grad``, in the engine's order."""
@@ -728,7 +751,7 @@ class _Plan:
         loads = [f"{name} = D[{store[name]}]" for name in em.loads]
         lines = ["def back(G, D):",
                  "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', under='ignore'):"]
-        lines += [f"        {line}" for line in loads + em.lines + [f"return ({', '.join(returns)},)"]]
+        lines += [f"        {line}" for line in loads + em.lines + [f"return ({''.join(r + ', ' for r in returns)})"]]
         return (self.program.compile(f"{self.fn_name} backward arena", arena_lines),
                 self.program.compile(f"{self.fn_name} backward", lines))
 
@@ -745,19 +768,21 @@ class _Plan:
     def watched(self, leaves) -> list:
         """The arrays the backward reads that the caller could change in place before it runs:
         saved with the node, so the engine's version check sees such a change."""
-        return [leaves[k]._data if kind == "input" else array for kind, k, array in self.watched_slots]
+        return [(leaves[k]._data if isinstance(leaves[k], Tensor) else leaves[k]) if kind == "input" else array
+                for kind, k, array in self.watched_slots]
 
-    def replay(self, leaves: list):
+    def replay(self, leaves: list, capture: list | None = None):
+        """Run the plan on this call's arguments; `capture` collects every op's outputs (for `check`)."""
         self.replays += 1
         arena = self.pool.pop() if self.pool else _Arena(self)
         if not self.node_outputs:
             try:
-                outputs = arena.run(leaves, arena.store)
+                outputs = arena.forward(self, leaves, capture)
             finally:
                 self.pool.append(arena)
             return _rebuild(self.output_spec, iter(self._wrap(outputs)))
         boundary = [leaves[ref] if kind == "input" else ref.tensor for kind, ref in self.boundary]
-        node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves)
+        node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves, capture=capture)
         ctx = node_results[0]._node
         outputs = list(self._wrap(ctx.outputs))
         for k, result in zip(self.node_outputs, node_results):
@@ -793,6 +818,18 @@ class _Plan:
                  f"buffers {self.program.bytes / 2**20:.2f} MiB per arena, {max(1, len(self.pool))} arena(s); "
                  f"{self.replays} replays"]
         return "\n".join(lines)
+
+
+def _optimizers(tracer) -> list:
+    """The optimisers whose methods the call ran (their state is saved and restored by `check`)."""
+    from .optim import Optimizer
+    found = []
+    for event in tracer.events:
+        if isinstance(event, _EffectEvent):
+            for value in event.args:
+                if isinstance(value, Optimizer) and all(value is not o for o in found):
+                    found.append(value)
+    return found
 
 
 def _watched(tracer) -> list:

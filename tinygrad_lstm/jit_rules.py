@@ -204,7 +204,7 @@ class SigmoidRule(_Unary):
 class ReLURule(_Unary):
     def forward(self, em, op):
         out = em.new(like=op.out_arrays[0])
-        em.call("np_maximum", op.inputs[0], 0, out)
+        em.call("np_maximum", op.inputs[0], 0, out=out)
         return [out]
 
     def backward(self, em, op, grads):

@@ -570,14 +570,20 @@ def _alive(schedule: _Schedule, seeded) -> tuple:
 
 
 # =========================================================================== verification
+def _scaled(array: np.ndarray, rng) -> np.ndarray:
+    """`array` with every element scaled by U(0.5, 1.5) and a random sign, zeros moved off zero:
+    other values of the same magnitudes, on both sides of any threshold at zero."""
+    factors = rng.uniform(0.5, 1.5, array.shape) * rng.choice((-1.0, 1.0), array.shape)
+    new = np.where(array == 0, factors * 0.5, array * factors)
+    return new.astype(array.dtype)
+
+
 def _perturbed(leaf, rng):
-    """A copy of an argument with other values of the same kind: floats scaled by U(0.5, 1.5) (and
-    zeros moved off zero), integers and booleans permuted."""
+    """A copy of an argument with other values of the same kind: floats scaled (`_scaled`),
+    integers and booleans permuted."""
     array = leaf._data if isinstance(leaf, Tensor) else leaf
     if array.dtype.kind == "f":
-        new = array * rng.uniform(0.5, 1.5, array.shape).astype(array.dtype)
-        new = np.where(array == 0, rng.uniform(-0.5, 0.5, array.shape).astype(array.dtype), new)
-        new = new.astype(array.dtype)
+        new = _scaled(array, rng)
     elif array.dtype.kind in "iub" and array.size > 1:
         new = rng.permutation(array.reshape(-1)).reshape(array.shape)
     else:
@@ -622,7 +628,7 @@ def _difference(main: _Tracer, shadow: _Tracer):
             return f"{where} reads argument {a.source} when traced but argument {b.source} with other inputs"
         if a.kind in ("op", "copy") and a.source != b.source:
             return f"{where} reads the result of event {a.source} when traced but of event {b.source} with other inputs"
-        if a.kind == "external" and a.tensor is not b.tensor and not _same_value(a.array, b.array):
+        if a.kind == "external" and a.tensor is not b.tensor and not _same_value(a.initial, b.initial):
             return (f"{where} reads an array computed outside the ops, which changes with the inputs or between "
                     f"calls (numpy on .data, a comparison, a random draw, Python state); a replay would reuse the "
                     f"traced value. Compute it with tensor ops or pass it as an argument")
@@ -700,15 +706,22 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _generators(tracer: _Tracer) -> list:
-    """The random generators whose draws a replay repeats: the global one and those passed to ops."""
-    from .random import default_generator
-    found = {id(default_generator()): default_generator()}
+def _explicit_generators(tracer: _Tracer) -> list:
+    """The random generators passed to the ops of the call (dropout's ``generator=``)."""
+    found = {}
     for event in tracer.events:
         if isinstance(event, _OpEvent):
             for value in event.kwargs.values():
                 if isinstance(value, np.random.Generator):
                     found[id(value)] = value
+    return list(found.values())
+
+
+def _generators_of(explicit: list) -> list:
+    """The generators a call draws from: the global one (as it is now: `manual_seed` replaces it) and `explicit`."""
+    from .random import default_generator
+    found = {id(default_generator()): default_generator()}
+    found.update((id(g), g) for g in explicit)
     return list(found.values())
 
 
@@ -723,7 +736,9 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer) -> None:
     externals = [slot for slot in main.slots if slot.kind == "external"]
     saved = [(slot.array, slot.array.copy()) for slot in externals
              if slot.array.dtype.kind == "f" and slot.array.flags.writeable and slot.array.size]
-    generators = [(g, g.bit_generator.state) for g in _generators(main)]
+    tensors = [slot.tensor for slot in externals] + [leaf for leaf in inputs if isinstance(leaf, Tensor)]
+    grads = [(t, t.grad) for t in tensors]  # the second run may assign .grad (it runs no backward)
+    generators = [(g, g.bit_generator.state) for g in _generators_of(_explicit_generators(main))]
     shadow_inputs = [_perturbed(leaf, rng) for leaf in inputs]
     leaves = iter(shadow_inputs)
     shadow_args, shadow_kwargs = _rebuild(spec, leaves)
@@ -731,7 +746,7 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer) -> None:
     state = (engine._grad_enabled, engine._scope)
     try:
         for array, _ in saved:
-            array *= rng.uniform(0.5, 1.5, array.shape).astype(array.dtype)
+            np.copyto(array, _scaled(array, rng))
         engine._tracer = shadow
         try:
             fn(*shadow_args, **shadow_kwargs)
@@ -744,6 +759,8 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer) -> None:
     finally:
         for array, original in reversed(saved):
             np.copyto(array, original)
+        for t, grad in grads:
+            t.grad = grad
         for generator, previous in generators:
             generator.bit_generator.state = previous
     problem = _difference(main, shadow)
