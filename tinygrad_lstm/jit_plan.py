@@ -18,12 +18,14 @@ call's backward uses another arena and nothing is overwritten under a live graph
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 
 from . import engine
 from .engine import Function, Tensor
-from .jit_rules import RULES, Lazy, Val
+from . import ops
+from .jit_rules import RULES, Val, _axis_slice
 from .jit_trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _InplaceEvent, _InputRef, _OpEvent,
                         _Ref, _Schedule, _explicit_generators, _fingerprint, _name, _rebuild, _record_backward)
 
@@ -122,6 +124,8 @@ class _Program:
         self.functions: list[str] = []   # source of the functions, each ``def ...``
         self.bytes = 0                   # memory of the arena's buffers
         self.sources: dict = {}          # name -> generated source, for reading
+        self.buffers: dict = {}          # name -> (shape, dtype, memory order, pinned) of every buffer
+        self.parents: dict = {}          # name of a view made with the arena -> name of its base
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self._names)}"
@@ -142,6 +146,45 @@ class _Program:
         if type(value) is tuple and all(v is None or type(v) in (int, bool) for v in value):
             return repr(value)
         return self.const(value)
+
+    def allocate(self, units: list) -> list:
+        """Allocation lines for the buffers of `units`, ``(names, lines)`` pairs run one after the
+        other: buffers of one shape, dtype and layout whose lifetimes do not overlap share memory
+        (`_lifetimes`); pinned buffers (filled once with the arena) keep their own. Returns one
+        list of lines per unit, to run before that unit's other arena lines."""
+        lines = [line for _, unit_lines in units for line in unit_lines]
+        first, last = _lifetimes(lines, self.parents)
+        start = 0
+        for k, (_, unit_lines) in enumerate(units):
+            end = start + len(unit_lines) - 1
+            if k:  # a later unit (a backward) may run again (retain_graph): what it reads of earlier ones lasts to its end
+                for name, used in last.items():
+                    if first[name] < start <= used:
+                        last[name] = end
+            start = end + 1
+        free: dict = {}  # spec -> [[physical name, last line using it], ...]
+        result = []
+        for names, _ in units:
+            allocation = []
+            for name in sorted(names, key=lambda n: first.get(n, -1)):
+                shape, dtype, order, pinned = self.buffers[name]
+                spec = (shape, dtype, order)
+                begins = first.get(name)
+                reused = None
+                if not pinned and begins is not None:
+                    for slot in free.get(spec, ()):
+                        if slot[1] < begins:
+                            reused, slot[1] = slot[0], last[name]
+                            break
+                if reused is not None:
+                    allocation.append(f"{name} = {reused}")
+                    continue
+                allocation.append(f"{name} = _allocate({shape!r}, {self.const(dtype)}, {order!r})")
+                self.bytes += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if not pinned and begins is not None:
+                    free.setdefault(spec, []).append([name, last[name]])
+            result.append(allocation)
+        return result
 
     def compile(self, name: str, source_lines: list) -> object:
         source = "\n".join(source_lines)
@@ -164,6 +207,7 @@ class _Emitter:
         self.lines: list[str] = []
         self.arena = program.arena if arena is None else arena
         self.loads: dict = {}
+        self.buffers: list = []  # names of the buffers this function made (allocated by `_Program.allocate`)
 
     # -- operands ---------------------------------------------------------------------------
     def ref(self, operand) -> str:
@@ -192,11 +236,28 @@ class _Emitter:
         else:
             dtype, order = np.dtype(dtype), None
         name = self.program.fresh("a")
-        self.arena.append(f"{name} = _allocate({tuple(shape)!r}, {self.program.const(dtype)}, {order!r})")
+        self.program.buffers[name] = (tuple(shape), dtype, order, fill is not None)
+        self.buffers.append(name)
         if fill is not None:
             self.arena.append(f"{name}.fill({fill!r})")
-        self.program.bytes += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         return Val(name, None, tuple(shape), dtype)
+
+    def output(self, op: "_OpView", k: int) -> Val:
+        """The buffer for output `k` of `op`: its home when a consumer asked for one it fits
+        (same shape and dtype, and the traced output C-ordered, as the home is), else a new one."""
+        like = op.out_arrays[k]
+        home = op.homes.get(k) if op.homes else None
+        if home is not None and home.shape == like.shape and home.dtype == like.dtype and like.flags.c_contiguous:
+            return home
+        return self.new(like=like)
+
+    def result(self, op: "_OpView", position: int) -> Val:
+        """The buffer for the gradient `op` returns for argument `position`: its home if it has one."""
+        like = op.returned[position]
+        home = op.result_homes.get(position) if op.result_homes else None
+        if home is not None and home.shape == like.shape and home.dtype == like.dtype:
+            return home
+        return self.new(like=like)
 
     def view(self, base, expression: str, shape, dtype, is_view: bool = True) -> Val:
         """``expression`` (with ``{}`` for `base`): made once with the arena when `base` is static
@@ -204,6 +265,8 @@ class _Emitter:
         if isinstance(base, Val) and base.phase is None and is_view:
             name = self.program.fresh("a")
             self.arena.append(f"{name} = {expression.format(base.name)}")
+            if base.name in self.program.buffers or base.name in self.program.parents:
+                self.program.parents[name] = base.name
             return Val(name, None, shape, dtype)
         value = self.dynamic(shape, dtype)
         self.lines.append(f"{value.name} = {expression.format(self.ref(base))}")
@@ -220,7 +283,7 @@ class _OpView:
     their traced values (`arrays`), its outputs, and in backward the traced gradients."""
 
     __slots__ = ("event", "ctx", "inputs", "arrays", "outputs", "out_arrays", "needs", "kwargs", "returned",
-                 "grad_arrays")
+                 "grad_arrays", "homes", "result_homes", "grad_homes", "home_base")
 
     def __init__(self, event: _OpEvent, inputs: list):
         self.event = event
@@ -233,6 +296,10 @@ class _OpView:
         self.kwargs = event.kwargs
         self.returned = None
         self.grad_arrays = None
+        self.homes = None         # output index -> where a consumer wants that output (`_Emitter.output`)
+        self.result_homes = None  # input position -> where the gradient for it should be written
+        self.grad_homes = None    # per output: where its gradient is wanted (slices of `home_base`)
+        self.home_base = None
 
 
 class _Entry:
@@ -257,6 +324,8 @@ class _Lowering:
         self.fallback: dict = {}    # event index -> name of the op instance of each arena
         self.effects: dict = {}     # id(effect result) -> name of the variable holding it
         self.inplace_targets = {e.target.index for e in tracer.events if isinstance(e, _InplaceEvent)}
+        self.placements: dict = {}  # slot index -> the view a consumer wants the forward to write it in
+        self.left_groups: dict = {}  # (id(schedule), entry key) -> the planned rows of a deferred gradient's lefts
 
     # -- forward ------------------------------------------------------------------------------
     def value(self, em: _Emitter, slot) -> Val:
@@ -291,6 +360,7 @@ class _Lowering:
 
     def op(self, em: _Emitter, event: _OpEvent) -> None:
         view = _OpView(event, [self.operand(em, r) for r in event.args])
+        view.homes = {k: self.placements[s.index] for k, s in enumerate(event.outputs) if s.index in self.placements}
         rule = RULES.get(type(event.ctx))
         if rule is not None and event.snapshot is None and rule.accepts(view):
             outputs = rule.forward(em, view)
@@ -361,6 +431,7 @@ class _Lowering:
                 for _, key, contribution in run.sends:
                     if contribution.lazy:
                         runtime.add(key)
+        homes, groups = self.homes(em, schedule, runs, sends, seeded, runtime)
         entries: dict = {}
 
         def arrive(key, value, contribution):
@@ -382,7 +453,10 @@ class _Lowering:
                 if entry.dense is None:
                     entry.dense = value
                 elif not entry.owned:
-                    total = em.new(like=schedule.first_sum.get(key, contribution.array))
+                    like = schedule.first_sum.get(key, contribution.array)
+                    home = homes.get(key)
+                    fits = home is not None and home.shape == like.shape and home.dtype == like.dtype
+                    total = home if fits else em.new(like=like)
                     em.call("np_add", entry.dense, value, total)
                     entry.dense, entry.owned = total, True
                 else:
@@ -397,7 +471,8 @@ class _Lowering:
             grads = []
             for index, key in enumerate(run.grads_out):
                 entry = entries.pop(key, None) if key is not None else None
-                grads.append(None if entry is None else self.materialize(em, entry, schedule.consumed[key]))
+                grads.append(None if entry is None else
+                             self.materialize(em, entry, schedule.consumed[key], groups.get(key)))
             if run.hooks:
                 names = ", ".join(em.ref(g) if g is not None else "None" for g in grads)
                 hooked = self.program.fresh("h")
@@ -416,8 +491,97 @@ class _Lowering:
         for key in schedule.deposits:
             entry = entries.pop(key, None)
             if entry is not None:
-                finals.append((key, self.materialize(em, entry, schedule.consumed[key], fresh=True)))
+                finals.append((key, self.materialize(em, entry, schedule.consumed[key], groups.get(key), fresh=True)))
         return finals
+
+    def plan_forward_homes(self, em: _Emitter, schedules: list) -> None:
+        """Ask the forward to write the left operands of each deferred matmul gradient (``h_t`` of
+        ``h_t @ W_hh.T``) straight into the rows of the buffer its one product reads, in the order
+        the engine concatenates them."""
+        for schedule in schedules:
+            for key, contributions in schedule.contributions.items():
+                group = _deferred_group(schedule, contributions, lambda c: True)
+                if group is None:
+                    continue
+                buffer, views = self._rows(em, [slot.array for slot, _, _ in group])
+                for (slot, _, _), view in zip(group, views):
+                    if slot.kind == "op" and slot.index not in self.placements and slot.index not in self.inplace_targets:
+                        self.placements[slot.index] = view
+                self.left_groups[(id(schedule), key)] = (buffer, views)
+
+    @staticmethod
+    def _rows(em: _Emitter, like: list) -> tuple:
+        """A buffer stacking arrays shaped as `like` (2-D, one width) by rows, and a view of each part."""
+        width, dtype = like[0].shape[1], like[0].dtype
+        buffer = em.new(shape=(sum(a.shape[0] for a in like), width), dtype=dtype)
+        views, start = [], 0
+        for a in like:
+            views.append(em.view(buffer, f"{{}}[{start}:{start + a.shape[0]}]", (a.shape[0], width), dtype))
+            start += a.shape[0]
+        return buffer, views
+
+    def homes(self, em: _Emitter, schedule: _Schedule, runs: list, sends: set, seeded, runtime: set) -> tuple:
+        """Where gradients should be written so that no copy assembles them: the rows of a deferred
+        matmul gradient's one product, the slices of a split's or unbind's input gradient.
+
+        Returns ``(homes, groups)``: entry key -> the view its value is wanted in, and entry key ->
+        ``(lefts buffer, their rows, rights buffer, their rows)`` of each deferred gradient summed by
+        one product. Sets each rule-lowered run's `result_homes` (where to write what it returns)
+        and, for a split or unbind, `grad_homes`. A value not written in its home is copied there.
+        """
+        seeded_keys = {key for k, (key, _) in enumerate(schedule.seeds) if k in seeded}
+
+        def alive(contribution):
+            if contribution.source[0] == "seed":
+                return contribution.source[1] in seeded
+            return id(contribution) in sends
+        counts = {key: sum(1 for c in contributions if alive(c))
+                  for key, contributions in schedule.contributions.items()}
+        homes: dict = {}
+        groups: dict = {}
+        for key, contributions in schedule.contributions.items():
+            group = _deferred_group(schedule, contributions, alive)
+            if group is None or key in runtime or any(run.event.index not in self.views for _, _, run in group):
+                continue
+            planned = self.left_groups.get((id(schedule), key))
+            if planned is not None and len(planned[1]) == len(group):
+                lefts, left_rows = planned
+            else:
+                lefts, left_rows = self._rows(em, [slot.array for slot, _, _ in group])
+            rights, right_rows = self._rows(em, [schedule.consumed[right] for _, right, _ in group])
+            for (_, right, _), view in zip(group, right_rows):
+                if right not in seeded_keys:
+                    homes.setdefault(right, view)
+            groups[key] = (lefts, left_rows, rights, right_rows)
+        for run in reversed(runs):  # the oldest first: a parent's home is known before its children are planned
+            view = self.views.get(run.event.index)
+            if view is None:
+                continue
+            view.result_homes = {}
+            view.grad_homes = view.home_base = None
+            for position, key, contribution in run.sends:
+                if counts.get(key) == 1 and not contribution.lazy and contribution.fit is None and key in homes:
+                    view.result_homes[position] = homes[key]
+            kind = type(run.event.ctx)
+            if kind is ops.Split and len(run.sends) == 1:
+                like = run.returned[0]
+                base = view.result_homes.get(0)
+                if base is None or base.shape != like.shape or base.dtype != like.dtype:
+                    base = view.result_homes[0] = em.new(like=like)
+                axis, start, pieces = view.ctx.axis, 0, []
+                for k, (size, array) in enumerate(zip(view.ctx.sizes, view.out_arrays)):
+                    pieces.append(em.view(base, "{}" + _axis_slice(axis, start, start + size), array.shape, base.dtype))
+                    homes[(run.event.index, k)] = pieces[-1]
+                    start += size
+                view.grad_homes = pieces
+            elif kind is ops.Unbind and len(run.sends) == 1:
+                ctx, dtype = view.ctx, run.returned[0].dtype
+                moved = (ctx.shape[ctx.axis],) + ctx.shape[:ctx.axis] + ctx.shape[ctx.axis + 1:]
+                view.home_base = em.new(shape=moved, dtype=dtype)
+                view.grad_homes = [em.view(view.home_base, f"{{}}[{i}]", moved[1:], dtype) for i in range(moved[0])]
+                for i, piece in enumerate(view.grad_homes):
+                    homes[(run.event.index, i)] = piece
+        return homes, groups
 
     def seed(self, em: _Emitter, source, seeds, k) -> Val:
         kind = source[0]
@@ -472,9 +636,10 @@ class _Lowering:
         em.line(f"{out.name} = {expression}")
         return out
 
-    def materialize(self, em: _Emitter, entry: _Entry, traced, fresh: bool = False) -> Val:
+    def materialize(self, em: _Emitter, entry: _Entry, traced, group=None, fresh: bool = False) -> Val:
         """The value of a pending gradient when it is used: `fresh` for one that leaves the plan
-        (a ``.grad``, a node's input gradient) and should be a new array when it is computed."""
+        (a ``.grad``, a node's input gradient) and should be a new array when it is computed.
+        A deferred gradient with a `group` (`homes`) finds its operands in the group's rows."""
         if entry.runtime:
             out = em.dynamic(traced.shape, traced.dtype)  # may be an array the engine does not own: not fresh
             em.line(f"{out.name} = _materialized({entry.runtime})")
@@ -482,7 +647,14 @@ class _Lowering:
         if not entry.pairs:
             return entry.dense
         lefts, rights = [p[0] for p in entry.pairs], [p[1] for p in entry.pairs]
-        if len(lefts) > 1:
+        if group is not None and len(group[1]) == len(lefts):
+            left_buffer, left_rows, right_buffer, right_rows = group
+            for values, rows in ((lefts, left_rows), (rights, right_rows)):
+                for value, row in zip(values, rows):
+                    if value is not row:
+                        em.call("np_copyto", row, value)
+            lefts, rights = [left_buffer], [right_buffer]
+        elif len(lefts) > 1:
             lefts = [self._concatenated(em, lefts)]
             rights = [self._concatenated(em, rights)]
         left_t = em.view(lefts[0], "{}.T", lefts[0].shape[::-1], lefts[0].dtype)
@@ -521,6 +693,66 @@ class _Lowering:
                 em.line(f"{value.name} = " + (f"np_asarray({result}[{position}])" if wrap else f"{result}[{position}]"))
             returned[position] = value
         return returned
+
+
+_NAME = re.compile(r"\b[avrxqeh]\d+\b")
+_DEFINITION = re.compile(r"\s*([vrqhe]\d+) = ")
+
+
+def _lifetimes(lines: list, parents: dict) -> tuple:
+    """First and last line mentioning each buffer in generated `lines`.
+
+    A mention of a view counts for its base; a value computed at run time (``v``, ``r`` ...) may
+    hold a buffer of the line defining it (a fallback op may return a view of its input), and an
+    op instance (``x``) the buffers of every line it appears on (its forward saves them for its
+    backward): a mention of either counts for those buffers too.
+    """
+    def root(name):
+        while name in parents:
+            name = parents[name]
+        return name
+    holds: dict = {}
+    first: dict = {}
+    last: dict = {}
+    for i, line in enumerate(lines):
+        names = _NAME.findall(line)
+        buffers = set()
+        for name in names:
+            if name[0] == "a":
+                buffers.add(root(name))
+            else:
+                buffers |= holds.get(name, set())
+        defined = _DEFINITION.match(line)
+        if defined:
+            holds[defined.group(1)] = set(buffers)
+        for name in names:
+            if name[0] == "x":
+                holds.setdefault(name, set()).update(buffers)
+        for name in buffers:
+            first.setdefault(name, i)
+            last[name] = i
+    return first, last
+
+
+def _deferred_group(schedule: _Schedule, contributions: list, alive) -> list | None:
+    """The deferred matmul gradients arriving at one entry, when one product can sum them: at
+    least two, each the 2-D right operand's gradient of a matmul or addmm whose left operand is
+    a 2-D array. ``(left slot, key of the product's output gradient, run)`` in arrival order."""
+    lazies = [c for c in contributions if c.lazy and alive(c)]
+    if len(lazies) < 2:
+        return None
+    group = []
+    for contribution in lazies:
+        run = schedule.runs[contribution.source[1]]
+        event, position = run.event, contribution.source[2]
+        if type(event.ctx) not in (ops.MatMul, ops.AddMM) or position != len(event.args) - 1:
+            return None
+        left = event.args[position - 1]
+        if not isinstance(left, _Ref) or left.slot.array.ndim != 2 or run.grads_out[0] is None:
+            return None
+        group.append((left.slot, run.grads_out[0], run))
+    widths = {(slot.array.shape[1], slot.array.dtype) for slot, _, _ in group}
+    return group if len(widths) == 1 else None
 
 
 def _has_refs(value) -> bool:
@@ -655,6 +887,16 @@ class _Plan:
     def _build(self, tracer, outputs: list) -> None:
         self.lowering = lowering = _Lowering(self, tracer)
         em = _Emitter(self.program, "forward")
+        needs_node = not tracer.backward_called and engine._grad_enabled
+        roots = []
+        for k, leaf in enumerate(outputs):
+            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad:
+                self.node_outputs.append(k)
+                roots.append(leaf)
+        if roots:  # the backward of the `_CompiledStep`, recorded as the engine would run it
+            self.schedule = _record_backward(tracer, roots, None, False, probe=True)
+        schedules = [e.schedule for e in tracer.events if isinstance(e, _BackwardEvent)]
+        lowering.plan_forward_homes(em, schedules + ([self.schedule] if roots else []))
         captures = []  # (line, names of an op's outputs): where the checking variant records them
         for event in tracer.events:
             if isinstance(event, _OpEvent):
@@ -670,8 +912,6 @@ class _Plan:
                 finals = lowering.backward(em, event.schedule, set(range(len(event.schedule.seeds))))
                 self._deposit(em, event.schedule, finals)
         returned = []
-        needs_node = not tracer.backward_called and engine._grad_enabled
-        roots = []
         for k, leaf in enumerate(outputs):
             if id(leaf) in lowering.effects:
                 returned.append(lowering.effects[id(leaf)])
@@ -681,23 +921,27 @@ class _Plan:
                 returned.append(self.program.const(ref.value))
                 continue
             returned.append(f"{em.ref(lowering.value(em, ref))}.copy()")
-            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad:
-                self.node_outputs.append(k)
-                roots.append(leaf)
         self.output_kinds = [isinstance(leaf, Tensor) for leaf in outputs]
         forward_lines = em.lines + [f"return ({''.join(r + ', ' for r in returned)})"]
         stores: list = []
+        units = [(em.buffers, forward_lines)]
         if roots:
-            self.schedule = schedule = _record_backward(tracer, roots, None, False, probe=True)
+            schedule = self.schedule
             self.boundary = [schedule.leaves[key][0] for key in schedule.deposits]
             self.watched_slots = _watched(tracer)
             self._seed_meta = [(root.shape, root.dtype) for root in roots]
             self._full = frozenset(range(len(roots)))
-            self._backward_code[self._full] = self._lower_backward(self._full)
+            backward = self._lower_backward(self._full)
             stores = self._store_names
+            units.append((backward[0].buffers, backward[1]))
         self.store_size = len(stores)
         saves = [f"D[{i}] = {name}" for i, name in enumerate(stores)]
         body = forward_lines[:-1] + saves + forward_lines[-1:]
+        units[0] = (em.buffers, body)
+        allocations = self.program.allocate(units)  # the backward's buffers reuse memory the forward is done with
+        self.program.arena[:0] = allocations[0]
+        if roots:
+            self._backward_code[self._full] = self._compile_backward(backward, allocations[1])
         header = "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', under='ignore'):"
         self.program.functions = ["def run(I, D):", header] + [f"        {line}" for line in body]
         checking = list(body)
@@ -727,14 +971,13 @@ class _Plan:
             em.line(f"if {leaf}.grad is None: {leaf}.grad = {grad if fresh else grad + '.copy()'}")
             em.line(f"else: {leaf}.grad += {grad}")
 
-    def _lower_backward(self, seeded: frozenset):
-        """Code of the `_CompiledStep` backward when the outputs in `seeded` have a gradient."""
-        arena_lines: list = []
-        em = _Emitter(self.program, "backward", arena_lines)
+    def _lower_backward(self, seeded: frozenset) -> tuple:
+        """The `_CompiledStep` backward when the outputs in `seeded` have a gradient: its emitter and lines."""
+        em = _Emitter(self.program, "backward", [])
         seeds = {}
-        for k in sorted(seeded):
-            seeds[k] = em.dynamic(*self._seed_meta[k])
-            em.line(f"{seeds[k].name} = G[{k}]")
+        for k in sorted(seeded):  # copied into a buffer, so that the views of it are made once
+            seeds[k] = em.new(shape=self._seed_meta[k][0], dtype=self._seed_meta[k][1])
+            em.line(f"np_copyto({seeds[k].name}, G[{k}])")
         finals = dict(self.lowering.backward(em, self.schedule, seeded, seeds))
         returns = []
         for key in self.schedule.deposits:
@@ -749,10 +992,14 @@ class _Plan:
             self._store_names = list(em.loads)
         store = {name: i for i, name in enumerate(self._store_names)}
         loads = [f"{name} = D[{store[name]}]" for name in em.loads]
+        return em, loads + em.lines + [f"return ({''.join(r + ', ' for r in returns)})"]
+
+    def _compile_backward(self, backward: tuple, allocation: list) -> tuple:
+        em, body = backward
         lines = ["def back(G, D):",
                  "    with np_errstate(over='ignore', divide='ignore', invalid='ignore', under='ignore'):"]
-        lines += [f"        {line}" for line in loads + em.lines + [f"return ({''.join(r + ', ' for r in returns)})"]]
-        return (self.program.compile(f"{self.fn_name} backward arena", arena_lines),
+        lines += [f"        {line}" for line in body]
+        return (self.program.compile(f"{self.fn_name} backward arena", allocation + em.arena),
                 self.program.compile(f"{self.fn_name} backward", lines))
 
     # -- running ------------------------------------------------------------------------------
@@ -799,7 +1046,9 @@ class _Plan:
         if function is None:
             code = self._backward_code.get(seeded)
             if code is None:
-                code = self._backward_code[seeded] = self._lower_backward(seeded)
+                backward = self._lower_backward(seeded)
+                allocation = self.program.allocate([(backward[0].buffers, backward[1])])[0]
+                code = self._backward_code[seeded] = self._compile_backward(backward, allocation)
             exec(code[0], arena.namespace)
             exec(code[1], arena.namespace)
             function = arena.backwards[seeded] = arena.namespace.pop("back")

@@ -77,7 +77,7 @@ class _Elementwise(Rule):
     fn = ""
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call(self.fn, *op.inputs, out)
         return [out]
 
@@ -95,7 +95,7 @@ class SubRule(_Elementwise):
     def backward(self, em, op, grads):
         grad_b = None
         if op.needs[1]:
-            grad_b = em.new(like=op.returned[1])
+            grad_b = em.result(op, 1)
             em.call("np_negative", grads[0], grad_b)
         return [grads[0], grad_b]
 
@@ -108,7 +108,7 @@ class MulRule(_Elementwise):
         result = [None, None]
         for i, other in ((0, b), (1, a)):
             if op.needs[i]:
-                result[i] = em.new(like=op.returned[i])
+                result[i] = em.result(op, i)
                 em.call("np_multiply", grads[0], other, result[i])
         return result
 
@@ -118,13 +118,13 @@ class DivRule(_Elementwise):
 
     def backward(self, em, op, grads):
         b, out = op.inputs[1], op.outputs[0]
-        grad_a = em.new(like=op.returned[0])
+        grad_a = em.result(op, 0)
         em.call("np_divide", grads[0], b, grad_a)
         grad_b = None
         if op.needs[1]:
             negated = em.new(like=op.returned[0])
             em.call("np_negative", grad_a, negated)
-            grad_b = em.new(like=op.returned[1])
+            grad_b = em.result(op, 1)
             em.call("np_multiply", negated, out, grad_b)
         return [grad_a, grad_b]
 
@@ -136,7 +136,7 @@ class _Unary(Rule):
         return _arrays(op, 0) and _float(op.arrays[0]) and op.arrays[0].ndim > 0
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call(self.fn, op.inputs[0], out)
         return [out]
 
@@ -145,7 +145,7 @@ class NegRule(_Unary):
     fn = "np_negative"
 
     def backward(self, em, op, grads):
-        out = em.new(like=op.returned[0])
+        out = em.result(op, 0)
         em.call("np_negative", grads[0], out)
         return [out]
 
@@ -154,7 +154,7 @@ class ExpRule(_Unary):
     fn = "np_exp"
 
     def backward(self, em, op, grads):
-        out = em.new(like=op.returned[0])
+        out = em.result(op, 0)
         em.call("np_multiply", grads[0], op.outputs[0], out)
         return [out]
 
@@ -163,7 +163,7 @@ class LogRule(_Unary):
     fn = "np_log"
 
     def backward(self, em, op, grads):
-        out = em.new(like=op.returned[0])
+        out = em.result(op, 0)
         em.call("np_divide", grads[0], op.inputs[0], out)
         return [out]
 
@@ -173,7 +173,7 @@ class TanhRule(_Unary):
 
     def backward(self, em, op, grads):
         out = op.outputs[0]
-        grad = em.new(like=op.returned[0])
+        grad = em.result(op, 0)
         em.call("np_multiply", out, out, grad)
         em.call("np_subtract", 1, grad, grad)
         em.call("np_multiply", grad, grads[0], grad)
@@ -185,7 +185,7 @@ class SigmoidRule(_Unary):
 
     def forward(self, em, op):
         x = op.inputs[0]
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_negative", x, out)
         em.call("np_exp", out, out)
         em.call("np_add", out, 1, out)
@@ -194,7 +194,7 @@ class SigmoidRule(_Unary):
 
     def backward(self, em, op, grads):
         out = op.outputs[0]
-        grad = em.new(like=op.returned[0])
+        grad = em.result(op, 0)
         em.call("np_subtract", 1, out, grad)
         em.call("np_multiply", grad, out, grad)
         em.call("np_multiply", grad, grads[0], grad)
@@ -203,14 +203,14 @@ class SigmoidRule(_Unary):
 
 class ReLURule(_Unary):
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_maximum", op.inputs[0], 0, out=out)
         return [out]
 
     def backward(self, em, op, grads):
         positive = em.new(like=op.out_arrays[0], dtype=bool)
         em.call("np_greater", op.outputs[0], 0, positive)
-        grad = em.new(like=op.returned[0])
+        grad = em.result(op, 0)
         em.call("np_multiply", grads[0], positive, grad)
         return [grad]
 
@@ -229,7 +229,7 @@ class SumRule(Rule):
 
     def forward(self, em, op):
         ctx = op.ctx
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_sum", op.inputs[0], axis=ctx.axis, keepdims=ctx.keepdims, out=out)
         return [out]
 
@@ -247,7 +247,7 @@ class MeanRule(Rule):
 
     def forward(self, em, op):
         ctx, a = op.ctx, op.arrays[0]
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_add_reduce", op.inputs[0], ctx.axis, None, out, ctx.keepdims)
         em.call("np_divide", out, a.dtype.type(ctx.count), out)
         return [out]
@@ -261,7 +261,7 @@ class MeanRule(Rule):
 
 
 def _shares(a, b) -> bool:
-    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.size > 0 and np.shares_memory(a, b)
+    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.size > 0 and np.may_share_memory(a, b)
 
 
 class ReshapeRule(Rule):
@@ -325,12 +325,17 @@ def _axis_slice(axis, start, stop) -> str:
     return "[" + ":, " * axis + f"{start}:{stop}]"
 
 
+def _axis_index(axis, i) -> str:
+    """``[:, :, i]``: element `i` along `axis` (what ``moveaxis(a, axis, 0)[i]`` is, without its cost)."""
+    return "[" + ":, " * axis + f"{i}]"
+
+
 class ConcatRule(Rule):
     def accepts(self, op):
         return all(isinstance(v, Val) for v in op.inputs)
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         parts = ", ".join(em.ref(v) for v in op.inputs)
         em.line(f"np_concatenate(({parts},), {op.ctx.axis}, {em.ref(out)})")
         return [out]
@@ -345,18 +350,24 @@ class ConcatRule(Rule):
 
 
 class StackRule(Rule):
+    """``np.stack`` as one concatenation of the inputs with the new axis (views made once)."""
+
     def accepts(self, op):
         return all(isinstance(v, Val) for v in op.inputs)
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
-        parts = ", ".join(em.ref(v) for v in op.inputs)
-        em.line(f"np_stack(({parts},), {op.ctx.axis}, {em.ref(out)})")
+        axis = op.ctx.axis
+        out = em.output(op, 0)
+        parts = []
+        for value in op.inputs:
+            shape = value.shape[:axis] + (1,) + value.shape[axis:]
+            parts.append(em.view(value, f"np_expand_dims({{}}, {axis})", shape, value.dtype))
+        em.line(f"np_concatenate(({''.join(em.ref(p) + ', ' for p in parts)}), {axis}, {em.ref(out)})")
         return [out]
 
     def backward(self, em, op, grads):
         axis, grad = op.ctx.axis, grads[0]
-        return [em.view(grad, f"np_moveaxis({{}}, {axis}, 0)[{i}]", array.shape, grad.dtype)
+        return [em.view(grad, "{}" + _axis_index(axis, i), array.shape, grad.dtype)
                 for i, array in enumerate(op.arrays)]
 
 
@@ -375,10 +386,19 @@ class SplitRule(Rule):
 
     def backward(self, em, op, grads):
         ctx = op.ctx
+        homes = op.grad_homes or [None] * len(grads)
+        out = em.result(op, 0)
+        if homes[0] is not None and any(g is h for g, h in zip(grads, homes)):
+            # the pieces' homes are slices of `out`: the gradients written there are in place already
+            for g, home in zip(grads, homes):
+                if g is None:
+                    em.call("np_copyto", home, 0)
+                elif g is not home:
+                    em.call("np_copyto", home, g)
+            return [out]
         dtype = next(g.dtype for g in grads if g is not None)
         pieces = [g if g is not None else em.new(shape=array.shape, dtype=dtype, fill=0)
                   for g, array in zip(grads, op.out_arrays)]
-        out = em.new(like=op.returned[0])
         em.line(f"np_concatenate(({', '.join(em.ref(p) for p in pieces)},), {ctx.axis}, {em.ref(out)})")
         return [out]
 
@@ -389,17 +409,25 @@ class UnbindRule(Rule):
 
     def forward(self, em, op):
         axis = op.ctx.axis
-        return [em.view(op.inputs[0], f"np_moveaxis({{}}, {axis}, 0)[{i}]", array.shape, array.dtype)
+        return [em.view(op.inputs[0], "{}" + _axis_index(axis, i), array.shape, array.dtype)
                 for i, array in enumerate(op.out_arrays)]
 
     def backward(self, em, op, grads):
         ctx = op.ctx
         moved = (ctx.shape[ctx.axis],) + ctx.shape[:ctx.axis] + ctx.shape[ctx.axis + 1:]
         dtype = next(g.dtype for g in grads if g is not None)
-        grad = em.new(shape=moved, dtype=dtype, fill=0)  # the slices of outputs without a gradient stay 0
-        for i, g in enumerate(grads):
-            if g is not None:
-                em.call("np_copyto", em.view(grad, f"{{}}[{i}]", moved[1:], dtype), g)
+        homes = op.grad_homes
+        if homes is not None and homes[0] is not None:
+            grad = op.home_base  # the buffer whose slices are the outputs' gradient homes
+        else:
+            grad = em.new(shape=moved, dtype=dtype, fill=0)  # slices of outputs without a gradient stay 0
+            homes = [em.view(grad, f"{{}}[{i}]", moved[1:], dtype) for i in range(len(grads))]
+        for g, home in zip(grads, homes):
+            if g is None:
+                if op.grad_homes is not None:
+                    em.call("np_copyto", home, 0)
+            elif g is not home:
+                em.call("np_copyto", home, g)
         return [em.view(grad, f"np_moveaxis({{}}, 0, {ctx.axis})", ctx.shape, dtype)]
 
 
@@ -408,7 +436,7 @@ class CopyRule(Rule):
         return _arrays(op, 0)
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_copyto", out, op.inputs[1], casting="unsafe")
         return [out]
 
@@ -421,7 +449,7 @@ class CloneRule(Rule):
         return _arrays(op, 0)
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_copyto", out, op.inputs[0])
         return [out]
 
@@ -431,7 +459,7 @@ class CloneRule(Rule):
 
 class CastRule(CloneRule):
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_copyto", out, op.inputs[0], casting="unsafe")
         return [out]
 
@@ -463,7 +491,7 @@ class MatMulRule(Rule):
         return _arrays(op, 0, 1) and a.ndim >= 2 and b.ndim == 2
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_matmul", op.inputs[0], op.inputs[1], out)
         return [out]
 
@@ -472,7 +500,7 @@ class MatMulRule(Rule):
         b_array = op.arrays[1]
         grad_a = grad_b = None
         if op.needs[0]:
-            grad_a = em.new(like=op.returned[0])
+            grad_a = em.result(op, 0)
             em.call("np_matmul", grads[0], em.view(b, "{}.T", b.shape[::-1], b.dtype), grad_a)
         if op.needs[1]:
             grad_b = _matrix_grad(em, op, 0, grads[0], b_array)
@@ -489,7 +517,7 @@ class AddMMRule(Rule):
                 and getattr(input_array, "dtype", out.dtype) == out.dtype)
 
     def forward(self, em, op):
-        out = em.new(like=op.out_arrays[0])
+        out = em.output(op, 0)
         em.call("np_matmul", op.inputs[1], op.inputs[2], out)
         em.call("np_add", out, op.inputs[0], out)
         return [out]
@@ -499,7 +527,7 @@ class AddMMRule(Rule):
         b = op.inputs[2]
         grad_a = grad_b = None
         if need_a:
-            grad_a = em.new(like=op.returned[1])
+            grad_a = em.result(op, 1)
             em.call("np_matmul", grads[0], em.view(b, "{}.T", b.shape[::-1], b.dtype), grad_a)
         if need_b:
             grad_b = _matrix_grad(em, op, 1, grads[0], op.arrays[2])
