@@ -39,6 +39,7 @@ SECTIONS = [
     ("tl.nn: modules and recurrent layers", "tinygrad_lstm.nn", "tl.nn", None),
     ("tl.nn.functional", "tinygrad_lstm.nn.functional", "tl.nn.functional", None),
     ("tl.nn.utils", "tinygrad_lstm.nn.utils", "tl.nn.utils", None),
+    ("tl.nn.kinds: the registry of recurrent kinds", "tinygrad_lstm.nn.kinds", "tl.nn.kinds", None),
     ("tl.optim", "tinygrad_lstm.optim", "tl.optim", None),
     ("tl.compare: the gradient report", "tinygrad_lstm.compare", "tl.compare", None),
     ("tl.viz: graph pictures", "tinygrad_lstm.viz", "tl.viz", None),

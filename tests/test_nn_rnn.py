@@ -94,6 +94,23 @@ def test_unbatched_input_and_state():
     np.testing.assert_allclose(h_n.data, h_b.data[:, 0])
 
 
+@pytest.mark.parametrize("module, shapes", [
+    (tl.nn.GRU(D, H, num_layers=2, bidirectional=True), [(4, B, H)]),
+    (tl.nn.LSTM(D, H, num_layers=3, proj_size=2, dtype=np.float64), [(3, B, 2), (3, B, H)]),
+])
+def test_init_state_is_the_zero_state_forward_takes(module, shapes):
+    state = module.init_state(B)
+    parts = state if isinstance(state, tuple) else (state,)
+    assert [p.shape for p in parts] == shapes and all(p.dtype == module.dtype for p in parts)
+    assert not any(p.requires_grad or p.data.any() for p in parts)
+    unbatched = module.init_state()
+    assert [p.shape for p in (unbatched if isinstance(unbatched, tuple) else (unbatched,))] == \
+        [(s[0], s[2]) for s in shapes]
+    x = np.random.default_rng(0).standard_normal((T, B, D))
+    default, given = module(x), module(x, state)
+    np.testing.assert_array_equal(default[0].data, given[0].data)
+
+
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
 def test_cells_batched_and_unbatched(name):
     cell = getattr(tl.nn, name)(D, H)

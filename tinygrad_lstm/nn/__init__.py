@@ -7,6 +7,7 @@ from . import functional, utils
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNBase, RNNCell, RNNCellBase, detach_state
+from . import kinds  # after the modules it registers
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
