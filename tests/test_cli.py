@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
-import tinygrad_lstm.compare
+import tinygrad_lstm as tl
 import tinygrad_lstm.tasks
 from tinygrad_lstm.cli import main
+from tinygrad_lstm.nn import kinds
 
 SMALL = ["--steps", "3", "--batch", "2", "--input", "2", "--hidden", "3", "--no-torch"]
 
@@ -45,19 +46,23 @@ def test_compare_exit_0_when_all_agree(capsys):
     assert "GRU(2, 3, num_layers=2, bidirectional=True)" in out and "all agree" in out
 
 
-def test_compare_exit_1_when_a_comparison_fails(capsys, monkeypatch):
-    correct = tinygrad_lstm.compare.builtin_reference
+def test_compare_exit_1_when_a_comparison_fails(capsys):
+    """A kind whose hand-written backward is wrong: `compare` flags it and exits 1."""
+    rnn = kinds.get_kind("rnn")
 
-    def broken(model):
-        reference = correct(model)
+    def wrong_backward(grad_output, grad_h_n, cache):
+        grads = rnn.manual.backward(grad_output, grad_h_n, cache)
+        return {**grads, "weight_hh": grads["weight_hh"] * 1.01}
 
-        def wrong(params, x, state, grad_outputs):
-            grads = reference(params, x, state, grad_outputs)
-            return {**grads, "weight_hh_l0": grads["weight_hh_l0"] * 1.01}
-        return wrong
+    class BrokenRNN(tl.nn.RNN):
+        pass
 
-    monkeypatch.setattr(tinygrad_lstm.compare, "builtin_reference", broken)
-    assert main(["compare", "--cell", "rnn", *SMALL]) == 1
+    kinds.register_kind("broken_rnn", tl.nn.RNNCell, sequence=BrokenRNN, gates=rnn.gates, states=rnn.states,
+                        manual=kinds.FusedReference(rnn.manual.forward, wrong_backward), options=rnn.options)
+    try:
+        assert main(["compare", "--cell", "broken_rnn", *SMALL]) == 1
+    finally:
+        kinds.unregister_kind("broken_rnn")
     out = capsys.readouterr().out
     assert "DISAGREE" in out and "weight_hh_l0 (manual)" in out
 

@@ -9,6 +9,7 @@ missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -18,9 +19,7 @@ import numpy as np
 from .runtime import tune_process
 from .tasks import non_negative_int, positive_int
 
-__all__ = ["main", "build_parser"]
-
-CELLS = ("rnn", "lstm", "gru")
+__all__ = ["main", "build_parser", "cell_kind", "cell_kinds"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,9 +35,52 @@ def _usage_error(command: str, message: str):
     raise SystemExit(2)
 
 
+@contextlib.contextmanager
+def _current_directory_importable():
+    """Let ``module:Class`` name a module of the current directory, as ``python -m`` would."""
+    added = os.getcwd() not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+def cell_kind(text: str):
+    """An argparse type: a registered kind (`tl.nn.kinds`) or ``module:Class``, as its `RecurrentKind`.
+
+    ``module`` is imported from the current directory or ``PYTHONPATH``; anything that is not
+    a kind is a usage error naming the problem.
+    """
+    from .nn.kinds import get_kind
+    with _current_directory_importable():
+        try:
+            return get_kind(text)
+        except KeyError:
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {_kinds_help()})") from None
+        except (ImportError, TypeError) as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix("get_kind: ")) from None
+
+
+def cell_kinds(text: str) -> tuple:
+    """An argparse type: a comma-separated list of `cell_kind`s."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of recurrent kinds, got {text!r}")
+    return tuple(cell_kind(name) for name in names)
+
+
+def _kinds_help() -> str:
+    from .nn.kinds import kind_names
+    return f"{', '.join(kind_names())}, or module:Class for a cell class of yours"
+
+
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
-    """Options describing a random `nn.RNN/LSTM/GRU` and its random input."""
-    parser.add_argument("--cell", choices=CELLS, default="lstm", help="the recurrent module (default: lstm)")
+    """Options describing a random module of a recurrent kind and its random input."""
+    parser.add_argument("--cell", type=cell_kind, default="lstm", metavar="KIND",
+                        help=f"the recurrent kind: {_kinds_help()} (default: lstm)")
     parser.add_argument("--steps", type=positive_int, default=steps, help=f"time steps T (default: {steps})")
     parser.add_argument("--batch", type=positive_int, default=batch, help=f"batch size B (default: {batch})")
     parser.add_argument("--input", type=positive_int, default=input_size,
@@ -70,7 +112,7 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
 
     compare = commands.add_parser(
         "compare", help="compare autograd gradients with hand-written BPTT, central differences and PyTorch",
-        description="Check every gradient of a random RNN/LSTM/GRU (parameters, input, initial state): autograd "
+        description="Check every gradient of a random recurrent module (parameters, input, initial state): autograd "
                     "against the hand-written BPTT, central differences and PyTorch (when installed). "
                     "Exit code 0 when all agree, 1 otherwise.")
     _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
@@ -83,11 +125,11 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
 
     graph = commands.add_parser(
         "graph", help="draw the unrolled graph of a recurrent module",
-        description="Run a random RNN/LSTM/GRU on a random input and draw its computation graph, one cluster "
+        description="Run a random recurrent module on a random input and draw its computation graph, one cluster "
                     "per layer and time step. The format follows the suffix of --out (.svg, .png, .pdf, or .dot "
                     "for the DOT source only, which needs no Graphviz).")
     _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
-    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: CELL_graph.svg)")
+    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: KIND_graph.svg)")
     graph.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
                        help="draw at most N time steps, collapsing the middle ones")
     graph.add_argument("--grads", action="store_true",
@@ -95,15 +137,16 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench", help="time autograd BPTT against the hand-written fused reference and PyTorch",
-        description="Forward + backward of RNN/LSTM/GRU layers: autograd vs the fused numpy reference vs PyTorch "
+        description="Forward + backward of recurrent layers: autograd vs the fused numpy reference vs PyTorch "
                     "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
                     "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
     bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
                        help="repeats per timing of the small configurations, a fifth of them for the largest "
                             "(default: 15)")
-    bench.add_argument("--cells", default="lstm,rnn,gru", metavar="LIST",
-                       help="comma-separated cells to time (default: lstm,rnn,gru)")
+    bench.add_argument("--cells", type=cell_kinds, default=None, metavar="LIST",
+                       help=f"comma-separated recurrent kinds to time: {_kinds_help()} "
+                            f"(default: every kind with a hand-written reference)")
     bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
                        help="also write the results with the machine description (default: docs/performance.md)")
 
@@ -163,14 +206,16 @@ def _demo(args, parser) -> int:
         return 1
 
 
-def _random_module(args, dtype=np.float32):
+def _random_module(command: str, args, dtype=np.float32):
     """The module and input that `compare` and `graph` describe."""
-    from .nn import GRU, LSTM, RNN
     from .random import manual_seed
 
     manual_seed(args.seed)
-    module = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[args.cell](
-        args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional, dtype=dtype)
+    try:
+        module = args.cell.build(args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional,
+                                 dtype=dtype)
+    except ValueError as e:
+        _usage_error(command, str(e))
     x = np.random.default_rng(args.seed).standard_normal((args.steps, args.batch, args.input)).astype(dtype)
     return module, x
 
@@ -178,7 +223,7 @@ def _random_module(args, dtype=np.float32):
 def _compare(args, parser) -> int:
     from .compare import compare_gradients
 
-    module, x = _random_module(args)
+    module, x = _random_module("compare", args)
     report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
                                numerical_elements=args.numerical_elements,
                                torch_module=None if args.no_torch else "auto")
@@ -190,10 +235,11 @@ def _graph(args, parser) -> int:
     from .engine import name_scope
     from .viz import GraphvizNotFoundError, record_grad_norms, render_graph
 
-    out = args.out or f"{args.cell}_graph.svg"
+    stem = args.cell.name if ":" not in args.cell.name else args.cell.title.lower()  # no ':' in file names
+    out = args.out or f"{stem}_graph.svg"
     if not os.path.splitext(out)[1]:
         _usage_error("graph", f"--out {out!r} needs a suffix naming the format: .svg, .png, .pdf or .dot")
-    module, x = _random_module(args)
+    module, x = _random_module("graph", args)
     output, final = module(x)
     roots = [output, *(final if isinstance(final, tuple) else (final,))]
     if args.grads:
@@ -222,12 +268,8 @@ def _bench(args, parser) -> int:
     from pathlib import Path
 
     from . import bench
-    cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
-    unknown = sorted(set(cells) - set(CELLS))
-    if unknown or not cells:
-        parser.error(f"bench: --cells must be a comma-separated subset of {','.join(CELLS)}, got {args.cells!r}")
     print(bench.TABLE_HEADER, flush=True)
-    results = bench.run(quick=args.quick, repeats=args.repeats, cells=cells,
+    results = bench.run(quick=args.quick, repeats=args.repeats, cells=args.cells,
                         progress=lambda line: print(line, flush=True))
     print()
     print(bench.report(results).split("\n\n", 2)[2])

@@ -2,6 +2,7 @@
 
 - ``classic``: the column-major API most courses teach (``rnn_forward``, ``lstm_backward``, ...).
 - ``fused``: one layer in PyTorch's layout, vectorised; the speed reference for autograd.
+- ``stacked``: layers and directions of ``fused`` layers composed by hand (``stacked_bptt``).
 - ``adapters``: move one set of weights and data between the two layouts.
 
 The derivations are in ``docs/math.md``.
@@ -36,6 +37,7 @@ from .fused import (
     rnn_backward_fused,
     rnn_forward_fused,
 )
+from .stacked import stacked_bptt
 
 __all__ = [
     "rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
@@ -44,6 +46,7 @@ __all__ = [
     "rnn_forward_fused", "rnn_backward_fused",
     "lstm_forward_fused", "lstm_backward_fused",
     "gru_forward_fused", "gru_backward_fused",
+    "stacked_bptt",
     "lstm_params_to_torch", "lstm_params_from_torch",
     "rnn_params_to_torch", "rnn_params_from_torch",
     "sequence_to_torch", "sequence_from_torch", "state_to_torch", "state_from_torch",

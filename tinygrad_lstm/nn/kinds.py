@@ -223,8 +223,8 @@ def _load(path: str) -> RecurrentKind:
         raise ImportError(f"get_kind: {path!r} is not of the form module:Class")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ImportError(f"get_kind: cannot import {module_name!r} for {path!r}: {e}") from None
+    except Exception as e:  # the user's module may fail in any way: say which, in one line
+        raise ImportError(f"get_kind: cannot import {module_name!r} for {path!r}: {type(e).__name__}: {e}") from None
     value = module
     for part in attribute.split("."):
         if not hasattr(value, part):
