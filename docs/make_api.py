@@ -46,11 +46,13 @@ SECTIONS = [
     ("tl.plots: training and gradient plots", "tinygrad_lstm.plots", "tl.plots", None),
     ("tl.manual: hand-written BPTT", "tinygrad_lstm.manual", "tl.manual", None),
     ("Training tasks", "tinygrad_lstm.tasks", "tinygrad_lstm.tasks", None),
+    ("The training loop of the tasks", "tinygrad_lstm.tasks.training", "tinygrad_lstm.tasks.training", None),
     ("The adding problem", "tinygrad_lstm.tasks.adding", "tinygrad_lstm.tasks.adding", None),
     ("Character language model", "tinygrad_lstm.tasks.chars", "tinygrad_lstm.tasks.chars", None),
     ("Sine forecasting", "tinygrad_lstm.tasks.sine", "tinygrad_lstm.tasks.sine", None),
     ("The demo", "tinygrad_lstm.demo", "tinygrad_lstm.demo", None),
     ("Process settings", "tinygrad_lstm.runtime", "tinygrad_lstm.runtime", None),
+    ("The command line from Python", "tinygrad_lstm.cli", "tinygrad_lstm.cli", None),
 ]
 
 # Python's operators on a Tensor (the methods behind them carry no docstrings of their own).

@@ -150,9 +150,9 @@ def test_register_rejects_bad_records(kwargs, error, match):
 
 
 def test_get_kind_errors():
-    with pytest.raises(KeyError, match="unknown recurrent kind 'lstn'; registered: rnn, lstm, gru"):
+    with pytest.raises(KeyError, match="get_kind: unknown recurrent kind 'lstn'; registered: rnn, lstm, gru"):
         get_kind("lstn")
-    with pytest.raises(TypeError, match="expected a kind name or a RecurrentKind, got int"):
+    with pytest.raises(TypeError, match="get_kind: expected a recurrent kind name or a RecurrentKind, got int"):
         get_kind(3)
     with pytest.raises(KeyError, match="unregister_kind: no recurrent kind 'nope'"):
         kinds.unregister_kind("nope")

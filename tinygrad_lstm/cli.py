@@ -17,9 +17,9 @@ import sys
 import numpy as np
 
 from .runtime import tune_process
-from .tasks import non_negative_int, positive_int
 
-__all__ = ["main", "build_parser", "cell_kind", "cell_kinds"]
+__all__ = ["main", "build_parser", "cell_kind", "cell_kinds", "add_cell_argument", "positive_int", "non_negative_int", "positive_float",
+           "non_negative_float"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +33,37 @@ def _usage_error(command: str, message: str):
     """Exit with code 2 after one line on stderr, as the parser does, for an error found after parsing."""
     print(f"tinygrad-lstm {command}: error: {message} (try --help)", file=sys.stderr)
     raise SystemExit(2)
+
+
+# --------------------------------------------------------------------------- argument types
+def _number(text: str, convert, kind: str, valid) -> int | float:
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1, or a usage error naming the value."""
+    return _number(text, int, "positive integer", lambda value: value >= 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an int >= 0, or a usage error naming the value."""
+    return _number(text, int, "non-negative integer", lambda value: value >= 0)
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0, or a usage error naming the value."""
+    return _number(text, float, "positive number", lambda value: 0 < value < float("inf"))
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0, or a usage error naming the value."""
+    return _number(text, float, "non-negative number", lambda value: 0 <= value < float("inf"))
 
 
 @contextlib.contextmanager
@@ -57,11 +88,11 @@ def cell_kind(text: str):
     from .nn.kinds import get_kind
     with _current_directory_importable():
         try:
-            return get_kind(text)
+            return get_kind(text, owner="")
         except KeyError:
             raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {_kinds_help()})") from None
         except (ImportError, TypeError) as e:
-            raise argparse.ArgumentTypeError(str(e).removeprefix("get_kind: ")) from None
+            raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def cell_kinds(text: str) -> tuple:
@@ -77,10 +108,15 @@ def _kinds_help() -> str:
     return f"{', '.join(kind_names())}, or module:Class for a cell class of yours"
 
 
+def add_cell_argument(parser, default: str = "lstm") -> None:
+    """The ``--cell KIND`` option: a registered recurrent kind or ``module:Class`` (see `cell_kind`)."""
+    parser.add_argument("--cell", type=cell_kind, default=default, metavar="KIND",
+                        help=f"the recurrent kind: {_kinds_help()} (default: {default})")
+
+
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
     """Options describing a random module of a recurrent kind and its random input."""
-    parser.add_argument("--cell", type=cell_kind, default="lstm", metavar="KIND",
-                        help=f"the recurrent kind: {_kinds_help()} (default: lstm)")
+    add_cell_argument(parser)
     parser.add_argument("--steps", type=positive_int, default=steps, help=f"time steps T (default: {steps})")
     parser.add_argument("--batch", type=positive_int, default=batch, help=f"batch size B (default: {batch})")
     parser.add_argument("--input", type=positive_int, default=input_size,

@@ -151,28 +151,28 @@ def register_kind(name: str, cell: type, *, sequence: Callable | None = None, ga
         raise ValueError(f"register_kind: name must be a non-empty string without ':', ',' or spaces, got {name!r}")
     if name in _REGISTRY:
         raise ValueError(f"register_kind: {name!r} is already registered; unregister_kind({name!r}) first")
-    kind = _make_kind(name, cell, sequence, gates, states, manual, torch_name, options, "register_kind")
+    kind = _make_kind(name, cell, sequence, gates, states, manual, torch_name, options, "register_kind: ")
     _REGISTRY[name] = kind
     return kind
 
 
-def _make_kind(name, cell, sequence, gates, states, manual, torch_name, options, caller: str) -> RecurrentKind:
+def _make_kind(name, cell, sequence, gates, states, manual, torch_name, options, prefix: str) -> RecurrentKind:
     if not (isinstance(cell, type) and issubclass(cell, Module) and callable(getattr(cell, "init_state", None))):
-        raise TypeError(f"{caller}: {name}: cell must be a tl.nn.Module subclass with init_state(batch_size), "
+        raise TypeError(f"{prefix}{name}: cell must be a tl.nn.Module subclass with init_state(batch_size), "
                         f"got {cell!r}")
     if sequence is not None and not callable(sequence):
-        raise TypeError(f"{caller}: {name}: sequence must be callable or None, got {type(sequence).__name__}")
+        raise TypeError(f"{prefix}{name}: sequence must be callable or None, got {type(sequence).__name__}")
     if manual is not None and not isinstance(manual, FusedReference):
-        raise TypeError(f"{caller}: {name}: manual must be a FusedReference or None, got {type(manual).__name__}")
+        raise TypeError(f"{prefix}{name}: manual must be a FusedReference or None, got {type(manual).__name__}")
     if torch_name is not None and not isinstance(torch_name, str):
-        raise TypeError(f"{caller}: {name}: torch_name must be a string or None, got {type(torch_name).__name__}")
+        raise TypeError(f"{prefix}{name}: torch_name must be a string or None, got {type(torch_name).__name__}")
     fields = {"gates": gates, "states": states, "options": options}
     for field_name, value in fields.items():
         if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-            raise TypeError(f"{caller}: {name}: {field_name} must be a sequence of strings, got {value!r}")
+            raise TypeError(f"{prefix}{name}: {field_name} must be a sequence of strings, got {value!r}")
         fields[field_name] = tuple(value)
     if manual is not None and not fields["states"]:
-        raise ValueError(f"{caller}: {name}: a kind with a manual reference must name its states (e.g. ('h',))")
+        raise ValueError(f"{prefix}{name}: a kind with a manual reference must name its states (e.g. ('h',))")
     return RecurrentKind(name, cell, sequence, fields["gates"], fields["states"], manual, torch_name,
                          fields["options"])
 
@@ -189,12 +189,13 @@ def kind_names() -> tuple:
     return tuple(_REGISTRY)
 
 
-def get_kind(kind) -> RecurrentKind:
+def get_kind(kind, owner: str = "get_kind") -> RecurrentKind:
     """The record of `kind`: a registered name, a `RecurrentKind`, or ``"module:Class"``.
 
     ``"module:Class"`` imports ``module`` (from ``sys.path``) and takes its attribute
     ``Class``: a `RecurrentKind`, the cell class of a registered kind (that kind), or any
-    other cell class (a kind with only that cell, not registered).
+    other cell class (a kind with only that cell, not registered). Error messages start
+    with ``owner:`` (nothing for an empty `owner`).
 
     Raises
     ------
@@ -205,37 +206,38 @@ def get_kind(kind) -> RecurrentKind:
     TypeError
         `kind` is not a string or a record, or ``Class`` is not a cell class.
     """
+    prefix = f"{owner}: " if owner else ""
     if isinstance(kind, RecurrentKind):
         return kind
     if not isinstance(kind, str):
-        raise TypeError(f"get_kind: expected a kind name or a RecurrentKind, got {type(kind).__name__}")
+        raise TypeError(f"{prefix}expected a recurrent kind name or a RecurrentKind, got {type(kind).__name__}")
     if kind in _REGISTRY:
         return _REGISTRY[kind]
     if ":" in kind:
-        return _load(kind)
-    raise KeyError(f"get_kind: unknown recurrent kind {kind!r}; registered: {', '.join(_REGISTRY)} "
+        return _load(kind, prefix)
+    raise KeyError(f"{prefix}unknown recurrent kind {kind!r}; registered: {', '.join(_REGISTRY)} "
                    f"(or module:Class for a cell class)")
 
 
-def _load(path: str) -> RecurrentKind:
+def _load(path: str, prefix: str) -> RecurrentKind:
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
-        raise ImportError(f"get_kind: {path!r} is not of the form module:Class")
+        raise ImportError(f"{prefix}{path!r} is not of the form module:Class")
     try:
         module = importlib.import_module(module_name)
     except Exception as e:  # the user's module may fail in any way: say which, in one line
-        raise ImportError(f"get_kind: cannot import {module_name!r} for {path!r}: {type(e).__name__}: {e}") from None
+        raise ImportError(f"{prefix}cannot import {module_name!r} for {path!r}: {type(e).__name__}: {e}") from None
     value = module
     for part in attribute.split("."):
         if not hasattr(value, part):
-            raise ImportError(f"get_kind: module {module_name!r} has no attribute {attribute!r}")
+            raise ImportError(f"{prefix}module {module_name!r} has no attribute {attribute!r}")
         value = getattr(value, part)
     if isinstance(value, RecurrentKind):
         return value
     registered = next((k for k in _REGISTRY.values() if k.cell is value), None)
     if registered is not None:
         return registered
-    return _make_kind(path, value, None, (), (), None, None, (), "get_kind")
+    return _make_kind(path, value, None, (), (), None, None, (), prefix)
 
 
 def kind_of(module) -> RecurrentKind | None:
