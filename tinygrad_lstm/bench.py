@@ -75,8 +75,12 @@ def _fused_runner(kind, module, x: np.ndarray):
 
 def _autograd_runner(module, x: np.ndarray):
     """A closure running ``module(x)``, ``sum(output).backward()``."""
-    inputs = Tensor(x, requires_grad=True)
+    return _backward_runner(module, Tensor(x, requires_grad=True))
 
+
+def _backward_runner(module, inputs):
+    """A closure running ``module(inputs)``, ``sum(output).backward()``: for a `tl.nn` module on a
+    Tensor and for a ``torch.nn`` module on a torch tensor alike."""
     def run():
         module.zero_grad()
         inputs.grad = None
@@ -100,14 +104,7 @@ def _torch_runner(kind, module, x: np.ndarray):
     options = {option: getattr(module, option) for option in kind.options}
     layer = getattr(torch.nn, kind.torch_name)(module.input_size, module.hidden_size, dtype=dtype, **options)
     layer.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in module.state_dict().items()})
-    inputs = torch.from_numpy(x).requires_grad_()
-
-    def run():
-        layer.zero_grad()
-        inputs.grad = None
-        output, _ = layer(inputs)
-        output.sum().backward()
-    return run
+    return _backward_runner(layer, torch.from_numpy(x).requires_grad_())
 
 
 def _best_times(runners: list, repeats: int) -> list:
@@ -239,7 +236,7 @@ def run(quick: bool = False, repeats: int | None = None, cells=None, progress=pr
 
 
 def _ms(seconds) -> str:
-    return "-" if seconds is None else f"{seconds * 1e3:9.2f}"
+    return f"{'-':>9}" if seconds is None else f"{seconds * 1e3:9.2f}"
 
 
 def _timing_row(t: Timing) -> str:

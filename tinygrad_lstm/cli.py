@@ -5,6 +5,14 @@ Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), `
 (autograd against the hand-written reference and PyTorch). Every command
 has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
 missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
+
+``--cell`` takes a recurrent kind of `tl.nn.kinds` (``rnn``, ``lstm``, ``gru`` or a kind
+registered with ``register_kind``) or ``module:Class``, a cell class imported from the
+current directory or ``PYTHONPATH``. The argument types (`positive_int`, `cell_kind`, ...)
+are shared with the tasks' options.
+
+Each command is one section below: ``_<command>_parser(commands)`` adds its subparser and
+``_<command>(args)`` runs it; `COMMANDS` lists them in the order of ``--help``.
 """
 from __future__ import annotations
 
@@ -18,8 +26,8 @@ import numpy as np
 
 from .runtime import tune_process
 
-__all__ = ["main", "build_parser", "cell_kind", "cell_kinds", "add_cell_argument", "positive_int", "non_negative_int", "positive_float",
-           "non_negative_float"]
+__all__ = ["main", "build_parser", "cell_kind", "cell_kinds", "add_cell_argument", "positive_int",
+           "non_negative_int", "positive_float", "non_negative_float"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,6 +122,7 @@ def add_cell_argument(parser, default: str = "lstm") -> None:
                         help=f"the recurrent kind: {_kinds_help()} (default: {default})")
 
 
+# --------------------------------------------------------------------------- the parser
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
     """Options describing a random module of a recurrent kind and its random input."""
     add_cell_argument(parser)
@@ -129,72 +138,14 @@ def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden:
 
 def build_parser(task_module=None) -> argparse.ArgumentParser:
     """The argument parser; `task_module` adds its options to ``train`` (see `tinygrad_lstm.tasks`)."""
-    from .tasks import TASKS
-
     parser = _Parser(prog="tinygrad-lstm", description=(
         "See and trust how recurrent networks learn: gradient checks, graph pictures and training demos."))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    demo = commands.add_parser(
-        "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
-        description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
-                    "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
-                    "gradient flow. Under a minute on two cores.")
-    demo.add_argument("--out", default="demo-output", metavar="DIR",
-                      help="directory for the pictures and plots (default: demo-output)")
-    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
-    demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-
-    compare = commands.add_parser(
-        "compare", help="compare autograd gradients with hand-written BPTT, central differences and PyTorch",
-        description="Check every gradient of a random recurrent module (parameters, input, initial state): autograd "
-                    "against the hand-written BPTT, central differences and PyTorch (when installed). "
-                    "Exit code 0 when all agree, 1 otherwise.")
-    _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
-    compare.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                         help="dtype of autograd, the manual reference and torch (default: float64)")
-    compare.add_argument("--numerical-elements", type=non_negative_int, default=512, metavar="N",
-                         help="central differences on at most N elements per tensor, 0 for none (default: 512)")
-    compare.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
-    compare.add_argument("--json", action="store_true", help="print the report as JSON")
-
-    graph = commands.add_parser(
-        "graph", help="draw the unrolled graph of a recurrent module",
-        description="Run a random recurrent module on a random input and draw its computation graph, one cluster "
-                    "per layer and time step. The format follows the suffix of --out (.svg, .png, .pdf, or .dot "
-                    "for the DOT source only, which needs no Graphviz).")
-    _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
-    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: KIND_graph.svg)")
-    graph.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
-                       help="draw at most N time steps, collapsing the middle ones")
-    graph.add_argument("--grads", action="store_true",
-                       help="backpropagate a random linear loss and label every node with its gradient norm")
-
-    bench = commands.add_parser(
-        "bench", help="time autograd BPTT against the hand-written fused reference and PyTorch",
-        description="Forward + backward of recurrent layers: autograd vs the fused numpy reference vs PyTorch "
-                    "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
-                    "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
-    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
-    bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
-                       help="repeats per timing of the small configurations, a fifth of them for the largest "
-                            "(default: 15)")
-    bench.add_argument("--cells", type=cell_kinds, default=None, metavar="LIST",
-                       help=f"comma-separated recurrent kinds to time: {_kinds_help()} "
-                            f"(default: every kind with a hand-written reference)")
-    bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
-                       help="also write the results with the machine description (default: docs/performance.md)")
-
-    train = commands.add_parser(
-        "train", help="train a model on a task (adding, chars, sine)",
-        description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
-    train.add_argument("--task", choices=TASKS, default="adding", help="the task (default: adding)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
-    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    subparsers = {name: add_parser(commands) for name, (add_parser, _) in COMMANDS.items()}
     if task_module is not None:
         name = task_module.__name__.rsplit(".", 1)[-1]
-        group = train.add_argument_group(f"options of the {name} task", (task_module.__doc__ or "").splitlines()[0])
+        group = subparsers["train"].add_argument_group(f"options of the {name} task",
+                                                       (task_module.__doc__ or "").splitlines()[0])
         task_module.add_arguments(group)
     return parser
 
@@ -222,24 +173,66 @@ def main(argv=None) -> int:
         except ImportError as e:
             print(f"tinygrad-lstm train: error: {e}", file=sys.stderr)
             return 2
-    parser = build_parser(task_module)
-    args = parser.parse_args(argv)
+    args = build_parser(task_module).parse_args(argv)
     tune_process()
     try:
-        commands = {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train, "bench": _bench}
-        return commands[args.command](args, parser)
+        _, run = COMMANDS[args.command]
+        return run(args)
     except KeyboardInterrupt:
         print("tinygrad-lstm: interrupted", file=sys.stderr)
         return 130
 
 
-def _demo(args, parser) -> int:
+# --------------------------------------------------------------------------- demo
+def _demo_parser(commands):
+    demo = commands.add_parser(
+        "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
+        description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
+                    "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
+                    "gradient flow. Under a minute on two cores.")
+    demo.add_argument("--out", default="demo-output", metavar="DIR",
+                      help="directory for the pictures and plots (default: demo-output)")
+    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
+    demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    return demo
+
+
+def _demo(args) -> int:
     from .demo import run_demo
     try:
         return run_demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress)
     except OSError as e:
         print(f"tinygrad-lstm demo: error: cannot write to {args.out!r}: {e.strerror or e}", file=sys.stderr)
         return 1
+
+
+# --------------------------------------------------------------------------- compare
+def _compare_parser(commands):
+    compare = commands.add_parser(
+        "compare", help="compare autograd gradients with hand-written BPTT, central differences and PyTorch",
+        description="Check every gradient of a random recurrent module (parameters, input, initial state): autograd "
+                    "against the hand-written BPTT, central differences and PyTorch (when installed). "
+                    "Exit code 0 when all agree, 1 otherwise.")
+    _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
+    compare.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                         help="dtype of autograd, the manual reference and torch (default: float64)")
+    compare.add_argument("--numerical-elements", type=non_negative_int, default=512, metavar="N",
+                         help="central differences on at most N elements per tensor, 0 for none (default: 512)")
+    compare.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    return compare
+
+
+def _compare(args) -> int:
+    from .compare import compare_gradients
+
+    module, x = _random_module("compare", args)
+    report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
+                               numerical_elements=args.numerical_elements,
+                               torch_module=None if args.no_torch else "auto")
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.ok else 1
 
 
 def _random_module(command: str, args, dtype=np.float32):
@@ -256,18 +249,23 @@ def _random_module(command: str, args, dtype=np.float32):
     return module, x
 
 
-def _compare(args, parser) -> int:
-    from .compare import compare_gradients
+# --------------------------------------------------------------------------- graph
+def _graph_parser(commands):
+    graph = commands.add_parser(
+        "graph", help="draw the unrolled graph of a recurrent module",
+        description="Run a random recurrent module on a random input and draw its computation graph, one cluster "
+                    "per layer and time step. The format follows the suffix of --out (.svg, .png, .pdf, or .dot "
+                    "for the DOT source only, which needs no Graphviz).")
+    _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
+    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: KIND_graph.svg)")
+    graph.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
+                       help="draw at most N time steps, collapsing the middle ones")
+    graph.add_argument("--grads", action="store_true",
+                       help="backpropagate a random linear loss and label every node with its gradient norm")
+    return graph
 
-    module, x = _random_module("compare", args)
-    report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
-                               numerical_elements=args.numerical_elements,
-                               torch_module=None if args.no_torch else "auto")
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return 0 if report.ok else 1
 
-
-def _graph(args, parser) -> int:
+def _graph(args) -> int:
     from .engine import name_scope
     from .viz import GraphvizNotFoundError, record_grad_norms, render_graph
 
@@ -300,7 +298,26 @@ def _graph(args, parser) -> int:
     return 0
 
 
-def _bench(args, parser) -> int:
+# --------------------------------------------------------------------------- bench
+def _bench_parser(commands):
+    bench = commands.add_parser(
+        "bench", help="time autograd BPTT against the hand-written fused reference and PyTorch",
+        description="Forward + backward of recurrent layers: autograd vs the fused numpy reference vs PyTorch "
+                    "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
+                    "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
+    bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
+                       help="repeats per timing of the small configurations, a fifth of them for the largest "
+                            "(default: 15)")
+    bench.add_argument("--cells", type=cell_kinds, default=None, metavar="LIST",
+                       help=f"comma-separated recurrent kinds to time: {_kinds_help()} "
+                            f"(default: every kind with a hand-written reference)")
+    bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
+                       help="also write the results with the machine description (default: docs/performance.md)")
+    return bench
+
+
+def _bench(args) -> int:
     from pathlib import Path
 
     from . import bench
@@ -315,6 +332,29 @@ def _bench(args, parser) -> int:
     return 0
 
 
-def _train(args, parser) -> int:
+# --------------------------------------------------------------------------- train
+def _train_parser(commands):
+    from .tasks import TASKS
+
+    train = commands.add_parser(
+        "train", help="train a model on a task (adding, chars, sine)",
+        description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
+    train.add_argument("--task", choices=TASKS, default="adding", help="the task (default: adding)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return train
+
+
+def _train(args) -> int:
     from .tasks import load_task
     return load_task(args.task).run(args)
+
+
+# Each command: (add its subparser to the subparsers action, run it on the parsed arguments -> exit code).
+COMMANDS = {
+    "demo": (_demo_parser, _demo),
+    "compare": (_compare_parser, _compare),
+    "graph": (_graph_parser, _graph),
+    "bench": (_bench_parser, _bench),
+    "train": (_train_parser, _train),
+}
