@@ -44,10 +44,10 @@ def central_differences(fn, array: np.ndarray, indices=None, eps: float = 1e-6) 
     takes no arguments and returns a number or an array computed from it. Returns
     ``(len(indices),) + shape of fn()`` in float64; `indices` default to every element.
     """
-    flat = array.reshape(-1)
-    if not np.shares_memory(flat, array):
+    if not array.flags.c_contiguous:  # reshape would copy, and the perturbations would miss `array`
         raise ValueError(f"central_differences: the array must be contiguous to be perturbed in place "
                          f"(shape {array.shape}, strides {array.strides})")
+    flat = array.reshape(-1)
     rows = []
     for i in range(flat.size) if indices is None else indices:
         original = flat[i]

@@ -302,6 +302,8 @@ def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng) -> dic
     x = x.astype(np.float64)
     state = tuple(s.astype(np.float64) for s in state) if isinstance(state, tuple) else (
         None if state is None else state.astype(np.float64))
+    for parameter in exact.parameters():  # perturbed in place, element by element
+        parameter.data = np.ascontiguousarray(parameter.data)
     targets = {name: p.data for name, p in exact.named_parameters()}
     targets.update(zip(["x", *state_names(state)], (x, *as_tuple(state))))
 
