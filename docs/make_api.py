@@ -75,7 +75,7 @@ TENSOR_ATTRIBUTES = [
     ("requires_grad", "whether backward computes a gradient for this tensor (set by `requires_grad_`)."),
 ]
 
-# How user code reaches each primitive op (ops.py's classes mostly carry no docstring).
+# How user code reaches each primitive op (the ops' classes mostly carry no docstring).
 OP_CALLS = {
     "Add": "`a + b`", "Sub": "`a - b`", "Mul": "`a * b`", "Div": "`a / b`", "Neg": "`-a`", "Pow": "`a ** b`",
     "MatMul": "`a @ b`", "AddMM": "`tl.addmm(input, mat1, mat2)`", "Exp": "`a.exp()`", "Log": "`a.log()`", "Tanh": "`a.tanh()`", "Sigmoid": "`a.sigmoid()`",
@@ -87,7 +87,7 @@ OP_CALLS = {
     "Split": "`a.split(sizes, axis)`, `a.chunk(n, axis)`", "Unbind": "`a.unbind(axis)`, `iter(a)`",
 }
 
-# Shapes for Tensor members whose docstring is missing in engine.py (shown instead; see --missing).
+# Shapes for Tensor members whose docstring is missing where they are defined (shown instead; see --missing).
 TENSOR_FALLBACK = {
     "shape": "The shape of `data`, a tuple.",
     "ndim": "The number of dimensions.",
@@ -349,7 +349,7 @@ def _ops_table(out: list[str]) -> None:
             and cls.__module__ == ops.__name__]
     out += ["## tl.ops: the primitive ops", "",
             "Each op is a [`tl.Function`](#tlfunction) subclass with its forward and backward side by side "
-            "in `tinygrad_lstm/ops.py`; the `Tensor` methods and operators call `Op.apply(...)`. Graphs "
+            "in `tinygrad_lstm/ops/`; the `Tensor` methods and operators declared next to them call `Op.apply(...)`. Graphs "
             "name a node after its class in lower case (`MatMul` -> `matmul`). See "
             "[the architecture](architecture.md#adding-a-new-op) for how to add one.", "",
             "| op | node name | called by | notes |", "| --- | --- | --- | --- |"]

@@ -43,7 +43,7 @@ CLUSTERS = {
     "engine": [
         ("tensor", "Tensor", ".data .grad\n.grad_fn -> node", CORE),
         ("function", "Function (a node)", "edges to parents,\nsaved arrays, scope, seq", CORE),
-        ("ops", "ops.py", "primitive ops:\nforward + backward", CORE),
+        ("ops", "ops/", "primitive ops:\nforward + backward", CORE),
         ("backward", "backward()", "newest node first,\npending grads, release", CORE),
         ("checks", "checks.py, random.py", "gradcheck,\nfactories, seeds", CORE),
     ],

@@ -459,7 +459,8 @@ def test_detach_shares_data_and_requires_grad_on_non_leaf_is_error():
     d.data[0] = 7.0
     assert x.data[0] == 7.0 and d.is_leaf and not d.requires_grad
     with pytest.raises(RuntimeError):
-        (x * 2).requires_grad_()
+        (x * 2).requires_grad_(False)
+    assert (x * 2).requires_grad_().requires_grad  # True on a computed tensor is allowed, as in PyTorch
 
 
 def test_retain_grad_holds_the_gradient_after_every_hook_whatever_the_order():

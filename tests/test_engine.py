@@ -407,3 +407,261 @@ def _backward_peak_bytes(steps):
 def test_backward_memory_grows_linearly_with_steps():
     # split/unbind backward assemble their input gradient once: no full-size buffer per step
     assert _backward_peak_bytes(400) / _backward_peak_bytes(100) < 4.4
+
+
+# --------------------------------------------------------------------------- matmul weights with other uses
+@pytest.mark.parametrize("order", ["matmul_first", "penalty_first", "both_sides", "tied"])
+def test_matmul_weight_that_also_gets_other_gradients(order):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x_data, w_data = rng.standard_normal((2, 3)), rng.standard_normal((3, 3))
+
+    def loss(lib, x, w):
+        if order == "matmul_first":
+            return (x @ w).sum() + 0.1 * (w * w).sum()
+        if order == "penalty_first":
+            return 0.1 * (w * w).sum() + (x @ w).sum()
+        if order == "both_sides":
+            return ((w * 2) @ w).sum() + (x @ w).sum() + w.sum()
+        return ((x @ w) @ w.T).sum() + (x @ w).sum()  # the same weight tied in two matmuls
+
+    w = tl.Tensor(w_data, requires_grad=True)
+    loss(tl, tl.Tensor(x_data), w).backward()
+    w_t = torch.tensor(w_data, requires_grad=True)
+    loss(torch, torch.tensor(x_data), w_t).backward()
+    np.testing.assert_allclose(w.grad, w_t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- 0-d tensors
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu", "exp", "log", "softmax", "log_softmax", "abs"])
+def test_elementwise_ops_on_0d_tensors(name):
+    torch = pytest.importorskip("torch")
+    fn = {"softmax": lambda t: tl.nn.functional.softmax(t, dim=0),
+          "log_softmax": lambda t: tl.nn.functional.log_softmax(t, dim=-1)}.get(name, lambda t: getattr(t, name)())
+    fn_t = {"softmax": lambda t: torch.softmax(t, 0), "log_softmax": lambda t: torch.log_softmax(t, -1)}.get(
+        name, lambda t: getattr(t, name)())
+    x = tl.Tensor(0.7, requires_grad=True)
+    y = fn(x)
+    y.backward()
+    x_t = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    y_t = fn_t(x_t)
+    y_t.backward()
+    assert y.shape == () and x.grad.shape == () and isinstance(x.grad, np.ndarray)
+    np.testing.assert_allclose(y.data, y_t.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=1e-15, atol=1e-300)
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+def test_0d_operands_of_binary_ops(op):
+    a, b = tl.Tensor(1.5, requires_grad=True), tl.Tensor(np.array([0.5, 2.0]), requires_grad=True)
+    fn = {"+": lambda p, q: p + q, "-": lambda p, q: p - q, "*": lambda p, q: p * q, "/": lambda p, q: p / q,
+          "**": lambda p, q: p ** q}[op]
+    assert fn(a, a).shape == ()
+    assert tl.gradcheck(fn, [a, b]) and tl.gradcheck(fn, [a, a])
+
+
+# --------------------------------------------------------------------------- version counters and in-place ops
+def test_in_place_methods_bump_the_version_shared_by_views_and_detached_aliases():
+    x = tl.zeros(4)
+    view, alias = x[1:3], x.detach()
+    assert x._version == 0
+    steps = [lambda: x.add_(1), lambda: x.sub_(1, alpha=2), lambda: x.mul_(2), lambda: x.div_(4),
+             lambda: x.copy_(np.arange(4.0)), lambda: x.fill_(3), lambda: x.zero_(),
+             lambda: x.uniform_(-1, 1), lambda: x.normal_(0, 2), lambda: view.add_(1)]
+    for k, step in enumerate(steps, start=1):
+        step()
+        assert x._version == view._version == alias._version == k
+    x += 1
+    assert x._version == len(steps) + 1
+    tl.engine.increment_version(x)
+    assert x._version == len(steps) + 2
+    assert tl.zeros(4)._version == 0  # fresh memory starts at 0
+
+
+def test_in_place_operators_change_the_tensor_itself_like_pytorch():
+    x = tl.Tensor([1.0, 2.0, 3.0])
+    same, view = x, x[:2]
+    x += 1
+    x *= tl.Tensor([2.0, 2.0, 2.0])
+    x -= 1
+    x /= 2
+    assert same is x
+    np.testing.assert_array_equal(x.data, [1.5, 2.5, 3.5])
+    np.testing.assert_array_equal(view.data, [1.5, 2.5])
+
+
+def test_data_assignment_bumps_the_version():
+    p = tl.nn.Parameter(np.ones(3))
+    p.data = np.zeros(3)
+    assert p._version == 1 and p.requires_grad
+    with pytest.raises(TypeError, match="data"):
+        p.data = np.array(["a"])
+
+
+def test_backward_after_an_in_place_change_names_tensor_op_scope_and_versions():
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(3, 4, dtype=np.float64)
+    output, _ = lstm(tl.randn(5, 2, 3))
+    with tl.no_grad():
+        lstm.weight_hh_l0.add_(0.1)  # an optimizer step between forward and backward
+    with pytest.raises(RuntimeError) as error:
+        output.sum().backward()
+    message = str(error.value)
+    assert "modified by an inplace operation" in message
+    assert "weight_hh_l0 saved by addmm at lstm/l0/t=" in message
+    assert "is at version 1; expected version 0" in message
+
+
+def test_data_written_through_a_library_optimizer_raises_but_a_fresh_forward_works():
+    tl.manual_seed(0)
+    rnn = tl.nn.RNN(2, 3, dtype=np.float64)
+    x = tl.randn(4, 1, 2)
+    stale, _ = rnn(x)
+    with tl.no_grad():
+        for p in rnn.parameters():
+            p.copy_(p * 0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        stale.sum().backward()
+    fresh, _ = rnn(x)
+    fresh.sum().backward()  # recorded after the change: no error
+    assert all(p.grad is not None for p in rnn.parameters())
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_an_error_outside_no_grad():
+    w = tl.Tensor([1.0, 2.0], requires_grad=True)
+    for step in (lambda: w.add_(1), lambda: w.zero_(), lambda: w.copy_([3.0, 4.0]), lambda: w.uniform_()):
+        with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+            step()
+    with pytest.raises(RuntimeError, match="leaf tensor"):
+        w += 1
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    assert w._version == 0  # nothing half-changed
+    with tl.no_grad():
+        w.add_(1)
+    np.testing.assert_array_equal(w.data, [2.0, 3.0])
+
+
+def test_in_place_ops_on_computed_tensors_backpropagate_like_pytorch():
+    torch = pytest.importorskip("torch")
+    x_data, w_data = np.array([0.5, -1.0, 2.0]), np.array([2.0, 3.0, -1.0])
+
+    def run(lib, x, w):
+        y = x * 2
+        y.mul_(w)   # Mul saved the old y: its gradient must use it
+        y.add_(w)
+        z = y.tanh() * 1  # (tanh saved its output: changing that in place would raise, in PyTorch too)
+        z += x
+        return (z * z).sum()
+
+    x, w = tl.Tensor(x_data, requires_grad=True), tl.Tensor(w_data, requires_grad=True)
+    run(tl, x, w).backward()
+    x_t, w_t = (torch.tensor(a, requires_grad=True) for a in (x_data, w_data))
+    run(torch, x_t, w_t).backward()
+    np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad, w_t.grad.numpy(), rtol=1e-12)
+
+
+def test_in_place_change_of_a_saved_output_raises_like_pytorch():
+    x = tl.Tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()
+    y.add_(1)  # exp saved its output
+    with pytest.raises(RuntimeError, match=r"saved by exp is at version 1; expected version 0"):
+        y.sum().backward()
+    a = tl.Tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1
+    c = b * a   # saves b
+    b.mul_(3)
+    with pytest.raises(RuntimeError, match="saved by mul"):
+        c.sum().backward()
+
+
+def test_in_place_change_of_an_unsaved_input_is_not_an_error():
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    constant = tl.Tensor([3.0, 4.0])
+    y = x + constant   # add saves nothing
+    constant.add_(1)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_bad_in_place_calls_change_nothing():
+    a = tl.zeros(3, dtype=np.int64)
+    with pytest.raises(TypeError, match=r"\+=: the result type float64 can't be cast to the tensor's dtype int64"):
+        a += 0.5
+    b = tl.zeros(3)
+    with pytest.raises(ValueError, match=r"add_: the result of shape \(2, 3\) does not fit"):
+        b.add_(tl.ones(2, 3))
+    with pytest.raises(ValueError, match="copy_: the source of shape"):
+        b.copy_(np.ones(4))
+    with pytest.raises(ValueError, match="fill_"):
+        b.fill_(tl.ones(2))
+    assert a._version == b._version == 0 and not b.data.any()
+    x = tl.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    piece = (x * 1)[1:]
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        piece.mul_(x[1:])
+
+
+def test_copy_and_fill_are_differentiable_in_their_source():
+    torch = pytest.importorskip("torch")
+    source = tl.Tensor([1.0, -2.0], requires_grad=True)
+    target = tl.zeros(3, 2)
+    target.copy_(source)   # broadcast over rows
+    (target * target).sum().backward()
+    source_t = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    target_t = torch.zeros(3, 2, dtype=torch.float64)
+    target_t.copy_(source_t)
+    (target_t * target_t).sum().backward()
+    np.testing.assert_allclose(source.grad, source_t.grad.numpy())
+    value = tl.Tensor(2.0, requires_grad=True)
+    filled = tl.zeros(4, dtype=np.float32).fill_(value)
+    assert filled.dtype == np.float32
+    filled.sum().backward()
+    assert value.grad == 4.0
+
+
+def test_random_fills_follow_the_generator_and_keep_dtype():
+    tl.manual_seed(3)
+    a = tl.zeros(1000, dtype=np.float32).uniform_(-2, 2)
+    tl.manual_seed(3)
+    b = tl.zeros(1000, dtype=np.float32).uniform_(-2, 2)
+    assert a.dtype == np.float32 and np.array_equal(a.data, b.data)
+    assert -2 <= a.data.min() and a.data.max() < 2
+    n = tl.zeros(20000).normal_(1.0, 3.0, generator=np.random.default_rng(0))
+    assert abs(n.data.mean() - 1.0) < 0.1 and abs(n.data.std() - 3.0) < 0.1
+    with pytest.raises(ValueError, match="std"):
+        tl.zeros(2).normal_(0, -1)
+
+
+def test_clone_and_casts_are_in_the_graph():
+    x = tl.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y = x.clone()
+    assert not np.shares_memory(y.data, x.data)
+    z = y.double() * 2
+    assert z.dtype == np.float64 and x.to(np.float32) is x
+    z.sum().backward()
+    assert x.grad.dtype == np.float32 and np.array_equal(x.grad, [2.0, 2.0])
+    assert x.float() is x and x.astype(np.int64).dtype == np.int64 and not x.astype(np.int64).requires_grad
+
+
+def test_torch_style_size_dim_numel_tolist():
+    t = tl.zeros(2, 3)
+    assert t.size == 6 and t.size() == (2, 3) and t.size(1) == 3 and t.size(-2) == 2
+    assert t.dim() == 2 and t.numel() == 6 and tl.Tensor([[1, 2]]).tolist() == [[1, 2]]
+    with pytest.raises(IndexError, match="size: dim 2"):
+        t.size(2)
+
+
+def test_set_grad_enabled_and_detect_anomaly_as_decorator():
+    x = tl.Tensor([1.0], requires_grad=True)
+    with tl.engine.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    with tl.engine.set_grad_enabled(True):
+        assert (x * 2).requires_grad
+
+    @tl.detect_anomaly()
+    def bad():
+        return (x - 1).log()
+
+    with pytest.raises(FloatingPointError):
+        bad()

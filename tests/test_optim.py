@@ -1,6 +1,4 @@
-"""tl.optim and gradient clipping: trajectories against torch.optim, checkpoints, validation, short fits."""
-import math
-import warnings
+"""tl.optim: trajectories against torch.optim, checkpoints, validation, short fits."""
 
 import numpy as np
 import pytest
@@ -250,18 +248,6 @@ def test_a_gradient_of_the_wrong_shape_is_rejected_before_any_update():
         np.testing.assert_array_equal(p.data, b)
 
 
-def test_zero_grad():
-    params = make_params(np.float64)
-    optimizer = tl.optim.SGD(params, lr=0.1)
-    set_grads(params, [np.ones(s) for s in SHAPES])
-    grad = params[0].grad
-    optimizer.zero_grad(set_to_none=False)
-    assert params[0].grad is grad
-    np.testing.assert_array_equal(grad, 0)
-    optimizer.zero_grad()
-    assert all(p.grad is None for p in params)
-
-
 def test_closure_is_evaluated_before_the_update():
     w = tl.Tensor([3.0], requires_grad=True)
     optimizer = tl.optim.SGD([w], lr=0.25)
@@ -332,83 +318,79 @@ def test_invalid_arguments_are_rejected_like_torch(make, error, message):
         make(make_params(np.float64))
 
 
-# --------------------------------------------------------------------------- gradient clipping
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
-@pytest.mark.parametrize("max_norm", [0.5, 1e3])
-def test_clip_grad_norm_matches_torch(max_norm, norm_type, dtype):
+# --------------------------------------------------------------------------- two layers, groups and checkpoints against torch
+def optimiser_twins(torch, name, **options):
+    tl.manual_seed(0)
+    first, second = tl.nn.Linear(3, 2, dtype=np.float64), tl.nn.Linear(2, 1, dtype=np.float64)
+    torch_first, torch_second = torch.nn.Linear(3, 2).double(), torch.nn.Linear(2, 1).double()
+    for ours, theirs in [(first, torch_first), (second, torch_second)]:
+        theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    groups = lambda a, b: [{"params": list(a.parameters())}, {"params": list(b.parameters()), "lr": 0.05}]
+    return ((first, second, getattr(tl.optim, name)(groups(first, second), **options)),
+            (torch_first, torch_second, getattr(torch.optim, name)(groups(torch_first, torch_second), **options)))
+
+
+@pytest.mark.parametrize("name, options", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+])
+def test_optimisers_match_torch_with_groups_missing_grads_and_an_lr_change(name, options):
     torch = pytest.importorskip("torch")
-    params = make_params(dtype)
-    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
-    grads = synthetic_grads(3, dtype, seed=5)[2]  # parameter 1 has no gradient
-    set_grads(params, grads, torch_params)
-    before = [None if p.grad is None else p.grad.copy() for p in params]
-    total = nn_utils.clip_grad_norm_(params, max_norm, norm_type)
-    torch_total = torch.nn.utils.clip_grad_norm_(torch_params, max_norm, norm_type)
-    np.testing.assert_allclose(total, torch_total.item(), rtol=1e-6 if dtype == np.float32 else 1e-12)
-    assert isinstance(total, float) and total.item() == float(total)
-    for p, tp, b in zip(params, torch_params, before):
-        if b is None:
-            assert p.grad is None
-            continue
-        assert p.grad.dtype == dtype
-        np.testing.assert_allclose(p.grad, tp.grad.numpy(), **tolerance(dtype))
-        if max_norm > total:
-            np.testing.assert_array_equal(p.grad, b)  # untouched, not multiplied by ~1
-    if max_norm < total:
-        clipped = np.linalg.norm(np.concatenate([p.grad.ravel() for p in params if p.grad is not None]).astype(float),
-                                 ord=norm_type)
-        assert clipped == pytest.approx(max_norm, rel=1e-5)
+    (first, second, optimiser), (torch_first, torch_second, torch_optimiser) = optimiser_twins(torch, name, **options)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for step in range(6):
+        optimiser.zero_grad()
+        torch_optimiser.zero_grad()
+        if step == 2:  # only the second layer gets gradients: the first's grads are None and it must not move
+            loss = (second(tl.Tensor(x[:, :2])) ** 2).sum()
+            torch_loss = (torch_second(torch.from_numpy(x[:, :2])) ** 2).sum()
+        else:
+            loss = (second(first(x)) ** 2).sum()
+            torch_loss = (torch_second(torch_first(torch.from_numpy(x))) ** 2).sum()
+        loss.backward()
+        torch_loss.backward()
+        if step == 3:
+            optimiser.param_groups[0]["lr"] = torch_optimiser.param_groups[0]["lr"] = 0.2
+        optimiser.step()
+        torch_optimiser.step()
+    ours = [p.data for m in (first, second) for p in m.parameters()]
+    theirs = [p.detach().numpy() for m in (torch_first, torch_second) for p in m.parameters()]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-def test_clip_grad_norm_edge_cases():
-    w = tl.Tensor([0.0, 0.0], requires_grad=True)
-    assert nn_utils.clip_grad_norm_([w], 1.0) == 0.0  # no gradients at all
-    w.grad = [3.0, 4.0]  # set by hand as a list: clipped as an array of the parameter's dtype
-    assert nn_utils.clip_grad_norm_(w, 1.0) == 5.0  # a single Tensor
-    np.testing.assert_allclose(w.grad, np.array([3.0, 4.0]) / (5 + 1e-6), rtol=1e-12)  # torch's coefficient
-    huge = tl.Tensor(np.zeros(4, dtype=np.float32), requires_grad=True)
-    huge.grad = np.full(4, 1e30, dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert nn_utils.clip_grad_norm_([huge], 1.0) == pytest.approx(2e30)  # computed in float64: no overflow
-    np.testing.assert_allclose(huge.grad, 0.5, rtol=1e-6)
-    assert huge.grad.dtype == np.float32
-
-
-def test_clip_grad_norm_of_non_finite_gradients_like_torch():
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_optimiser_state_dict_round_trips_through_tl_save(tmp_path, name):
     torch = pytest.importorskip("torch")
-    grad = np.array([np.inf, 1.0, -2.0])
-    w = tl.Tensor(np.zeros(3), requires_grad=True)
-    w.grad = grad.copy()
-    with pytest.raises(RuntimeError, match="non-finite|cannot be clipped"):
-        nn_utils.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
-    np.testing.assert_array_equal(w.grad, grad)
-    tw = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    tw.grad = torch.tensor(grad)
-    torch_total = torch.nn.utils.clip_grad_norm_([tw], 1.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        total = nn_utils.clip_grad_norm_([w], 1.0)
-    assert total == torch_total.item() == math.inf
-    np.testing.assert_array_equal(w.grad, tw.grad.numpy())
+    options = dict(lr=0.1, momentum=0.9) if name == "SGD" else dict(lr=0.1)
+    (first, second, optimiser), _ = optimiser_twins(torch, name, **options)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for _ in range(2):
+        optimiser.zero_grad()
+        (second(first(x)) ** 2).sum().backward()
+        optimiser.step()
+    tl.save(optimiser.state_dict(), tmp_path / "optimiser.npz")
+    restored = getattr(tl.optim, name)([{"params": list(first.parameters())},
+                                        {"params": list(second.parameters()), "lr": 0.05}], **options)
+    restored.load_state_dict(tl.load(tmp_path / "optimiser.npz"))
+    saved, again = optimiser.state_dict(), restored.state_dict()
+    assert sorted(saved) == sorted(again)
+    assert all(np.array_equal(saved[k], again[k]) and saved[k].dtype == again[k].dtype for k in saved)
+    assert restored.param_groups[1]["lr"] == 0.05
 
 
-def test_clip_grad_value_matches_torch_in_place():
-    torch = pytest.importorskip("torch")
-    params = make_params(np.float32)
-    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
-    grads = [np.asarray(g * 3) if g is not None else None for g in synthetic_grads(3, np.float32, seed=6)[2]]
-    set_grads(params, grads, torch_params)
-    arrays = [p.grad for p in params]
-    nn_utils.clip_grad_value_(params, 0.7)
-    torch.nn.utils.clip_grad_value_(torch_params, 0.7)
-    for p, tp, a in zip(params, torch_params, arrays):
-        assert p.grad is a
-        if a is not None:
-            np.testing.assert_array_equal(p.grad, tp.grad.numpy())
-    with pytest.raises(ValueError, match="clip_value must be non-negative"):
-        nn_utils.clip_grad_value_(params, -1.0)
+def test_zero_grad_keeps_or_drops_the_gradient_arrays():
+    w = tl.Tensor(np.ones(2, np.float32), requires_grad=True)
+    optimiser = tl.optim.SGD([w], lr=0.1)
+    w.grad = grad = np.ones(2, np.float32)
+    optimiser.zero_grad(set_to_none=False)
+    assert w.grad is grad and not grad.any()
+    w.grad = [1.0, 2.0]  # set by hand as a list
+    optimiser.zero_grad(set_to_none=False)
+    assert isinstance(w.grad, np.ndarray) and w.grad.dtype == np.float32 and not w.grad.any()
+    optimiser.zero_grad()
+    assert w.grad is None
 
 
 # --------------------------------------------------------------------------- short fits
@@ -446,3 +428,47 @@ def test_softmax_classifier_with_clipped_sgd_cuts_the_loss_10_fold_in_100_steps(
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, f"loss went from {losses[0]:.3g} to {losses[-1]:.3g}"
+
+
+# --------------------------------------------------------------------------- version counters
+@pytest.mark.parametrize("name, options", CONFIGS)
+def test_step_bumps_the_version_of_every_parameter_it_updates_like_torch(name, options):
+    torch = pytest.importorskip("torch")
+    params = make_params(np.float64)
+    torch_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    grads = synthetic_grads(3, np.float64)[2]  # parameter 1 has no gradient: not updated
+    set_grads(params, grads, torch_params)
+    optimizer = getattr(tl.optim, name)(params, **options)
+    torch_optimizer = getattr(torch.optim, name)(torch_params, **options)
+    before = [p._version for p in params]
+    torch_before = [p._version for p in torch_params]
+    optimizer.step()
+    torch_optimizer.step()
+    bumped = [p._version > v for p, v in zip(params, before)]
+    assert bumped == [p._version > v for p, v in zip(torch_params, torch_before)] == [True, False, True]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_backward_through_a_graph_built_before_the_step_raises_like_torch(name):
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    model = tl.nn.LSTM(2, 3, dtype=np.float64)
+    twin = torch.nn.LSTM(2, 3).double()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 1, 2))
+    optimizer = getattr(tl.optim, name)(model.parameters(), lr=0.1)
+    torch_optimizer = getattr(torch.optim, name)(twin.parameters(), lr=0.1)
+    first, second = model(x)[0].sum(), (model(x)[0] ** 2).sum()
+    torch_first, torch_second = twin(torch.from_numpy(x))[0].sum(), (twin(torch.from_numpy(x))[0] ** 2).sum()
+    first.backward()
+    torch_first.backward()
+    optimizer.step()  # changes the weights that `second` saved
+    torch_optimizer.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch_second.backward()
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: weight_hh_l0 saved by \w+ at "
+                                           r"lstm/l0/t=\d is at version 1; expected version 0"):
+        second.backward()
+    optimizer.zero_grad()  # a forward pass after the step backpropagates as usual
+    (model(x)[0] ** 2).sum().backward()
+    assert all(np.isfinite(p.grad).all() for p in model.parameters())

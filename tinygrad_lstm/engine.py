@@ -1,34 +1,41 @@
-"""The engine: `Tensor`, the `Function` base class of every op, and the backward walk.
+"""The tape: `Tensor`, the node (`Function`), the backward walk, and the modes around them.
 
-A tensor produced by an op points at the op's node (a `Function` instance) and at
-its output index. A node points at its inputs through *edges*: ``(parent_node,
-output_index)`` for a tensor made by another op, ``(leaf_tensor, 0)`` for a leaf,
-``None`` for a plain number or array. Nodes never point at their outputs, so the
-graph has no reference cycles and everything it holds is freed by reference
-counting alone as soon as the last tensor that reaches it goes away.
+A tensor produced by an op points at the op's node (a `Function` instance) and at its
+output index. A node points at its inputs through *edges*: ``(parent_node, output_index)``
+for a tensor made by another op, ``(leaf_tensor, 0)`` for a leaf, ``None`` for a plain
+number or array. Nodes never point at their outputs, so the graph has no reference cycles
+and everything it holds is freed by reference counting alone as soon as the last tensor
+that reaches it goes away.
 
-Every node gets a creation number when it is recorded, and its parents always have
-smaller ones, so `backward` runs nodes newest first from a heap, without recursion and
-without a separate topological sort. It keeps a dict of pending gradients that it pops
-as each node runs, adds into a gradient buffer in place only when the engine allocated
-it, and drops each node's saved arrays right after its backward unless
-``retain_graph=True``. `walk_graph` gives the same graph in topological order (an
-iterative depth-first search) for drawing and inspection.
+Every node gets a creation number when it is recorded, and its parents always have smaller
+ones, so `backward` runs nodes newest first from a heap, without recursion and without a
+separate topological sort. It keeps a dict of pending gradients that it pops as each node
+runs, adds into a gradient buffer in place only when the engine allocated it, and drops each
+node's saved arrays right after its backward unless ``retain_graph=True``.
+
+In-place changes made through the library (in-place Tensor methods, optimizer steps,
+``load_state_dict``, ``.data`` assignment) bump a version counter kept per block of memory,
+so views and detached aliases share it, as in PyTorch. A node whose saved arrays were
+changed after it was recorded refuses to run its backward.
+
+The ops themselves, and the Tensor methods that call them, live in `tinygrad_lstm.ops`.
 """
 from __future__ import annotations
 
-import contextlib
+import collections
 import functools
 import heapq
 import itertools
+import os
 import traceback
 import weakref
 
 import numpy as np
 
 __all__ = [
-    "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
-    "name_scope", "detect_anomaly", "backward", "walk_graph", "Graph",
+    "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+    "name_scope", "detect_anomaly", "backward", "walk_graph", "Graph", "increment_version", "LazyGrad",
+    "tensor_method", "tensor_property", "inplace", "traced_effect",
 ]
 
 
@@ -40,6 +47,18 @@ class ShapeError(ValueError):
 _grad_enabled = True
 _anomaly_enabled = False
 _scope = ""  # the current name scope, e.g. "lstm/l0/t=3", recorded on every node
+_tracer = None  # while `tl.jit` records a call: told of every op, in-place copy, backward and effect
+
+
+def traced_effect(fn):
+    """Mark a library function that changes state outside the tape (an optimizer step,
+    ``zero_grad``, gradient clipping) so that `tl.jit` records the call and replays it."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _tracer is not None:
+            return _tracer.on_effect(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def is_grad_enabled() -> bool:
@@ -51,7 +70,7 @@ class _GradMode:
     """Context manager and decorator that sets whether ops record the graph."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled
+        self.enabled = bool(enabled)
         self._previous: list[bool] = []
 
     def __enter__(self):
@@ -89,6 +108,11 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
+def set_grad_enabled(mode: bool) -> _GradMode:
+    """Record the graph or not, as `mode` says: a context manager (``torch.set_grad_enabled``)."""
+    return _GradMode(mode)
+
+
 class name_scope:
     """Nestable scope recorded on every node created inside, e.g. ``lstm/l0/t=3``.
 
@@ -119,40 +143,48 @@ class name_scope:
         return False
 
 
-@contextlib.contextmanager
-def detect_anomaly():
+class detect_anomaly:
     """Inside, the first NaN/Inf produced by an op, in forward or backward, raises
     `FloatingPointError` naming the op and the line of user code that created it.
 
-    Slower: every op records where it was created and checks its results.
+    Slower: every op records where it was created and checks its results. A context
+    manager (``with tl.detect_anomaly():``) that also works as a decorator.
     """
-    global _anomaly_enabled
-    previous = _anomaly_enabled
-    _anomaly_enabled = True
-    try:
-        yield
-    finally:
-        _anomaly_enabled = previous
+
+    def __enter__(self):
+        global _anomaly_enabled
+        self._previous = _anomaly_enabled
+        _anomaly_enabled = True
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        global _anomaly_enabled
+        _anomaly_enabled = self._previous
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly():
+                return fn(*args, **kwargs)
+        return wrapper
 
 
-_ENGINE_FILES = None
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_DIRS = (os.path.join(_PACKAGE_DIR, "ops"), __file__)
 
 
 def _user_frame() -> traceback.FrameSummary | None:
     """The innermost stack frame outside the engine and the ops (where the user made the op)."""
-    global _ENGINE_FILES
-    if _ENGINE_FILES is None:
-        from . import ops
-        _ENGINE_FILES = {__file__, ops.__file__}
     for frame in reversed(traceback.extract_stack()):
-        if frame.filename not in _ENGINE_FILES:
+        if not frame.filename.startswith(_LIBRARY_DIRS):
             return frame
     return None
 
 
 def _check_finite(node: "Function", arrays, where: str) -> None:
     for i, a in enumerate(arrays):
-        if type(a) is DeferredMatmulGrad:  # anomaly mode is slow anyway: compute the product to check it
+        if isinstance(a, LazyGrad):  # anomaly mode is slow anyway: compute the product to check it
             a = a.materialize()
         if a is not None and a.dtype.kind == "f" and not np.isfinite(a).all():
             bad = "NaN" if np.isnan(a).any() else "Inf"
@@ -162,6 +194,89 @@ def _check_finite(node: "Function", arrays, where: str) -> None:
             raise FloatingPointError(
                 f"detect_anomaly: op '{node.name}' produced {bad} in its {where} {i} "
                 f"(shape {a.shape}); the op was created at {site}")
+
+
+# --------------------------------------------------------------------------- version counters
+class _MemoryVersion:
+    """The in-place history of one block of memory (the numpy array that owns it)."""
+
+    __slots__ = ("version", "recent", "modified_by", "owner")
+
+    def __init__(self, owner):
+        self.version = 0
+        self.recent = collections.deque(maxlen=64)  # creation numbers of the latest changes
+        self.modified_by = None                     # a weak reference to the tensor changed last
+        self.owner = owner                          # a weak reference that drops this record
+
+
+_versions: dict = {}   # id(memory root) -> _MemoryVersion
+_last_change = -1      # the creation number of the latest in-place change anywhere
+
+
+def _memory_root(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory `array` views (`array` itself when it owns it)."""
+    base = array.base
+    while type(base) is np.ndarray:
+        array, base = base, base.base
+    return array
+
+
+def increment_version(tensor: "Tensor") -> None:
+    """Record that `tensor`'s data was changed in place (``torch.autograd.graph.increment_version``).
+
+    Library code that writes into ``tensor.data`` directly (optimizers, ``load_state_dict``,
+    ``nn.init``) calls this afterwards; the in-place Tensor methods do it themselves. Every
+    tensor sharing that memory (views, ``detach()``) sees the new version, and a backward
+    through a node that saved the old values raises `RuntimeError`.
+    """
+    global _last_change
+    root = _memory_root(tensor._data)
+    key = id(root)
+    record = _versions.get(key)
+    if record is None:
+        try:
+            owner = weakref.ref(root, lambda _, key=key: _versions.pop(key, None))
+        except TypeError:  # memory owned by an object without weak references: keep it
+            owner = root
+        record = _versions[key] = _MemoryVersion(owner)
+    record.version += 1
+    _last_change = next(_sequence)
+    record.recent.append(_last_change)
+    record.modified_by = weakref.ref(tensor)
+
+
+def _version_of(array: np.ndarray) -> int:
+    record = _versions.get(id(_memory_root(array)))
+    return 0 if record is None else record.version
+
+
+def _check_saved_versions(node: "Function") -> None:
+    """Raise if an array `node` saved for backward was changed in place after the node was made."""
+    created = -node.seq
+    for array in node.saved_tensors:
+        if type(array) is not np.ndarray:
+            continue
+        record = _versions.get(id(_memory_root(array)))
+        if record is None or record.recent[-1] < created:
+            continue
+        later = sum(1 for change in record.recent if change > created)
+        expected = f"{record.version - later}" + (" or lower" if later == len(record.recent) == 64 else "")
+        changed = record.modified_by()
+        what = _describe_tensor(changed) if changed is not None else f"a tensor of shape {array.shape}"
+        scope = f" at {node.scope}" if node.scope else ""
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"{what} saved by {node.name}{scope} is at version {record.version}; expected version {expected}. "
+            f"Run the forward pass again after changing it (or change a copy: tensor.clone()); writes into the "
+            f"numpy array of .data or .numpy() are not tracked")
+
+
+def _describe_tensor(t: "Tensor") -> str:
+    name = getattr(t, "_name", None)
+    if name:
+        return name
+    made_by = f", output {t._index} of {t._node.name}" if t._node is not None else ""
+    return f"a tensor of shape {t.shape} and dtype {t.dtype}{made_by}"
 
 
 # --------------------------------------------------------------------------- Function
@@ -257,7 +372,7 @@ class Function:
         record = False
         for a in args:  # one pass; this is the hottest loop of the engine
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a._data)
                 if a.requires_grad:
                     record = True
                     needs.append(True)
@@ -293,27 +408,46 @@ class Function:
             ctx.meta = ((out.shape, out.dtype),)
         if _anomaly_enabled:
             _check_finite(ctx, outs or (out,), "forward output")
+        node = ctx
         if record:
             ctx.edges = tuple(edges)
             ctx.scope = _scope
             ctx.hooks = None
             ctx.seq = -next(_sequence)  # negated: heapq is a min-heap and backward wants newest first
         else:
-            ctx = None
+            node = None
         if outs is not None:
-            return tuple([Tensor._wrap(o, ctx, i) for i, o in enumerate(outs)])
-        t = _new_object(Tensor)
-        t.data = out
-        t.grad = None
-        t.requires_grad = record
-        t._node = ctx
-        t._index = 0
-        t._hooks = None
-        return t
+            result = tuple([Tensor._wrap(o, node, i) for i, o in enumerate(outs)])
+        else:
+            result = _new_object(Tensor)
+            result._data = out
+            result.grad = None
+            result.requires_grad = record
+            result._node = node
+            result._index = 0
+            result._hooks = None
+        if _tracer is not None:
+            _tracer.on_apply(ctx, args, kwargs, result)
+        return result
 
 
 _sequence = itertools.count()  # creation order: every node is created after its parents
 _new_object = object.__new__
+
+
+class LazyGrad:
+    """A pending gradient that is not an array yet (e.g. the deferred weight gradient of a matmul).
+
+    Subclasses support ``+`` with arrays and with each other (the engine only adds into a
+    lazy gradient it owns) and `materialize()`, which the engine calls just before the
+    gradient is used: by the next op's backward, a hook, or a leaf's ``.grad``.
+    """
+
+    __slots__ = ()
+    __array_ufunc__ = None  # numpy defers `array + lazy` to __radd__
+
+    def materialize(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- Tensor
@@ -333,6 +467,25 @@ class _HookHandle:
 _ALLOWED_KINDS = "fiub"
 
 
+class _Size(int):
+    """``Tensor.size``: the number of elements (numpy's attribute) that is also callable as
+    PyTorch's method, ``t.size()`` the shape and ``t.size(dim)`` one dimension."""
+
+    def __new__(cls, shape: tuple):
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        self = super().__new__(cls, size)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self._shape
+        ndim = len(self._shape)
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
+            raise IndexError(f"size: dim {dim!r} is out of range for a tensor with {ndim} dimensions")
+        return self._shape[dim]
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it for reverse-mode autograd.
 
@@ -345,6 +498,9 @@ class Tensor:
         Whether to accumulate the gradient into ``.grad`` on `backward`; floats only.
     dtype : numpy dtype, optional
 
+    The op methods (``+``, ``@``, ``sum``, ``transpose``, ...) are defined next to their
+    ops in `tinygrad_lstm.ops`.
+
     Examples
     --------
     >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
@@ -354,19 +510,19 @@ class Tensor:
     array([[2., 4.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "_hooks", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_node", "_index", "_hooks", "__weakref__")
     __array_ufunc__ = None  # make numpy defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         try:
             array = np.array(data, dtype=dtype)
         except (TypeError, ValueError) as e:
             raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}: {e}") from None
         if array.dtype.kind not in _ALLOWED_KINDS:
             raise TypeError(f"Tensor: data must be numeric (float, int or bool), got dtype {array.dtype}")
-        self.data = array
+        self._data = array
         self.grad = None
         self._node = None
         self._index = 0
@@ -377,8 +533,8 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray, node, index: int) -> "Tensor":
-        t = Tensor.__new__(Tensor)
-        t.data = data
+        t = _new_object(Tensor)
+        t._data = data
         t.grad = None
         t.requires_grad = node is not None
         t._node = node
@@ -388,24 +544,55 @@ class Tensor:
 
     # -- attributes --------------------------------------------------------
     @property
+    def data(self) -> np.ndarray:
+        """The numpy array (shared, not copied). Assigning a new array counts as an in-place
+        change (the version counter goes up); writes into the array itself are not tracked."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if array.dtype.kind not in _ALLOWED_KINDS:
+            raise TypeError(f"data: must be a numeric array, got dtype {array.dtype}")
+        if self.requires_grad and self._node is None and array.dtype.kind != "f":
+            raise TypeError(f"data: a tensor that requires grad needs floating-point data, got dtype {array.dtype}")
+        self._data = array
+        increment_version(self)
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place through the library
+        (``torch.Tensor._version``; shared by views and detached aliases)."""
+        return _version_of(self._data)
+
+    @property
     def shape(self) -> tuple:
         """The shape of the data, a tuple of ints."""
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
         """The number of dimensions."""
-        return self.data.ndim
+        return self._data.ndim
 
     @property
-    def size(self) -> int:
-        """The number of elements."""
-        return self.data.size
+    def size(self) -> _Size:
+        """The number of elements, as numpy's ``size``; also callable as PyTorch's
+        ``size()`` (the shape) and ``size(dim)``."""
+        return _Size(self._data.shape)
+
+    def dim(self) -> int:
+        """The number of dimensions (``torch.Tensor.dim``)."""
+        return self._data.ndim
+
+    def numel(self) -> int:
+        """The number of elements (``torch.Tensor.numel``)."""
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
         """The numpy dtype of the data."""
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -422,38 +609,37 @@ class Tensor:
         """Which output of `grad_fn` this tensor is (0 for single-output ops)."""
         return self._index
 
-    @property
-    def T(self) -> "Tensor":
-        """The axes reversed, ``(a, b) -> (b, a)``; a view in the graph like ``transpose()``."""
-        return self.transpose()
-
     def numpy(self) -> np.ndarray:
-        """The data as a numpy array (shared, not copied)."""
-        return self.data
+        """The data as a numpy array (shared, not copied; writes into it are not tracked)."""
+        return self._data
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a Python number, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
+
+    def tolist(self):
+        """The data as (nested) Python lists of numbers (``torch.Tensor.tolist``)."""
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return np.asarray(self.data, dtype=dtype)
+            return np.array(self._data, dtype=dtype, copy=True)
+        return np.asarray(self._data, dtype=dtype)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -461,8 +647,14 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} and shape {self.shape}")
+        return int(self._data.item())
+
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=64)
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(", threshold=64)
         extras = [f"dtype={self.dtype}"]
         if self._node is not None:
             extras.append(f"grad_fn=<{type(self._node).__name__}>")
@@ -470,20 +662,29 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extras)})"
 
+    __hash__ = object.__hash__
+
     # -- autograd ------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set whether this leaf records gradients (in place); returns self."""
         if self._node is not None:
+            if requires_grad:
+                return self
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use detach() to make a leaf from a computed tensor")
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad, got dtype {self.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
 
     def detach(self) -> "Tensor":
-        """A new leaf sharing this tensor's data, outside the graph."""
-        return Tensor._wrap(self.data, None, 0)
+        """A new leaf sharing this tensor's data (and its version counter), outside the graph."""
+        return Tensor._wrap(self._data, None, 0)
+
+    def detach_(self) -> "Tensor":
+        """Make this tensor a leaf outside the graph, in place; returns self."""
+        self._node, self._index, self.requires_grad = None, 0, False
+        return self
 
     def register_hook(self, fn) -> _HookHandle:
         """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None return replaces it.
@@ -521,193 +722,68 @@ class Tensor:
             return False
         return any(getattr(h, "retains_grad", False) for h in node.hooks.get(self._index, ()))
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) times `grad` into every leaf's ``.grad``.
+    def backward(self, gradient=None, retain_graph: bool | None = None) -> None:
+        """Accumulate d(self)/d(leaf) times `gradient` into every leaf's ``.grad``.
 
         Parameters
         ----------
-        grad : array_like, optional
+        gradient : array_like, optional
             The gradient with respect to this tensor, same shape. Implicitly 1 for a
             one-element tensor; required otherwise.
         retain_graph : bool
             Keep the saved arrays so backward can run through the graph again.
         """
-        backward([self], None if grad is None else [grad], retain_graph=retain_graph)
-
-    # -- operators (defined in ops.py, bound here) -----------------------------
-    def __add__(self, other): return ops.Add.apply(self, other)
-    def __radd__(self, other): return ops.Add.apply(other, self)
-    def __sub__(self, other): return ops.Sub.apply(self, other)
-    def __rsub__(self, other): return ops.Sub.apply(other, self)
-    def __mul__(self, other): return ops.Mul.apply(self, other)
-    def __rmul__(self, other): return ops.Mul.apply(other, self)
-    def __truediv__(self, other): return ops.Div.apply(self, other)
-    def __rtruediv__(self, other): return ops.Div.apply(other, self)
-    def __pow__(self, other): return ops.Pow.apply(self, other)
-    def __rpow__(self, other): return ops.Pow.apply(other, self)
-    def __matmul__(self, other): return ops.MatMul.apply(self, other)
-    def __rmatmul__(self, other): return ops.MatMul.apply(other, self)
-    def __neg__(self): return ops.Neg.apply(self)
-    def __pos__(self): return self
-
-    # Comparisons give bool tensors outside the graph (masks), like numpy and PyTorch.
-    def __lt__(self, other): return Tensor._wrap(np.asarray(self.data < _data(other)), None, 0)
-    def __le__(self, other): return Tensor._wrap(np.asarray(self.data <= _data(other)), None, 0)
-    def __gt__(self, other): return Tensor._wrap(np.asarray(self.data > _data(other)), None, 0)
-    def __ge__(self, other): return Tensor._wrap(np.asarray(self.data >= _data(other)), None, 0)
-    def __eq__(self, other): return Tensor._wrap(np.asarray(self.data == _data(other)), None, 0)
-    def __ne__(self, other): return Tensor._wrap(np.asarray(self.data != _data(other)), None, 0)
-    __hash__ = object.__hash__
-
-    def exp(self):
-        """Elementwise e^x, same shape."""
-        return ops.Exp.apply(self)
-
-    def log(self):
-        """Elementwise natural logarithm, same shape."""
-        return ops.Log.apply(self)
-
-    def tanh(self):
-        """Elementwise tanh, same shape; exact for any input."""
-        return ops.Tanh.apply(self)
-
-    def sigmoid(self):
-        """Elementwise 1 / (1 + e^-x), same shape; exact and overflow-free for any input."""
-        return ops.Sigmoid.apply(self)
-
-    def relu(self):
-        """Elementwise max(x, 0), same shape; the gradient is 0 at 0."""
-        return ops.ReLU.apply(self)
-
-    def abs(self):
-        """Elementwise |x|, same shape; the gradient is sign(x) (0 at 0)."""
-        return ops.Abs.apply(self)
-
-    def clip(self, min=None, max=None):
-        """Clamp to ``[min, max]`` (numbers, arrays or tensors, taken as constants); the gradient
-        flows where ``min <= x <= max``, as in PyTorch's ``clamp``."""
-        if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
-        return ops.Clip.apply(self, low=_data(min), high=_data(max))
-
-    def sum(self, axis=None, keepdims: bool = False):
-        """Sum over `axis` (None: all; an int or a tuple, negative allowed), like ``numpy.sum``."""
-        return ops.Sum.apply(self, axis=_axes(axis, self.ndim, "sum"), keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims: bool = False):
-        """Mean over `axis` (None: all; an int or a tuple, negative allowed), like ``numpy.mean``."""
-        return ops.Mean.apply(self, axis=_axes(axis, self.ndim, "mean"), keepdims=keepdims)
-
-    def max(self, axis=None, keepdims: bool = False):
-        """Maximum over `axis`; the gradient goes to the maximum (shared equally between ties)."""
-        return ops.Max.apply(self, axis=_axes(axis, self.ndim, "max"), keepdims=keepdims)
-
-    def reshape(self, *shape):
-        """The same data in a new shape (one entry may be -1), e.g. ``t.reshape(T * B, D)``."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return ops.Reshape.apply(self, shape=shape)
-
-    def flatten(self):
-        """The data as one dimension, ``(size,)``."""
-        return self.reshape(-1)
-
-    def transpose(self, *axes):
-        """Permute axes like ``numpy.transpose`` (reverse them when none are given)."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim - 1, -1, -1))
-        if sorted(a % self.ndim if self.ndim else a for a in axes) != list(range(self.ndim)):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of shape {self.shape}")
-        return ops.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
-
-    def __getitem__(self, index):
-        return ops.GetItem.apply(self, index=_index_data(index))
-
-    def split(self, sizes_or_sections, axis: int = 0):
-        """Split along `axis`: an int gives that many equal sections, a list gives the sizes.
-
-        One node with several outputs; its backward assembles the input gradient once.
-        """
-        axis = _axis(axis, self.ndim, "split")
-        length = self.shape[axis]
-        if isinstance(sizes_or_sections, (int, np.integer)):
-            n = int(sizes_or_sections)
-            if n <= 0 or length % n:
-                raise ShapeError(f"split: axis {axis} of size {length} does not split into {n} equal sections "
-                                 f"(shape {self.shape})")
-            sizes = (length // n,) * n
-        else:
-            try:
-                sizes = tuple(int(s) for s in sizes_or_sections)
-            except TypeError:
-                raise TypeError(f"split: expected an int or a list of ints, got {sizes_or_sections!r}") from None
-            if sum(sizes) != length or any(s < 0 for s in sizes):
-                raise ShapeError(f"split: sizes {list(sizes)} do not add up to {length}, the size of axis {axis} "
-                                 f"of shape {self.shape}")
-        return ops.Split.apply(self, sizes=sizes, axis=axis)
-
-    def chunk(self, chunks: int, axis: int = 0):
-        """Split into `chunks` pieces along `axis`, as ``torch.chunk``: each of ``ceil(n / chunks)``
-        elements and the last one smaller, so there may be fewer than `chunks` pieces
-        (``arange(10).chunk(4)`` has sizes 3, 3, 3, 1; ``arange(6).chunk(4)`` 2, 2, 2).
-        """
-        if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)):
-            raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
-        if chunks <= 0:
-            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-        axis = _axis(axis, self.ndim, "chunk")
-        length = self.shape[axis]
-        size = -(-length // chunks)
-        if size == 0:  # an empty axis: `chunks` empty pieces, as torch
-            sizes = (0,) * chunks
-        else:
-            sizes = (size,) * (length // size) + ((length % size,) if length % size else ())
-        return ops.Split.apply(self, sizes=sizes, axis=axis)
-
-    def unbind(self, axis: int = 0):
-        """The slices along `axis` as a tuple of tensors (one multi-output node)."""
-        return ops.Unbind.apply(self, axis=_axis(axis, self.ndim, "unbind"))
+        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph)
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+def tensor_method(fn):
+    """Make `fn` a method of `Tensor` under its own name; the ops declare theirs with it, next to the op."""
+    setattr(Tensor, fn.__name__, fn)
+    return fn
 
 
-def _index_data(index):
-    if isinstance(index, tuple):
-        return tuple(_index_part(part) for part in index)
-    return _index_part(index)
+def tensor_property(fn):
+    """Make `fn` a read-only property of `Tensor` under its own name (e.g. ``T``)."""
+    setattr(Tensor, fn.__name__, property(fn, doc=fn.__doc__))
+    return fn
 
 
-def _index_part(part):
-    if isinstance(part, Tensor):
-        return part.data
-    if isinstance(part, (list, tuple)):
-        # numpy reads a sequence inside an index as an integer (or boolean) array; making it one
-        # lets GetItem's backward see it and accumulate repeated indices
-        array = np.asarray(part)
-        return array if array.size else array.astype(np.intp)
-    return part
+def inplace(tensor: Tensor, result: Tensor, op: str) -> Tensor:
+    """Make `tensor` hold `result`, in place, as PyTorch's in-place methods do; returns `tensor`.
 
-
-def _axis(axis: int, ndim: int, op: str) -> int:
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
-    return axis % ndim
-
-
-def _axes(axis, ndim: int, op: str):
-    """Normalise an int/tuple/None axis argument to a sorted tuple of non-negative axes."""
-    if axis is None:
-        return None
-    if isinstance(axis, (int, np.integer)):
-        axis = (int(axis),)
-    axes = tuple(sorted(_axis(a, ndim, op) for a in axis))
-    if len(set(axes)) != len(axes):
-        raise ShapeError(f"{op}: repeated axis in {axis}")
-    return axes
+    The values are copied into `tensor`'s memory (views of it see them) and its version goes
+    up. When the graph is recorded, `tensor` takes `result`'s place in it. Raises before
+    changing anything: `RuntimeError` for a leaf that requires grad (outside `no_grad`) or a
+    view of another tensor in the graph, `ValueError` when `result` does not have `tensor`'s
+    shape, `TypeError` when its dtype does not cast to `tensor`'s (numpy's same-kind rule).
+    """
+    target = tensor._data
+    if result._data.shape != target.shape:
+        raise ShapeError(f"{op}: the result of shape {result.shape} does not fit in place into the tensor of "
+                         f"shape {tensor.shape}")
+    if not np.can_cast(result._data.dtype, target.dtype, "same_kind"):
+        raise TypeError(f"{op}: the result type {result.dtype} can't be cast to the tensor's dtype {tensor.dtype}")
+    if not target.flags.writeable:
+        raise RuntimeError(f"{op}: the tensor's memory is read-only (shape {tensor.shape})")
+    recorded = result.requires_grad and _grad_enabled
+    if recorded or (_grad_enabled and tensor.requires_grad):
+        if tensor.requires_grad and tensor._node is None:
+            raise RuntimeError(f"{op}: a leaf tensor that requires grad is used in an in-place operation; "
+                               f"change it under tl.no_grad() (as optimizers do), or use the out-of-place op")
+        if target.base is not None and recorded:
+            raise RuntimeError(f"{op}: in-place operation on a view of another tensor ({_describe_tensor(tensor)}) "
+                               f"inside the graph is not supported; use the out-of-place op")
+    node = result._node
+    if node is not None and any(s is target for s in node.saved_tensors):
+        # the op saved the old values we are about to overwrite: give it its own copy
+        node.saved_tensors = tuple(s.copy() if s is target else s for s in node.saved_tensors)
+    np.copyto(target, result._data, casting="same_kind")
+    increment_version(tensor)
+    if _tracer is not None:
+        _tracer.on_inplace(tensor, result)
+    if recorded:
+        tensor._node, tensor._index, tensor.requires_grad = node, result._index, True
+    return tensor
 
 
 # --------------------------------------------------------------------------- backward
@@ -727,7 +803,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
     if grad.shape != shape:
         raise ValueError(f"backward: op '{node.name}' returned a gradient of shape {returned} "
                          f"for an input of shape {shape}")
-    return grad
+    return np.asarray(grad)
 
 
 def _toposort(roots) -> list:
@@ -758,56 +834,10 @@ def _toposort(roots) -> list:
     return order
 
 
-class DeferredMatmulGrad:
-    """A pending weight gradient ``sum_k lefts[k].T @ rights[k] (+ dense)``, computed when used.
-
-    A weight shared by T steps (``h_t @ W_hh.T``) gets one ``(B, K).T @ (B, N)`` product per
-    step. Summing them as they arrive costs T small matmuls plus T additions of a full
-    ``(K, N)`` buffer; stacking the factors and doing one ``(K, T*B) @ (T*B, N)`` matmul,
-    as a hand-written BPTT does after its loop, is faster. `MatMul.backward` returns one of
-    these for its 2-D right operand, and the engine turns it into an array just before the
-    gradient is used: by the next op's backward, a hook, or a leaf's ``.grad``.
-    """
-
-    __slots__ = ("lefts", "rights", "dense")
-    __array_ufunc__ = None  # numpy defers `array + deferred` to __radd__
-
-    def __init__(self, left: np.ndarray, right: np.ndarray):
-        self.lefts, self.rights, self.dense = [left], [right], None
-
-    @property
-    def shape(self) -> tuple:
-        return self.lefts[0].shape[1], self.rights[0].shape[1]
-
-    def __add__(self, other):
-        # Only the engine holds a deferred gradient, so adding into it in place is safe.
-        if type(other) is DeferredMatmulGrad:
-            self.lefts += other.lefts
-            self.rights += other.rights
-            if other.dense is not None:
-                self.__add__(other.dense)
-        elif self.dense is None:
-            self.dense = other
-        else:
-            self.dense = self.dense + other
-        return self
-
-    __radd__ = __iadd__ = __add__
-
-    def materialize(self) -> np.ndarray:
-        if len(self.lefts) == 1:
-            out = self.lefts[0].T @ self.rights[0]
-        else:
-            out = np.concatenate(self.lefts).T @ np.concatenate(self.rights)
-        if self.dense is not None:
-            out += self.dense
-        return out
-
-
 def _as_array(grad) -> np.ndarray:
-    """A pending gradient that is not an array as one: a deferred sum is computed, and a NumPy
+    """A pending gradient that is not an array as one: a lazy gradient is computed, and a NumPy
     scalar (the sum of two 0-d arrays) becomes a 0-d array again."""
-    return grad.materialize() if type(grad) is DeferredMatmulGrad else np.asarray(grad)
+    return grad.materialize() if isinstance(grad, LazyGrad) else np.asarray(grad)
 
 
 def _materialized(entry) -> np.ndarray | None:
@@ -824,78 +854,82 @@ def _released_error(node: Function) -> RuntimeError:
         f"were freed after the first backward. Pass retain_graph=True to the first backward() to keep them.")
 
 
-def backward(tensors, grads=None, retain_graph: bool = False) -> None:
-    """Backpropagate from several tensors at once, accumulating into leaves' ``.grad``.
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
+    """Backpropagate from several tensors at once, accumulating into leaves' ``.grad``
+    (``torch.autograd.backward``).
 
     Parameters
     ----------
     tensors : Tensor or list of Tensor
-    grads : array_like or list of array_like or None, optional
+    grad_tensors : array_like or list of array_like or None, optional
         One gradient per tensor, same shape; None means 1 for one-element tensors.
     retain_graph : bool
         Keep saved arrays so the graph can be backpropagated again.
 
     Notes
     -----
-    Nodes run newest first (a heap on their negated creation number, ``node.seq``): every
-    consumer of a node was created after it, so a node runs once all of its gradient has
-    arrived. Pending gradients are kept as ``[array, engine_owns_array]``: an array that
-    came from an op may be shared (``add`` hands one array to both inputs), so the first
-    sum allocates a new buffer, which the engine then owns and adds into in place.
+    Four steps: seed the gradients of `tensors` (`_seed`), run the nodes newest first from
+    a heap, each once all of its gradient has arrived (`_walk`), let each node's backward
+    run with its hooks and release (`_run_node`), then hand the leaves their gradients
+    (`_deposit`). Pending gradients are kept as ``[array, engine_owns_array]``: an array
+    that came from an op may be shared (``add`` hands one array to both inputs), so the
+    first sum allocates a new buffer, which the engine then owns and adds into in place.
     """
+    if _tracer is not None:
+        return _tracer.on_backward(tensors, grad_tensors, retain_graph)
+    pending, leaves, heap = _seed(tensors, grad_tensors)
+    _walk(heap, pending, leaves, bool(retain_graph))
+    _deposit(leaves)
+
+
+def _seed(tensors, grads) -> tuple:
+    """The pending gradients of the roots: ``(pending per node, pending per leaf, heap)``."""
     if isinstance(tensors, Tensor):  # like torch.autograd.backward (list() would unbind it)
         tensors, grads = [tensors], None if grads is None else [grads]
     tensors = list(tensors)
     grads = [None] * len(tensors) if grads is None else list(grads)
     if len(grads) != len(tensors):
         raise ValueError(f"backward: got {len(grads)} gradients for {len(tensors)} tensors")
-    pending: dict = {}       # node -> [grad, owned] (one output) or a list of those / None per output
-    leaf_pending: dict = {}  # leaf tensor -> [grad, owned]
+    pending: dict = {}  # node -> [grad, owned] (one output) or a list of those / None per output
+    leaves: dict = {}   # leaf tensor -> [grad, owned]
     heap: list = []
     for t, g in zip(tensors, grads):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: expected Tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for one-element outputs; "
-                                   f"pass grad= for the output of shape {t.shape}")
-            g = np.ones_like(t.data)
+                                   f"pass a gradient for the output of shape {t.shape}")
+            g = np.ones_like(t._data)
         else:
-            g = np.asarray(_data(g))
+            g = np.asarray(g._data if isinstance(g, Tensor) else g)
             if g.shape != t.shape:
                 raise ValueError(f"backward: grad of shape {g.shape} does not match the tensor's shape {t.shape}")
             g = g.astype(t.dtype, copy=False)
         if t._node is None:
-            _accumulate(leaf_pending, t, g)
+            _accumulate(leaves, t, g)
         elif _accumulate_output(pending, t._node, t._index, g):
             heapq.heappush(heap, (t._node.seq, t._node))
+    return pending, leaves, heap
 
+
+def _walk(heap: list, pending: dict, leaves: dict, retain_graph: bool) -> None:
+    """Run every node reachable from the heap newest first, sending gradients to its inputs."""
+    stale = -_last_change  # nodes with a larger seq were made before the latest in-place change
     anomaly = _anomaly_enabled
     heappop, heappush = heapq.heappop, heapq.heappush
     while heap:
         node = heappop(heap)[1]
         entry = pending.pop(node)
-        if node.saved_tensors is None:
-            raise _released_error(node)
-        if node.hooks or len(node.meta) > 1:
-            grads_out = [_materialized(e) for e in entry] if len(node.meta) > 1 else [_materialized(entry)]
-            del entry
-            if node.hooks:
-                _run_node_hooks(node, grads_out)
-            grads_in = node.backward(*grads_out)
-            del grads_out
-        else:
+        if node.hooks or len(node.meta) > 1 or node.seq > stale or node.saved_tensors is None or anomaly:
+            grads_in = _run_node(node, entry, node.seq > stale)
+        else:  # the common case, inline: a call per node costs 2% of a small LSTM's backward
             grad = entry[0]
-            del entry
             grads_in = node.backward(grad if type(grad) is np.ndarray else _as_array(grad))
-            del grad
-        if type(grads_in) is not tuple:
-            grads_in = tuple(grads_in) if type(grads_in) is list else (grads_in,)
-        if len(grads_in) != len(node.edges):
-            raise RuntimeError(f"backward: op '{node.name}' returned {len(grads_in)} gradients "
-                               f"for its {len(node.edges)} inputs")
-        if anomaly:
-            _check_finite(node, grads_in, "gradient for input")
+            if type(grads_in) is not tuple or len(grads_in) != len(node.edges):
+                grads_in = _checked_grads(node, grads_in)
         if not retain_graph:
             node.saved_tensors = None
         for edge, g, need in zip(node.edges, grads_in, node.needs_input_grad):
@@ -903,42 +937,73 @@ def backward(tensors, grads=None, retain_graph: bool = False) -> None:
                 continue
             parent, index = edge
             if type(g) is not np.ndarray:
-                if type(g) is DeferredMatmulGrad:
+                if isinstance(g, LazyGrad):  # added as it is, computed when used
                     if isinstance(parent, Tensor):
-                        _accumulate(leaf_pending, parent, g)
+                        _accumulate(leaves, parent, g)
                     elif _accumulate_output(pending, parent, index, g):
                         heappush(heap, (parent.seq, parent))
                     continue
                 g = np.asarray(g)
             if isinstance(parent, Tensor):
-                data = parent.data
-                if g.shape != data.shape:
-                    g = _unbroadcast(g, data.shape, node)
-                if g.dtype != data.dtype:
-                    g = g.astype(data.dtype)
-                _accumulate(leaf_pending, parent, g)
+                _accumulate(leaves, parent, _fit(g, parent._data.shape, parent._data.dtype, node))
                 continue
             meta = parent.meta
             shape, dtype = meta[index]
-            if g.shape != shape:
-                g = _unbroadcast(g, shape, node)
-            if g.dtype is not dtype and g.dtype != dtype:
-                g = g.astype(dtype)
-            if len(meta) == 1:
-                e = pending.get(parent)
-                if e is None:
-                    pending[parent] = [g, False]
+            if g.shape != shape or g.dtype != dtype:
+                g = _fit(g, shape, dtype, node)
+            if len(meta) > 1:
+                if _accumulate_output(pending, parent, index, g):
                     heappush(heap, (parent.seq, parent))
-                elif e[1]:
-                    e[0] += g
-                else:
-                    e[0] = e[0] + g
-                    e[1] = True
-            elif _accumulate_output(pending, parent, index, g):
+                continue
+            e = pending.get(parent)
+            if e is None:
+                pending[parent] = [g, False]
                 heappush(heap, (parent.seq, parent))
-        del grads_in
+            elif e[1]:
+                e[0] += g
+            else:
+                e[0] = e[0] + g
+                e[1] = True
 
-    for leaf, (g, owned) in leaf_pending.items():
+
+def _run_node(node: Function, entry, stale: bool) -> tuple:
+    """`node`'s backward, with its checks and hooks, when it has hooks or several outputs,
+    may have been invalidated by an in-place change, or anomaly mode is on."""
+    if node.saved_tensors is None:
+        raise _released_error(node)
+    if stale:
+        _check_saved_versions(node)
+    grads_out = [_materialized(e) for e in entry] if len(node.meta) > 1 else [_materialized(entry)]
+    if node.hooks:
+        _run_node_hooks(node, grads_out)
+    grads_in = _checked_grads(node, node.backward(*grads_out))
+    if _anomaly_enabled:
+        _check_finite(node, grads_in, "gradient for input")
+    return grads_in
+
+
+def _checked_grads(node: Function, grads_in) -> tuple:
+    """What `node`'s backward returned, as a tuple with one gradient per input (or an error)."""
+    if type(grads_in) is not tuple:
+        grads_in = tuple(grads_in) if type(grads_in) is list else (grads_in,)
+    if len(grads_in) != len(node.edges):
+        raise RuntimeError(f"backward: op '{node.name}' returned {len(grads_in)} gradients "
+                           f"for its {len(node.edges)} inputs")
+    return grads_in
+
+
+def _fit(g: np.ndarray, shape: tuple, dtype, node: Function) -> np.ndarray:
+    """`g` summed over broadcast dimensions to `shape` and cast to `dtype`."""
+    if g.shape != shape:
+        g = _unbroadcast(g, shape, node)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def _deposit(leaves: dict) -> None:
+    """Run leaf hooks and accumulate each leaf's gradient into its ``.grad``."""
+    for leaf, (g, owned) in leaves.items():
         if type(g) is not np.ndarray:
             g, owned = _as_array(g), True
         if leaf._hooks:
@@ -973,19 +1038,25 @@ def _summed(entry, grad) -> list:
     """``entry = [grad, owned]`` plus `grad`, never writing into an array the engine does not own."""
     if entry is None:
         return [grad, False]
-    if entry[1]:
+    if isinstance(grad, LazyGrad) and not isinstance(entry[0], LazyGrad):
+        # an array plus a lazy gradient: the lazy one takes the array in (numpy cannot add it in place)
+        entry[0] = grad + entry[0]
+    elif entry[1]:
         entry[0] += grad
     else:
         entry[0] = entry[0] + grad
-        entry[1] = True
+    entry[1] = True
     return entry
 
 
-def _accumulate(pending: dict, key, grad: np.ndarray) -> None:
-    pending[key] = _summed(pending.get(key), grad)
+def _accumulate(pending: dict, key, grad) -> bool:
+    """Accumulate into ``pending[key]``; True when `key` was not pending yet."""
+    entry = pending.get(key)
+    pending[key] = _summed(entry, grad)
+    return entry is None
 
 
-def _accumulate_output(pending: dict, node: Function, index: int, grad: np.ndarray) -> bool:
+def _accumulate_output(pending: dict, node: Function, index: int, grad) -> bool:
     """Accumulate the gradient of output `index` of `node`; True when the node was not pending yet."""
     n_outputs = len(node.meta)
     entries = pending.get(node)
@@ -1046,4 +1117,4 @@ def walk_graph(roots) -> Graph:
     return Graph(roots)
 
 
-from . import ops  # noqa: E402  (ops subclasses Function, defined above)
+from . import ops  # noqa: E402,F401  (the ops subclass Function and bind Tensor's op methods)

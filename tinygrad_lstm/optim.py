@@ -3,7 +3,9 @@
 Every update follows the formulas of ``torch.optim`` (its single-tensor code path) in the
 same order, so a run matches PyTorch step for step up to float rounding. Updates work on
 ``p.data`` directly: they record no graph and keep the dtype (float32 parameters have
-float32 state).
+float32 state). Each step bumps the version counter of every parameter it updates, as
+PyTorch's in-place updates do, so a ``backward()`` through a graph built before the step
+(which saved the old values) raises RuntimeError instead of returning wrong gradients.
 
 State dicts are flat ``{name: numpy array}`` dicts, so a checkpoint is one ``np.savez``::
 
@@ -22,7 +24,8 @@ from numbers import Real
 
 import numpy as np
 
-from .engine import Tensor, enable_grad
+from .engine import Tensor, enable_grad, increment_version
+from .nn.module import _zero_grads
 
 __all__ = ["Optimizer", "SGD", "Adam", "Adagrad"]
 
@@ -31,7 +34,8 @@ class Optimizer:
     """Base class of the optimisers: parameter groups, per-parameter state, state dicts.
 
     A subclass defines ``_check(group)`` (validate and normalise a group's options) and
-    ``_update(group, pairs)`` (apply one step to ``(parameter, gradient)`` pairs).
+    ``_update(group, pairs)`` (apply one step to ``(parameter, gradient)`` pairs, in place on
+    each parameter's ``.data`` array; `step` then bumps their version counters).
 
     Parameters
     ----------
@@ -105,15 +109,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients: set them to None (default, like PyTorch 2), or zero them in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    elif type(p.grad) is np.ndarray:
-                        p.grad.fill(0)
-                    else:  # a gradient assigned by hand as a list or number
-                        p.grad = np.zeros(p.shape, p.dtype)
+        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (those whose ``.grad`` is None are skipped).
@@ -146,6 +142,8 @@ class Optimizer:
         for group, pairs in work:
             if pairs:
                 self._update(group, pairs)
+                for p, _ in pairs:  # a graph that saved the old values now refuses to backpropagate
+                    increment_version(p)
         return loss
 
     def _check(self, group: dict) -> None:
@@ -335,10 +333,11 @@ class SGD(Optimizer):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
         for p, grad in pairs:
+            data = p.data
             if group["maximize"]:
                 grad = -grad
             if weight_decay != 0:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * data
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
@@ -349,7 +348,7 @@ class SGD(Optimizer):
                     buf *= momentum
                     buf += (1 - dampening) * grad
                 grad = grad + momentum * buf if group["nesterov"] else buf
-            p.data -= lr * grad
+            data -= lr * grad
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
@@ -420,17 +419,18 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         for p, grad in pairs:
             state = self.state[p]
+            data = p.data
             if not state:
-                state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
+                state.update(step=0, exp_avg=np.zeros_like(data), exp_avg_sq=np.zeros_like(data))
             state["step"] = step = state["step"] + 1
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             if group["maximize"]:
                 grad = -grad
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
-                    p.data *= 1 - lr * weight_decay
+                    data *= 1 - lr * weight_decay
                 else:
-                    grad = grad + weight_decay * p.data
+                    grad = grad + weight_decay * data
             _lerp_(exp_avg, grad, 1 - beta1)
             exp_avg_sq *= beta2
             exp_avg_sq += (1 - beta2) * grad * grad
@@ -438,14 +438,14 @@ class Adam(Optimizer):
             bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
             if group["amsgrad"]:
                 if "max_exp_avg_sq" not in state:  # also when amsgrad is switched on mid-run
-                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                    state["max_exp_avg_sq"] = np.zeros_like(data)
                 second_moment = state["max_exp_avg_sq"]
                 np.maximum(second_moment, exp_avg_sq, out=second_moment)
             else:
                 second_moment = exp_avg_sq
             denom = np.sqrt(second_moment) / bias_correction2_sqrt
             denom += eps
-            p.data += -step_size * exp_avg / denom
+            data += -step_size * exp_avg / denom
 
 
 class Adagrad(Optimizer):
@@ -493,16 +493,16 @@ class Adagrad(Optimizer):
         lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
         weight_decay, eps = float(group["weight_decay"]), float(group["eps"])
         for p, grad in pairs:
-            state = self.state[p]
+            state, data = self.state[p], p.data
             if not state:
-                state.update(step=0, sum=np.full_like(p.data, group["initial_accumulator_value"]))
+                state.update(step=0, sum=np.full_like(data, group["initial_accumulator_value"]))
             state["step"] = step = state["step"] + 1
             if group["maximize"]:
                 grad = -grad
             if weight_decay != 0:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * data
             clr = lr / (1 + (step - 1) * lr_decay)
             state["sum"] += grad * grad
             std = np.sqrt(state["sum"])
             std += eps
-            p.data += -clr * grad / std
+            data += -clr * grad / std

@@ -37,15 +37,17 @@ def _check_reduction(reduction, fn: str) -> None:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _softmax_axis(x: Tensor, axis, dim, fn: str) -> int:
+def _softmax_axis(x: Tensor, axis, dim, fn: str):
+    """The axis to normalise as an index, or None for a 0-d tensor (axis 0 or -1, as in PyTorch)."""
     if dim is not None:
         if axis is not None:
             raise TypeError(f"{fn}: pass axis or its alias dim, not both")
         axis = dim
     axis = -1 if axis is None else axis
-    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+    bound = max(x.ndim, 1)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -bound <= axis < bound:
         raise ShapeError(f"{fn}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
-    return int(axis) % x.ndim
+    return int(axis) % x.ndim if x.ndim else None
 
 
 def sigmoid(x) -> Tensor:
@@ -68,7 +70,7 @@ def softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
 
     Parameters
     ----------
-    x : Tensor of any shape with at least one dimension
+    x : Tensor of any shape (a 0-d tensor gives 1 for softmax, 0 for log_softmax)
     axis : int, optional
         The axis to normalise (default -1). `dim` is an alias, as in PyTorch.
 
@@ -91,7 +93,7 @@ def log_softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor
 
     Parameters
     ----------
-    x : Tensor of any shape with at least one dimension
+    x : Tensor of any shape (a 0-d tensor gives 1 for softmax, 0 for log_softmax)
     axis : int, optional
         The axis to normalise (default -1). `dim` is an alias, as in PyTorch.
 

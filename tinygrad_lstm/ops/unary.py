@@ -1,0 +1,174 @@
+"""Elementwise functions of one tensor: exp, log, tanh, sigmoid, relu, abs, clamp.
+
+Each works on 0-d tensors too (numpy turns 0-d results into scalars, so nothing here
+writes into a result in place unless it is an array).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import Function, Tensor, tensor_method
+
+
+class Exp(Function):
+    """e^a; overflow gives inf, as in PyTorch, without a numpy warning."""
+
+    @np.errstate(over="ignore")
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @np.errstate(over="ignore", invalid="ignore")
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * out
+
+
+@tensor_method
+def exp(self):
+    """Elementwise e^x, same shape."""
+    return Exp.apply(self)
+
+
+class Log(Function):
+    """Natural logarithm: log(0) = -inf and log(-1) = nan, as in PyTorch, without numpy warnings."""
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / a
+
+
+@tensor_method
+def log(self):
+    """Elementwise natural logarithm, same shape."""
+    return Log.apply(self)
+
+
+class Tanh(Function):
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        grad = out * out
+        if type(grad) is not np.ndarray:  # a 0-d input
+            return (1 - grad) * grad_output
+        np.subtract(1, grad, out=grad)
+        grad *= grad_output
+        return grad
+
+
+@tensor_method
+def tanh(self):
+    """Elementwise tanh, same shape; exact for any input."""
+    return Tanh.apply(self)
+
+
+@np.errstate(over="ignore")  # as a decorator it costs less than a `with` block on every call
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) to a few ulps, for any input, as ``torch.sigmoid``.
+
+    The plain formula is accurate in both tails: exp(-x) has a relative error of an ulp,
+    and 1 + e and 1 / d add half an ulp each (0.5 + 0.5 tanh(x / 2), by contrast, rounds
+    sigmoid(-20) in float32 to 0). exp(-x) overflows to inf only where sigmoid(x) is below
+    the smallest normal number (x < -88.7 in float32, x < -709.8 in float64); the result
+    there is 0, as in PyTorch, and the overflow is not reported. A float dtype is kept;
+    integers and booleans give numpy's float dtype for them (as ``np.exp``).
+    """
+    if x.dtype.kind != "f":
+        x = x.astype(np.exp(np.zeros(0, x.dtype)).dtype)
+    if x.ndim == 0:
+        return np.asarray(1 / (1 + np.exp(-x)))
+    out = np.negative(x)
+    np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
+    return out
+
+
+class Sigmoid(Function):
+    def forward(ctx, a):
+        out = stable_sigmoid(a)
+        ctx.save_for_backward(out)
+        return out
+
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        grad = 1 - out
+        grad *= out
+        grad *= grad_output
+        return grad
+
+
+@tensor_method
+def sigmoid(self):
+    """Elementwise 1 / (1 + e^-x), same shape; exact and overflow-free for any input."""
+    return Sigmoid.apply(self)
+
+
+class ReLU(Function):
+    def forward(ctx, a):
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out > 0)
+
+
+@tensor_method
+def relu(self):
+    """Elementwise max(x, 0), same shape; the gradient is 0 at 0."""
+    return ReLU.apply(self)
+
+
+class Abs(Function):
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * np.sign(a)
+
+
+@tensor_method
+def abs(self):
+    """Elementwise |x|, same shape; the gradient is sign(x) (0 at 0)."""
+    return Abs.apply(self)
+
+
+class Clip(Function):
+    def forward(ctx, a, low=None, high=None):
+        ctx.save_for_backward(a)
+        ctx.low, ctx.high = low, high
+        return np.clip(a, low, high)
+
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        inside = np.ones(a.shape, dtype=bool)
+        if ctx.low is not None:
+            inside &= a >= ctx.low
+        if ctx.high is not None:
+            inside &= a <= ctx.high
+        return grad_output * inside
+
+
+@tensor_method
+def clip(self, min=None, max=None):
+    """Clamp to ``[min, max]`` (numbers, arrays or tensors, taken as constants); the gradient
+    flows where ``min <= x <= max``, as in PyTorch's ``clamp``."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return Clip.apply(self, low=min._data if isinstance(min, Tensor) else min,
+                      high=max._data if isinstance(max, Tensor) else max)
