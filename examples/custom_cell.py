@@ -39,7 +39,7 @@ class PeepholeLSTMCell(tl.nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, dtype=np.float32):
         super().__init__()
-        self.hidden_size, self.dtype = hidden_size, np.dtype(dtype)
+        self.input_size, self.hidden_size, self.dtype = input_size, hidden_size, np.dtype(dtype)
         self.gates = tl.nn.Linear(input_size + hidden_size, 4 * hidden_size, dtype=dtype)
         bound = 1 / np.sqrt(hidden_size)
         self.peephole = tl.nn.Parameter(tl.default_generator().uniform(-bound, bound, (3, hidden_size)), dtype)
@@ -67,7 +67,7 @@ class MinimalGatedUnit(tl.nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, dtype=np.float32):
         super().__init__()
-        self.hidden_size, self.dtype = hidden_size, np.dtype(dtype)
+        self.input_size, self.hidden_size, self.dtype = input_size, hidden_size, np.dtype(dtype)
         self.forget = tl.nn.Linear(input_size + hidden_size, hidden_size, dtype=dtype)
         self.candidate = tl.nn.Linear(input_size + hidden_size, hidden_size, dtype=dtype)
 

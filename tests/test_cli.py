@@ -242,11 +242,13 @@ def test_a_bad_cell_path_is_a_one_line_usage_error(command, cell, message, toy_k
     assert done.stderr.count("\n") == 1 and message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_cell_only_kind_has_one_layer_and_says_so(toy_kind_site):
+def test_a_cell_only_kind_stacks_in_layers_and_directions(toy_kind_site):
     site, work = toy_kind_site
-    done = _run_cli(["compare", "--cell", "toy", "--layers", "2"], work, [site])
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "toy: tl.nn.Recurrent runs one layer in one direction" in done.stderr
+    done = _run_cli(["compare", "--cell", "toy", "--layers", "2", "--bidirectional", "--steps", "3", "--batch", "2",
+                     "--input", "2", "--hidden", "3", "--json"], work, [site])
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row["shape"] for row in json.loads(done.stdout)["rows"]}
+    assert rows["weight_ih_l0_reverse"] == [3, 2] and rows["weight_ih_l1"] == [3, 6] and rows["h0"] == [4, 2, 3]
 
 
 def test_help_lists_the_registered_kinds(capsys):

@@ -21,7 +21,7 @@ class TanhCell(tl.nn.Module):
         rng = _rng(seed)
         self.w = tl.nn.Parameter(rng.standard_normal((input_size, hidden_size)) * 0.5)
         self.u = tl.nn.Parameter(rng.standard_normal((hidden_size, hidden_size)) * 0.5)
-        self.hidden_size = hidden_size
+        self.input_size, self.hidden_size = input_size, hidden_size
 
     def init_state(self, batch_size=None):
         shape = (self.hidden_size,) if batch_size is None else (batch_size, self.hidden_size)

@@ -67,3 +67,15 @@ def test_reference_gradients_equal_autograd(model, shape, batch):
     for name, p in model.named_parameters():
         np.testing.assert_allclose(manual[name], p.grad, rtol=1e-10, atol=1e-12, err_msg=name)
     np.testing.assert_allclose(manual["x"], inputs.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_a_stacked_recurrent_of_builtin_cells_is_checked_like_the_sequence_module():
+    tl.manual_seed(3)
+    model = tl.nn.Recurrent(tl.nn.GRUCell(3, 4), num_layers=2, bidirectional=True, batch_first=True)
+    assert builtin_reference(model) is not None
+    report = tl.compare_gradients(model, np.random.default_rng(2).standard_normal((2, 5, 3)), numerical_elements=2)
+    assert report.ok, str(report)
+    assert {"manual", "numerical"} <= set(report.references)
+    assert [row.name for row in report.rows][:2] == ["weight_ih_l0", "weight_hh_l0"]
+    zoned = tl.nn.Recurrent(tl.nn.GRUCell(3, 4), num_layers=2, zoneout=0.3)
+    assert builtin_reference(zoned) is None  # zoneout changes the equations at evaluation too

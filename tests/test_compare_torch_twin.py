@@ -54,3 +54,11 @@ def test_no_twin_for_a_kind_without_one_or_a_module_of_no_kind():
 
 def test_import_torch():
     assert import_torch() == (torch, None)
+
+
+def test_the_twin_of_a_stacked_recurrent_is_the_sequence_module():
+    model = tl.nn.Recurrent(tl.nn.RNNCell(3, 4, nonlinearity="relu"), num_layers=2, bidirectional=True)
+    module = build_torch_module(torch, model)
+    assert type(module) is torch.nn.RNN and module.nonlinearity == "relu" and module.bidirectional
+    assert list(module.state_dict()) == list(model.state_dict())
+    assert build_torch_module(torch, tl.nn.Recurrent(tl.nn.RNNCell(3, 4), zoneout=0.1)) is None

@@ -432,49 +432,7 @@ def test_fused_rejects_bad_input():
         manual.rnn_forward_fused(x, h0, np.zeros((H, D)), np.zeros((H, H)), nonlinearity="sigmoid")
 
 
-# Section 3: adapters, and sections 1 and 2 agreeing on the same weights.
-
-def test_lstm_adapters_round_trip(rng):
-    params = classic_lstm_parameters(rng)
-    torch_params = manual.lstm_params_to_torch(params)
-    assert torch_params["weight_ih"].shape == (4 * N_A, N_X)
-    assert torch_params["weight_hh"].shape == (4 * N_A, N_A)
-    np.testing.assert_array_equal(torch_params["weight_ih"][:N_A], params["Wi"][:, N_A:])
-    np.testing.assert_array_equal(torch_params["weight_hh"][N_A:2 * N_A], params["Wf"][:, :N_A])
-    back = manual.lstm_params_from_torch(torch_params, Wy=params["Wy"], by=params["by"])
-    assert list(back) == ["Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo", "Wy", "by"]
-    for name in params:
-        np.testing.assert_array_equal(back[name], params[name], err_msg=name)
-
-    torch_params["bias_hh"] = rng.standard_normal(4 * N_A)
-    again = manual.lstm_params_to_torch(manual.lstm_params_from_torch(torch_params))
-    np.testing.assert_array_equal(again["weight_ih"], torch_params["weight_ih"])
-    np.testing.assert_array_equal(again["weight_hh"], torch_params["weight_hh"])
-    np.testing.assert_allclose(again["bias_ih"], torch_params["bias_ih"] + torch_params["bias_hh"])
-    np.testing.assert_array_equal(again["bias_hh"], 0)
-
-
-def test_rnn_adapters_round_trip(rng):
-    params = classic_rnn_parameters(rng)
-    torch_params = manual.rnn_params_to_torch(params)
-    back = manual.rnn_params_from_torch(torch_params, Wya=params["Wya"], by=params["by"])
-    assert set(back) == set(params)
-    for name in params:
-        np.testing.assert_array_equal(back[name], params[name], err_msg=name)
-    without_biases = manual.rnn_params_from_torch({"weight_ih": params["Wax"], "weight_hh": params["Waa"]})
-    assert set(without_biases) == {"Wax", "Waa", "ba"}
-    np.testing.assert_array_equal(without_biases["ba"], np.zeros((N_A, 1)))
-
-
-def test_layout_adapters_round_trip(rng):
-    x, a = rng.standard_normal((N_X, M, T_X)), rng.standard_normal((N_A, M))
-    x_torch = manual.sequence_to_torch(x)
-    assert x_torch.shape == (T_X, M, N_X) and x_torch.flags.c_contiguous
-    np.testing.assert_array_equal(x_torch[2, 1], x[:, 1, 2])
-    np.testing.assert_array_equal(manual.sequence_from_torch(x_torch), x)
-    assert manual.state_to_torch(a).shape == (M, N_A)
-    np.testing.assert_array_equal(manual.state_from_torch(manual.state_to_torch(a)), a)
-
+# Sections 1 and 2 agreeing on the same weights (the adapters are tested in test_manual_adapters.py).
 
 @pytest.mark.parametrize("steps", [T_X, T_X - 1])
 def test_classic_and_fused_rnn_agree(rng, steps):
@@ -495,10 +453,9 @@ def test_classic_and_fused_rnn_agree(rng, steps):
 
     np.testing.assert_allclose(fused["x"], manual.sequence_to_torch(classic["dx"]), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(fused["h0"], classic["da0"].T, rtol=1e-10)
-    as_torch = manual.rnn_params_to_torch({"Wax": classic["dWax"], "Waa": classic["dWaa"], "ba": classic["dba"]})
-    for name in ("weight_ih", "weight_hh", "bias_ih"):
+    as_torch = manual.rnn_grads_to_torch(classic)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         np.testing.assert_allclose(fused[name], as_torch[name], rtol=1e-10, err_msg=name)
-    np.testing.assert_allclose(fused["bias_hh"], classic["dba"][:, 0], rtol=1e-10)
 
 
 @pytest.mark.parametrize("steps", [T_X, T_X - 1])
@@ -520,8 +477,6 @@ def test_classic_and_fused_lstm_agree(rng, steps):
 
     np.testing.assert_allclose(fused["x"], manual.sequence_to_torch(classic["dx"]), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(fused["h0"], classic["da0"].T, rtol=1e-10)
-    classic_as_params = {name[1:]: value for name, value in classic.items() if name[:2] in ("dW", "db")}
-    as_torch = manual.lstm_params_to_torch(classic_as_params)
-    for name in ("weight_ih", "weight_hh", "bias_ih"):
+    as_torch = manual.lstm_grads_to_torch(classic)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         np.testing.assert_allclose(fused[name], as_torch[name], rtol=1e-10, err_msg=name)
-    np.testing.assert_allclose(fused["bias_hh"], as_torch["bias_ih"], rtol=1e-10)

@@ -93,8 +93,10 @@ def test_a_registered_kind_is_listed_built_and_found(toy_kind):
     output, h = module(np.ones((5, 2, 3)))
     assert output.shape == (5, 2, 4) and h.shape == (2, 4)
     assert kind_of(module) is toy_kind and kind_of(module.cell) is toy_kind
-    with pytest.raises(ValueError, match="toy: tl.nn.Recurrent runs one layer"):
-        toy_kind.build(3, 4, num_layers=2)
+    deep = toy_kind.build(3, 4, num_layers=2, bidirectional=True)
+    assert deep.num_layers == 2 and deep.bidirectional and kind_of(deep) is toy_kind
+    assert [name for name, _ in deep.named_parameters()][:3] == ["weight_ih_l0", "weight_hh_l0", "weight_ih_l0_reverse"]
+    assert all(type(cell) is ToyCell for directions in deep.cells for cell in directions)
 
 
 def test_a_sequence_factory_builds_the_sequence_module():
@@ -184,3 +186,26 @@ def test_module_colon_class_loads_a_cell_a_record_or_a_registered_cell(tmp_path,
         get_kind("user_cells:NOT_A_CELL")
     with pytest.raises(ImportError, match="not of the form module:Class"):
         get_kind("user_cells:")
+
+
+@pytest.mark.parametrize("cell", [tl.nn.PeepholeLSTMCell, tl.nn.LayerNormLSTMCell])
+def test_reference_cells_as_kinds_work_in_every_tool(cell):
+    """A kind with no hand-written reference and no PyTorch twin: numerical checks, autograd timings."""
+    from tinygrad_lstm import bench
+    from tinygrad_lstm.tasks import adding
+
+    kind = register_kind("reference_cell", cell, gates=("i", "f", "g", "o"), states=("h", "c"))
+    try:
+        tl.manual_seed(0)
+        report = tl.compare_gradients(kind.build(2, 3, num_layers=2), np.random.default_rng(0).standard_normal((3, 2, 2)),
+                                      numerical_elements=3)
+        assert report.ok and list(report.references) == ["numerical"]
+        timing = bench.time_config("reference_cell", (4, 2, 2, 3), np.float64, repeats=1)
+        assert timing.fused is None and timing.torch is None and timing.ratio is None and timing.autograd > 0
+        roots, module = tl.viz.unrolled_graph("reference_cell", steps=2, layers=2, bidirectional=True)
+        assert len(roots) == 3 and type(module.cells[1][1]) is cell
+        model = adding.AddingModel("reference_cell", 3)
+        x, y = adding.make_batch(2, 4, np.random.default_rng(1))
+        assert adding.gradient_flow(model, x, y).shape == (4,)
+    finally:
+        kinds.unregister_kind("reference_cell")

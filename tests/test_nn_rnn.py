@@ -1,5 +1,5 @@
 """`tl.nn` recurrent cells and sequence modules without PyTorch: shapes, dtypes, errors,
-gradchecks, graph layout and scopes, variable lengths, `Recurrent` with a custom cell."""
+gradchecks, graph layout and scopes, variable lengths, `detach_state`."""
 import contextlib
 import warnings
 
@@ -312,86 +312,6 @@ def test_extreme_weights_float32_give_exact_saturated_values():
             rnn_output.sum().backward()
     assert output.dtype == np.float32 and np.isfinite(x.grad).all()
     assert all(np.isfinite(p.grad).all() for p in lstm.parameters())
-
-
-# --------------------------------------------------------------------------- Recurrent
-class PeepholeLSTMCell(tl.nn.Module):
-    """LSTM with peephole connections: the gates also see the cell state.
-
-    i = σ(W_i [x, h] + p_i * c + b_i), f = σ(W_f [x, h] + p_f * c + b_f), g = tanh(W_g [x, h] + b_g),
-    c' = f * c + i * g, o = σ(W_o [x, h] + p_o * c' + b_o), h' = o * tanh(c').
-    """
-
-    def __init__(self, input_size, hidden_size, dtype=np.float64):
-        super().__init__()
-        self.hidden_size, self.dtype = hidden_size, dtype
-        self.gates = tl.nn.Linear(input_size + hidden_size, 4 * hidden_size, dtype=dtype)
-        rng = tl.default_generator()
-        self.peephole_i = tl.nn.Parameter(rng.standard_normal(hidden_size), dtype=dtype)
-        self.peephole_f = tl.nn.Parameter(rng.standard_normal(hidden_size), dtype=dtype)
-        self.peephole_o = tl.nn.Parameter(rng.standard_normal(hidden_size), dtype=dtype)
-
-    def init_state(self, batch_size):
-        zeros = tl.zeros(batch_size, self.hidden_size, dtype=self.dtype)
-        return zeros, zeros
-
-    def forward(self, x, state):
-        h, c = state
-        i, f, g, o = self.gates(tl.concat([x, h], axis=1)).chunk(4, axis=1)
-        i = (i + self.peephole_i * c).sigmoid()
-        f = (f + self.peephole_f * c).sigmoid()
-        c = f * c + i * g.tanh()
-        o = (o + self.peephole_o * c).sigmoid()
-        return o * c.tanh(), c
-
-
-def test_recurrent_gradchecks_a_custom_peephole_cell():
-    tl.manual_seed(9)
-    model = tl.nn.Recurrent(PeepholeLSTMCell(2, 2))
-    rng = np.random.default_rng(9)
-    x = tl.Tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
-    h0 = tl.Tensor(rng.standard_normal((2, 2)), requires_grad=True)
-    c0 = tl.Tensor(rng.standard_normal((2, 2)), requires_grad=True)
-
-    def call(x, h, c):
-        outputs, (h_n, c_n) = model(x, (h, c))
-        return outputs, h_n, c_n
-
-    assert gradcheck_module(model, call, [x, h0, c0])
-    assert len(list(model.parameters())) == 5
-
-
-def test_recurrent_scopes_and_default_state():
-    model = tl.nn.Recurrent(PeepholeLSTMCell(2, 3), batch_first=True)
-    outputs, (h, c) = model(tl.randn(4, 5, 2))
-    assert outputs.shape == (4, 5, 3) and h.shape == c.shape == (4, 3)
-    np.testing.assert_array_equal(outputs.data[:, -1], h.data)
-    scopes = {node.scope for node in tl.walk_graph(outputs).nodes}
-    assert {f"recurrent/t={t}/cell" for t in range(5)} <= scopes
-    assert {f"recurrent/t={t}/cell/gates" for t in range(5)} <= scopes
-    with pytest.raises(ValueError, match=r"\(B, T, D\)"):
-        model(tl.randn(4, 2))
-
-
-@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_recurrent_with_builtin_cell_equals_sequence_module(kind):
-    tl.manual_seed(10)
-    module = getattr(tl.nn, kind)(D, H, dtype=np.float64)
-    cell = getattr(tl.nn, kind + "Cell")(D, H, dtype=np.float64)
-    cell.load_state_dict({name[:-3]: array for name, array in module.state_dict().items()})  # drop "_l0"
-    x = np.random.default_rng(10).standard_normal((T, B, D))
-    expected, expected_final = module(x)
-    outputs, final = tl.nn.Recurrent(cell)(x)
-    np.testing.assert_allclose(outputs.data, expected.data, rtol=1e-12, atol=1e-14)
-    if kind == "LSTM":
-        np.testing.assert_allclose(final[1].data, expected_final[1].data[0], rtol=1e-12, atol=1e-14)
-    else:
-        np.testing.assert_allclose(final.data, expected_final.data[0], rtol=1e-12, atol=1e-14)
-
-
-def test_recurrent_rejects_a_cell_without_init_state():
-    with pytest.raises(TypeError, match="init_state"):
-        tl.nn.Recurrent(tl.nn.Linear(2, 2))
 
 
 def test_detach_state_for_truncated_bptt():

@@ -282,6 +282,7 @@ def test_compare_gradients_on_a_custom_cell_leaves_the_model_untouched():
             super().__init__()
             self.w = tl.nn.Parameter(np.random.default_rng(0).standard_normal((3, 4)))
             self.u = tl.nn.Parameter(np.random.default_rng(1).standard_normal((4, 4)) * 0.3)
+            self.input_size, self.hidden_size = 3, 4
 
         def init_state(self, batch_size):
             return tl.zeros(batch_size, 4)

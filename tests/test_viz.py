@@ -89,7 +89,7 @@ class MinimalGatedUnit(tl.nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
-        self.hidden_size = hidden_size
+        self.input_size, self.hidden_size = input_size, hidden_size
         self.forget = tl.nn.Linear(input_size + hidden_size, hidden_size)
         self.candidate = tl.nn.Linear(input_size + hidden_size, hidden_size)
 

@@ -1,8 +1,9 @@
 """The ``tinygrad-lstm`` command (also ``python -m tinygrad_lstm``).
 
 Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), ``graph``
-(draw an unrolled module), ``train`` (a task from `tinygrad_lstm.tasks`) and ``bench``
-(autograd against the hand-written reference and PyTorch). Every command
+(draw an unrolled module), ``train`` (a task from `tinygrad_lstm.tasks`), ``bench``
+(autograd against the hand-written reference and PyTorch) and ``check`` (a learner's own
+course-layout BPTT code against the graph). Every command
 has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
 missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
 
@@ -332,6 +333,43 @@ def _bench(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- check
+def _check_parser(commands):
+    check = commands.add_parser(
+        "check", help="check your own course-layout BPTT code (Coursera, CS231n) and say where it is wrong",
+        description="Import FILE.py, find every function with a known course name and signature (Coursera's "
+                    "rnn_cell_forward ... lstm_backward, CS231n's rnn_step_forward ... lstm_backward) and check each "
+                    "against the graph (the same cell composed from tinygrad_lstm ops, float64): which gradient, "
+                    "which gate or part, from which sequence length. Exit code 0 when all are right, 1 when "
+                    "something is wrong, 2 when FILE cannot be imported or has no course function.")
+    check.add_argument("file", metavar="FILE.py", help="your Python file")
+    check.add_argument("--layout", choices=("coursera", "cs231n", "auto"), default="auto",
+                       help="the course whose names, shapes and gate order FILE uses (default: auto, from the "
+                            "names and signatures found)")
+    check.add_argument("--cell", choices=("rnn", "lstm", "all"), default="all",
+                       help="check only the RNN or only the LSTM functions (default: all)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random weights and data (default: 0)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    return check
+
+
+def _check(args) -> int:
+    from .manual.course import CourseCodeError, check_course_code
+
+    try:
+        report = check_course_code(args.file, layout=args.layout, cells=args.cell, seed=args.seed)
+    except CourseCodeError as e:
+        if e.traceback:
+            print(e.traceback, file=sys.stderr)
+        print(f"tinygrad-lstm check: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"tinygrad-lstm check: error: {str(e).removeprefix('check_course_code: ')}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.correct else 1
+
+
 # --------------------------------------------------------------------------- train
 def _train_parser(commands):
     from .tasks import TASKS
@@ -356,5 +394,6 @@ COMMANDS = {
     "compare": (_compare_parser, _compare),
     "graph": (_graph_parser, _graph),
     "bench": (_bench_parser, _bench),
+    "check": (_check_parser, _check),
     "train": (_train_parser, _train),
 }

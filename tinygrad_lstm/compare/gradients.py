@@ -214,8 +214,7 @@ def _initial_state(model: Module, x: np.ndarray, state, dtype: np.dtype, rng: np
             return tuple(np.array(s.data if isinstance(s, Tensor) else s, dtype=dtype) for s in state)
         return np.array(state.data if isinstance(state, Tensor) else state, dtype=dtype)
     if isinstance(model, (RNNBase, Recurrent)):  # (T, B, D), (B, T, D) batch-first, or unbatched (T, D)
-        batch = x.shape[0 if model.batch_first else 1] if x.ndim == 3 else None
-        template = (model if isinstance(model, RNNBase) else model.cell).init_state(batch)
+        template = model.init_state(x.shape[0 if model.batch_first else 1] if x.ndim == 3 else None)
     elif callable(getattr(model, "init_state", None)):  # a cell: (B, D) or (D,)
         template = model.init_state(x.shape[0] if x.ndim > 1 else None)
     else:

@@ -21,17 +21,17 @@ def builtin_reference(model: Module):
     Covers the sequence modules and cells of the registered kinds with a fused reference
     (`nn.RNN`, `nn.LSTM` without ``proj_size``, `nn.GRU`, any number of layers,
     bidirectional, ``batch_first``, unbatched; `nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`) and
-    `nn.Recurrent` around one of those cells (exact classes, not subclasses, which may change
-    the math).
+    `nn.Recurrent` of those cells without zoneout (exact classes, not subclasses, which may
+    change the math).
     The fused functions of `tinygrad_lstm.manual` run layer by layer and direction by
     direction; their gradients are combined by hand (no autograd). The returned function
     has the signature of `compare_gradients`' ``manual`` and a one-line ``description``.
     """
     kind = kind_of(model)
-    if kind is None or kind.manual is None or getattr(model, "proj_size", 0):
-        return None  # the fused reference has no projection
-    layer = model.cell if type(model) is Recurrent else model
-    options = {option: getattr(layer, option) for option in kind.options}
+    if kind is None or kind.manual is None or getattr(model, "proj_size", 0) or getattr(model, "zoneout", 0):
+        return None  # the fused reference has no projection and no zoneout
+    cell = model.cells[0][0] if type(model) is Recurrent else model
+    options = {option: getattr(cell, option) for option in kind.options}
     state_keys = tuple(f"{state}0" for state in kind.states)
 
     def run(params, names, x, states, grad_output, grad_finals):
@@ -47,8 +47,8 @@ def builtin_reference(model: Module):
                              if weight in layer_grads)
         return grads, grad_x, grad_states
 
-    if isinstance(model, RNNBase):
-        reference = _sequence_reference(model, run)
+    if isinstance(model, RNNBase) or (type(model) is Recurrent and _stacked(model)):
+        reference = _sequence_reference(model, run)  # a stacked Recurrent has the parameter names of nn.LSTM
     elif type(model) is Recurrent:
         reference = _recurrent_reference(model, run)
     elif type(model) is kind.cell:
@@ -59,7 +59,11 @@ def builtin_reference(model: Module):
     return reference
 
 
-def _sequence_reference(model: RNNBase, run):
+def _stacked(model: Recurrent) -> bool:
+    return model.num_layers > 1 or model.bidirectional
+
+
+def _sequence_reference(model, run):
     directions = ("", "_reverse")[:model.num_directions]
     names = [[tuple(f"{w}_l{layer}{suffix}" for w in WEIGHT_NAMES) for suffix in directions]
              for layer in range(model.num_layers)]

@@ -30,16 +30,18 @@ def import_torch():
 def build_torch_module(torch, model: Module):
     """The PyTorch module computing the same function as `model`, or None when its kind has no twin."""
     kind = kind_of(model)
-    if kind is None or kind.torch_name is None:
+    if kind is None or kind.torch_name is None or getattr(model, "zoneout", 0):
         return None
-    if type(model) is Recurrent:
+    recurrent = type(model) is Recurrent
+    cell = model.cells[0][0] if recurrent else model
+    options = {option: getattr(cell, option) for option in kind.options}
+    if recurrent and not (model.num_layers > 1 or model.bidirectional):
         return _torch_recurrent(torch)(build_torch_module(torch, model.cell), model.batch_first)
-    options = {option: getattr(model, option) for option in kind.options}
-    if isinstance(model, RNNBase):
-        if model.proj_size:
+    if isinstance(model, RNNBase) or recurrent:  # a stacked Recurrent has the parameter names of nn.LSTM
+        if getattr(model, "proj_size", 0):
             options["proj_size"] = model.proj_size
         return getattr(torch.nn, kind.torch_name)(model.input_size, model.hidden_size, num_layers=model.num_layers,
-                                                   bias=model.bias, batch_first=model.batch_first,
+                                                   bias=cell.bias, batch_first=model.batch_first,
                                                    bidirectional=model.bidirectional, **options)
     return getattr(torch.nn, kind.torch_name + "Cell")(model.input_size, model.hidden_size, bias=model.bias,
                                                          **options)

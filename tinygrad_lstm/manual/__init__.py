@@ -3,13 +3,20 @@
 - ``classic``: the column-major API most courses teach (``rnn_forward``, ``lstm_backward``, ...).
 - ``fused``: one layer in PyTorch's layout, vectorised; the speed reference for autograd.
 - ``stacked``: layers and directions of ``fused`` layers composed by hand (``stacked_bptt``).
-- ``adapters``: move one set of weights and data between the two layouts.
+- ``adapters``: move weights, gradients and data between the classic layout and PyTorch's.
+- ``cs231n``: the same functions in the batch-first layout of Stanford CS231n (gates i, f, o, g).
+- ``course``: `check_course_code` checks a learner's own course-layout code against the graph
+  and says which gradient, gate and step is wrong (``localize`` finds where).
 
 The derivations are in ``docs/math.md``.
 """
 from .adapters import (
+    lstm_grads_from_torch,
+    lstm_grads_to_torch,
     lstm_params_from_torch,
     lstm_params_to_torch,
+    rnn_grads_from_torch,
+    rnn_grads_to_torch,
     rnn_params_from_torch,
     rnn_params_to_torch,
     sequence_from_torch,
@@ -17,6 +24,8 @@ from .adapters import (
     state_from_torch,
     state_to_torch,
 )
+from . import cs231n, localize
+from .course import CourseCheck, CourseCodeError, FunctionCheck, check_course_code
 from .classic import (
     lstm_backward,
     lstm_cell_backward,
@@ -49,5 +58,7 @@ __all__ = [
     "stacked_bptt",
     "lstm_params_to_torch", "lstm_params_from_torch",
     "rnn_params_to_torch", "rnn_params_from_torch",
+    "lstm_grads_to_torch", "lstm_grads_from_torch", "rnn_grads_to_torch", "rnn_grads_from_torch",
     "sequence_to_torch", "sequence_from_torch", "state_to_torch", "state_from_torch",
+    "check_course_code", "CourseCheck", "FunctionCheck", "CourseCodeError",
 ]

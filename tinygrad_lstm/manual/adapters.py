@@ -1,4 +1,4 @@
-"""Convert weights and data between the classic layout (``classic.py``) and PyTorch's (``fused.py``).
+"""Convert weights, gradients and data between the classic layout (``classic.py``) and PyTorch's.
 
 LSTM. Classic: ``Wf, Wi, Wc, Wo (n_a, n_a + n_x)`` act on ``concat = [a_prev; xt]``, one bias
 ``(n_a, 1)`` per gate. PyTorch: ``weight_ih (4H, D)`` and ``weight_hh (4H, H)`` with gate rows
@@ -7,12 +7,20 @@ that are always added together. Hence::
 
     weight_ih = vstack(Wi[:, n_a:], Wf[:, n_a:], Wc[:, n_a:], Wo[:, n_a:])
     weight_hh = vstack(Wi[:, :n_a], Wf[:, :n_a], Wc[:, :n_a], Wo[:, :n_a])
-    bias_ih   = concat(bi, bf, bc, bo),   bias_hh = 0
+    bias_ih   = concat(bi, bf, bc, bo) - bias_hh,   bias_hh = 0 unless given
     Wf = hstack(weight_hh[H:2H], weight_ih[H:2H]),   bf = bias_ih[H:2H] + bias_hh[H:2H]
 
-RNN: ``Wax = weight_ih``, ``Waa = weight_hh``, ``ba = bias_ih + bias_hh`` (``bias_hh = 0`` when
-going to PyTorch). Classic to PyTorch to classic is exact; PyTorch to classic to PyTorch moves
-the whole bias into ``bias_ih`` and computes the same function.
+RNN: ``Wax = weight_ih``, ``Waa = weight_hh``, ``ba = bias_ih + bias_hh``.
+
+Only the parameter adapters split the single classic bias in two, and only as stated: all of
+it goes to ``bias_ih`` and ``bias_hh = 0``, unless the ``bias_hh`` to keep is passed. So
+classic -> PyTorch -> classic is exact, and PyTorch -> classic -> PyTorch gives back the same
+arrays (to rounding of the bias sum) when the original ``bias_hh`` is passed back; without it
+the whole bias moves into ``bias_ih`` and the network computes the same function.
+
+Gradients are not parameters: both PyTorch biases receive the classic bias gradient, so
+``*_grads_to_torch`` gives ``bias_ih`` and ``bias_hh`` the same ``db`` (the weight blocks map
+as the weights do), and ``*_grads_from_torch`` reads ``db`` back from ``bias_ih``.
 
 The output layers (``Wya``/``Wy``, ``by``) have no PyTorch counterpart: they are dropped going to
 PyTorch and passed explicitly coming back (the classic forwards need them).
@@ -39,6 +47,24 @@ def _summed_bias(torch_params, rows, dtype):
     return bias
 
 
+def _split_bias(bias, bias_hh, fn):
+    """``(bias_ih, bias_hh)`` with ``bias_ih + bias_hh = bias``: ``bias_hh`` zero unless given."""
+    if bias_hh is None:
+        return bias, np.zeros_like(bias)
+    bias_hh = np.asarray(bias_hh)
+    if bias_hh.shape != bias.shape:
+        raise ValueError(f"{fn}: bias_hh must have shape {bias.shape} like the summed bias, got {bias_hh.shape}")
+    return bias - bias_hh, bias_hh.copy()
+
+
+def _bias_grad(torch_grads, fn):
+    """The classic bias gradient: PyTorch's ``bias_ih`` gradient, or ``bias_hh``'s (they are equal)."""
+    for name in ("bias_ih", "bias_hh"):
+        if torch_grads.get(name) is not None:
+            return torch_grads[name]
+    raise KeyError(f"{fn}: needs the gradient of 'bias_ih' or 'bias_hh', got keys {sorted(torch_grads)}")
+
+
 def _with_output_layer(params, weight, bias, weight_name):
     if weight is not None:
         params[weight_name] = np.array(weight)
@@ -46,27 +72,45 @@ def _with_output_layer(params, weight, bias, weight_name):
     return params
 
 
-def lstm_params_to_torch(parameters):
+def _lstm_to_torch(blocks, n_a):
+    """Stack per-gate classic ``(W, b)`` blocks (dict gate -> pair) into PyTorch's rows."""
+    weights = [blocks[gate][0] for gate in _LSTM_GATES_TORCH_ORDER]
+    return {
+        "weight_ih": np.concatenate([w[:, n_a:] for w in weights]),
+        "weight_hh": np.concatenate([w[:, :n_a] for w in weights]),
+    }, np.concatenate([blocks[gate][1][:, 0] for gate in _LSTM_GATES_TORCH_ORDER])
+
+
+def _lstm_from_torch(weight_ih, weight_hh, bias, prefix):
+    """Per-gate classic dict (``{prefix}W{g}``, ``{prefix}b{g}``, order f, i, c, o) from PyTorch rows."""
+    H = weight_hh.shape[1]
+    rows = {gate: slice(k * H, (k + 1) * H) for k, gate in enumerate(_LSTM_GATES_TORCH_ORDER)}
+    out = {}
+    for gate in "fico":
+        out[prefix + "W" + gate] = np.concatenate([weight_hh[rows[gate]], weight_ih[rows[gate]]], axis=1)
+        out[prefix + "b" + gate] = bias[rows[gate], None].copy()
+    return out
+
+
+def lstm_params_to_torch(parameters, bias_hh=None):
     """Classic LSTM dict to PyTorch-layout arrays (``Wy``, ``by`` are dropped).
 
     Parameters
     ----------
     parameters : dict with ``Wf, Wi, Wc, Wo (n_a, n_a + n_x)``, ``bf, bi, bc, bo (n_a, 1)``
+    bias_hh : ndarray (4n_a,), optional
+        The ``bias_hh`` to keep; ``bias_ih`` is then the classic bias minus it. By default
+        ``bias_hh`` is zero and the whole bias goes to ``bias_ih``.
 
     Returns
     -------
     dict with ``weight_ih (4n_a, n_x)``, ``weight_hh (4n_a, n_a)``, ``bias_ih (4n_a,)`` and
-    ``bias_hh (4n_a,)`` (zeros), gate rows ordered ``i, f, g, o``.
+    ``bias_hh (4n_a,)``, gate rows ordered ``i, f, g, o``.
     """
     n_a = parameters["Wf"].shape[0]
-    weights = [parameters["W" + gate] for gate in _LSTM_GATES_TORCH_ORDER]
-    bias_ih = np.concatenate([parameters["b" + gate][:, 0] for gate in _LSTM_GATES_TORCH_ORDER])
-    return {
-        "weight_ih": np.concatenate([w[:, n_a:] for w in weights]),
-        "weight_hh": np.concatenate([w[:, :n_a] for w in weights]),
-        "bias_ih": bias_ih,
-        "bias_hh": np.zeros_like(bias_ih),
-    }
+    weights, bias = _lstm_to_torch({g: (parameters["W" + g], parameters["b" + g]) for g in "fico"}, n_a)
+    weights["bias_ih"], weights["bias_hh"] = _split_bias(bias, bias_hh, "lstm_params_to_torch")
+    return weights
 
 
 def lstm_params_from_torch(torch_params, Wy=None, by=None):
@@ -82,40 +126,65 @@ def lstm_params_from_torch(torch_params, Wy=None, by=None):
 
     Returns
     -------
-    dict with ``Wf, bf, Wi, bi, Wc, bc, Wo, bo`` (``Wg (H, H + D)``, ``bg (H, 1)``), then
-    ``Wy, by`` if given.
+    dict with ``Wf, bf, Wi, bi, Wc, bc, Wo, bo`` (``Wg (H, H + D)``, ``bg = bias_ih + bias_hh``
+    rows of gate ``g``, ``(H, 1)``), then ``Wy, by`` if given.
     """
     weight_ih, weight_hh = torch_params["weight_ih"], torch_params["weight_hh"]
-    H = weight_hh.shape[1]
-    bias = _summed_bias(torch_params, 4 * H, np.result_type(weight_ih, weight_hh))
-    blocks = {gate: slice(k * H, (k + 1) * H) for k, gate in enumerate(_LSTM_GATES_TORCH_ORDER)}
-    params = {}
-    for gate in "fico":
-        rows = blocks[gate]
-        params["W" + gate] = np.concatenate([weight_hh[rows], weight_ih[rows]], axis=1)
-        params["b" + gate] = bias[rows, None].copy()
-    return _with_output_layer(params, Wy, by, "Wy")
+    bias = _summed_bias(torch_params, weight_ih.shape[0], np.result_type(weight_ih, weight_hh))
+    return _with_output_layer(_lstm_from_torch(weight_ih, weight_hh, bias, ""), Wy, by, "Wy")
 
 
-def rnn_params_to_torch(parameters):
+def lstm_grads_to_torch(gradients):
+    """Classic LSTM gradients to PyTorch-layout gradients.
+
+    Parameters
+    ----------
+    gradients : dict with ``dWf, dWi, dWc, dWo (n_a, n_a + n_x)``, ``dbf, dbi, dbc, dbo (n_a, 1)``
+        (other keys, such as ``dx`` and ``da0``, are ignored)
+
+    Returns
+    -------
+    dict with ``weight_ih (4n_a, n_x)``, ``weight_hh (4n_a, n_a)`` and ``bias_ih``, ``bias_hh``
+    ``(4n_a,)``, both equal to the stacked ``db``: PyTorch adds the two biases, so each receives
+    the whole bias gradient.
+    """
+    n_a = gradients["dWf"].shape[0]
+    grads, bias = _lstm_to_torch({g: (gradients["dW" + g], gradients["db" + g]) for g in "fico"}, n_a)
+    grads["bias_ih"], grads["bias_hh"] = bias, bias.copy()
+    return grads
+
+
+def lstm_grads_from_torch(torch_grads):
+    """PyTorch-layout LSTM gradients to classic ones: ``dWf, dbf, dWi, dbi, dWc, dbc, dWo, dbo``.
+
+    Parameters
+    ----------
+    torch_grads : dict with ``weight_ih (4H, D)``, ``weight_hh (4H, H)`` and ``bias_ih`` or
+        ``bias_hh (4H,)``: the gradient of either bias is the gradient of the classic bias
+        (``bias_ih``'s is read when both are given).
+    """
+    return _lstm_from_torch(torch_grads["weight_ih"], torch_grads["weight_hh"],
+                            _bias_grad(torch_grads, "lstm_grads_from_torch"), "d")
+
+
+def rnn_params_to_torch(parameters, bias_hh=None):
     """Classic RNN dict to PyTorch-layout arrays (``Wya``, ``by`` are dropped).
 
     Parameters
     ----------
     parameters : dict with ``Wax (n_a, n_x)``, ``Waa (n_a, n_a)``, ``ba (n_a, 1)``
+    bias_hh : ndarray (n_a,), optional
+        The ``bias_hh`` to keep; ``bias_ih`` is then ``ba`` minus it. By default ``bias_hh`` is
+        zero and ``bias_ih = ba``.
 
     Returns
     -------
     dict with ``weight_ih (n_a, n_x)``, ``weight_hh (n_a, n_a)``, ``bias_ih (n_a,)``,
-    ``bias_hh (n_a,)`` (zeros).
+    ``bias_hh (n_a,)``.
     """
-    bias_ih = parameters["ba"][:, 0].copy()
-    return {
-        "weight_ih": parameters["Wax"].copy(),
-        "weight_hh": parameters["Waa"].copy(),
-        "bias_ih": bias_ih,
-        "bias_hh": np.zeros_like(bias_ih),
-    }
+    bias_ih, bias_hh = _split_bias(parameters["ba"][:, 0].copy(), bias_hh, "rnn_params_to_torch")
+    return {"weight_ih": parameters["Wax"].copy(), "weight_hh": parameters["Waa"].copy(),
+            "bias_ih": bias_ih, "bias_hh": bias_hh}
 
 
 def rnn_params_from_torch(torch_params, Wya=None, by=None):
@@ -131,12 +200,36 @@ def rnn_params_from_torch(torch_params, Wya=None, by=None):
 
     Returns
     -------
-    dict with ``Wax (H, D)``, ``Waa (H, H)``, ``ba (H, 1)``, then ``Wya, by`` if given.
+    dict with ``Wax (H, D)``, ``Waa (H, H)``, ``ba = bias_ih + bias_hh (H, 1)``, then ``Wya, by``
+    if given.
     """
     weight_ih, weight_hh = torch_params["weight_ih"], torch_params["weight_hh"]
     bias = _summed_bias(torch_params, weight_hh.shape[0], np.result_type(weight_ih, weight_hh))
     params = {"Wax": weight_ih.copy(), "Waa": weight_hh.copy(), "ba": bias[:, None].copy()}
     return _with_output_layer(params, Wya, by, "Wya")
+
+
+def rnn_grads_to_torch(gradients):
+    """Classic RNN gradients ``dWax, dWaa, dba`` to PyTorch-layout ones.
+
+    Returns ``weight_ih (n_a, n_x)``, ``weight_hh (n_a, n_a)`` and ``bias_ih``, ``bias_hh (n_a,)``,
+    both equal to ``dba``: PyTorch adds the two biases, so each receives the whole gradient.
+    Other keys of `gradients` (``dx``, ``da0``) are ignored.
+    """
+    bias = gradients["dba"][:, 0].copy()
+    return {"weight_ih": gradients["dWax"].copy(), "weight_hh": gradients["dWaa"].copy(),
+            "bias_ih": bias, "bias_hh": bias.copy()}
+
+
+def rnn_grads_from_torch(torch_grads):
+    """PyTorch-layout RNN gradients to classic ``dWax, dWaa, dba``.
+
+    ``dba`` is the gradient of ``bias_ih`` (or of ``bias_hh`` when only it is given; the two are
+    equal for any loss).
+    """
+    bias = _bias_grad(torch_grads, "rnn_grads_from_torch")
+    return {"dWax": torch_grads["weight_ih"].copy(), "dWaa": torch_grads["weight_hh"].copy(),
+            "dba": bias[:, None].copy()}
 
 
 def sequence_to_torch(x):

@@ -18,8 +18,8 @@ from ..engine import ShapeError, Tensor
 from ..ops import LogSoftmax, Softmax
 from ..random import default_generator
 
-__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss",
-           "mse_loss"]
+__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
+           "nll_loss", "mse_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -140,6 +140,67 @@ def dropout(x, p: float = 0.5, training: bool = True, *, generator: np.random.Ge
     rng = generator if generator is not None else default_generator()
     keep = rng.random(x.shape) >= p
     return x * (keep / (1 - p)).astype(x.dtype)
+
+
+def normalized_shape_tuple(normalized_shape, owner: str) -> tuple:
+    """`normalized_shape` (an int or a sequence of them) as a non-empty tuple of positive ints."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{owner}: normalized_shape must be an int or a sequence of ints, "
+                        f"got {type(normalized_shape).__name__}") from None
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in shape):
+        raise TypeError(f"{owner}: normalized_shape must hold ints, got {normalized_shape!r}")
+    if not shape or any(n < 1 for n in shape):
+        raise ValueError(f"{owner}: normalized_shape must have at least one dimension, all positive, "
+                         f"got {normalized_shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dimensions, then scale and shift (Ba et al. 2016)::
+
+        y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias
+
+    with the mean and the biased variance (divided by n, as PyTorch) over the last
+    ``len(normalized_shape)`` dimensions. Composed from ops, so the gradient comes from the graph.
+
+    Parameters
+    ----------
+    input : Tensor of shape ``(*, *normalized_shape)``
+    normalized_shape : int or sequence of int
+    weight, bias : Tensor of shape `normalized_shape`, optional
+    eps : float
+        Added to the variance, for stability.
+
+    Returns
+    -------
+    Tensor of the shape and dtype of `input`.
+
+    Examples
+    --------
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> y = layer_norm(tl.Tensor([[1.0, 2.0, 3.0]]), 3)
+    >>> np.round(y.data, 4)
+    array([[-1.2247,  0.    ,  1.2247]])
+    """
+    shape = normalized_shape_tuple(normalized_shape, "layer_norm")
+    x = _float_tensor(input, "layer_norm")
+    if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
+        raise ShapeError(f"layer_norm: given normalized_shape={list(shape)}, expected input with shape "
+                         f"(*, {', '.join(map(str, shape))}), got {x.shape}")
+    for name, parameter in (("weight", weight), ("bias", bias)):
+        if parameter is not None and tuple(np.shape(parameter)) != shape:
+            raise ShapeError(f"layer_norm: {name} of shape {tuple(np.shape(parameter))} does not match "
+                             f"normalized_shape {shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    variance = (centred * centred).mean(axis=axes, keepdims=True)
+    y = centred * (variance + eps) ** -0.5
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:

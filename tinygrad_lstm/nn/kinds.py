@@ -65,13 +65,15 @@ class RecurrentKind:
     sequence : callable or None
         Builds a sequence module, ``sequence(input_size, hidden_size, num_layers=,
         bidirectional=, dtype=)``, called as ``module(x (T, B, D)) -> (output, final_state)``:
-        the class for the built-in kinds (`tl.nn.LSTM`). None: `tl.nn.Recurrent` around one cell.
+        the class for the built-in kinds (`tl.nn.LSTM`). None: `tl.nn.Recurrent` stacking
+        cells of this kind.
     gates : tuple of str
         The gates, in the order of the rows of ``weight_ih`` (LSTM ``i, f, g, o``).
     states : tuple of str
         The parts of the state, output first (LSTM ``h, c``).
     manual : FusedReference or None
-        The hand-written BPTT of one layer, for `compare_gradients` and the benchmark.
+        The hand-written BPTT of one layer, for `compare_gradients` and the benchmark, on
+        parameters named as PyTorch's (``weight_ih``, ..., ``weight_ih_l0`` when stacked).
     torch_name : str or None
         The PyTorch twin: ``torch.nn.<torch_name>`` for the sequence module and
         ``torch.nn.<torch_name>Cell`` for the cell, with the same parameter names.
@@ -106,11 +108,9 @@ class RecurrentKind:
         if self.sequence is not None:
             return self.sequence(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
                                  dtype=dtype)
-        if num_layers != 1 or bidirectional:
-            raise ValueError(f"{self.name}: tl.nn.Recurrent runs one layer in one direction; register the kind "
-                             f"with a sequence= factory for num_layers={num_layers}, bidirectional={bidirectional}")
-        from . import Recurrent  # the package's, wherever it lives
-        return Recurrent(self.make_cell(input_size, hidden_size, dtype))
+        from .recurrent import Recurrent
+        return Recurrent(lambda size: self.make_cell(size, hidden_size, dtype), num_layers=num_layers,
+                         bidirectional=bidirectional, input_size=input_size)
 
     def make_cell(self, input_size: int, hidden_size: int, dtype=np.float32, **options) -> Module:
         """A fresh cell of this kind in `dtype`; `options` as the record's `options` name them."""
@@ -127,7 +127,7 @@ def register_kind(name: str, cell: type, *, sequence: Callable | None = None, ga
 
     The arguments are the fields of `RecurrentKind`. A kind without `manual` is compared
     with central differences only (and PyTorch when it has a `torch_name`) and benchmarked
-    without a reference; a kind without `sequence` runs as ``tl.nn.Recurrent(cell)``.
+    without a reference; a kind without `sequence` runs its cells in a `tl.nn.Recurrent`.
 
     Raises
     ------
@@ -244,10 +244,10 @@ def kind_of(module) -> RecurrentKind | None:
     """The registered kind `module` is an instance of, or None.
 
     A module is of a kind when its class is exactly the kind's sequence class or cell class
-    (subclasses may change the math), or when it is a `tl.nn.Recurrent` around such a cell.
+    (subclasses may change the math), or when it is a `tl.nn.Recurrent` of such cells.
     """
-    from . import Recurrent
-    wrapped = type(getattr(module, "cell", None)) if type(module) is Recurrent else None
+    from .recurrent import Recurrent
+    wrapped = type(module.cells[0][0]) if type(module) is Recurrent else None
     for kind in _REGISTRY.values():
         if wrapped is not None:
             if wrapped is kind.cell:

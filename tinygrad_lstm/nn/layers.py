@@ -18,9 +18,9 @@ def uniform_parameter(shape: tuple, bound: float, dtype: np.dtype) -> Parameter:
     return Parameter(default_generator().uniform(-bound, bound, shape), dtype=dtype)
 
 
-def check_probability(p, owner: str) -> float:
+def check_probability(p, owner: str, what: str = "dropout probability") -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 <= p <= 1:
-        raise ValueError(f"{owner}: dropout probability must be a number in [0, 1], got {p!r}")
+        raise ValueError(f"{owner}: {what} must be a number in [0, 1], got {p!r}")
     return float(p)
 
 

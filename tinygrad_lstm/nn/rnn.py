@@ -25,6 +25,7 @@ from ..ops import addmm, concat, stack
 from . import functional
 from .layers import check_probability, uniform_parameter
 from .module import Module, as_input, check_float_dtype, check_size
+from .recurrent import NO_SEQUENCE, Recurrent, length_masks, masked_step  # Recurrent: its old home still imports
 
 __all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
            "RNNBase", "Recurrent", "detach_state"]
@@ -83,14 +84,16 @@ def gru_step(input_rz: Tensor, input_n: Tensor, h: Tensor, weight_hh_t: Tensor, 
 
 # --------------------------------------------------------------------------- cells
 class RNNCellBase(Module):
-    """Parameters shared by the cells: ``weight_ih (G*H, D)``, ``weight_hh (G*H, H)``,
-    ``bias_ih``, ``bias_hh (G*H,)``, all U(-1/sqrt(H), 1/sqrt(H)); G is `num_gates`.
+    """Parameters shared by the cells: ``weight_ih (G*H, D)``, ``weight_hh (G*H, H)`` and the
+    biases named in `bias_names` (``bias_ih``, ``bias_hh``), each ``(G*H,)``, all
+    U(-1/sqrt(H), 1/sqrt(H)); G is `num_gates`.
 
     A cell follows the `Recurrent` protocol: ``forward(x, state=None) -> new state`` and
     ``init_state(batch_size) -> zero state``.
     """
 
     num_gates = 1
+    bias_names = ("bias_ih", "bias_hh")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32):
         super().__init__()
@@ -102,8 +105,8 @@ class RNNCellBase(Module):
         rows, bound = self.num_gates * self.hidden_size, 1 / math.sqrt(self.hidden_size)
         self.weight_ih = uniform_parameter((rows, self.input_size), bound, self.dtype)
         self.weight_hh = uniform_parameter((rows, self.hidden_size), bound, self.dtype)
-        self.bias_ih = uniform_parameter((rows,), bound, self.dtype) if bias else None
-        self.bias_hh = uniform_parameter((rows,), bound, self.dtype) if bias else None
+        for name in self.bias_names:
+            setattr(self, name, uniform_parameter((rows,), bound, self.dtype) if bias else None)
 
     def init_state(self, batch_size: int | None = None):
         """Zeros ``(batch_size, H)``, or ``(H,)`` for None (unbatched); a pair for the LSTM."""
@@ -382,21 +385,14 @@ class RNNBase(Module):
         zeros = None
         for t in (reversed(range(steps)) if reverse else range(steps)):
             mask = None if masks is None else masks[t]
-            if mask is _NONE_VALID:
+            if mask is NO_SEQUENCE:
                 # No sequence has step t: the state carries over, the output is zero.
                 if zeros is None:
                     zeros = Tensor._wrap(np.zeros(state[0].shape, self.dtype), None, 0)
                 outputs[t] = zeros
                 continue
             with name_scope(f"t={t}"):
-                new_state = self._step(step_inputs[t], state, constants)
-                if mask is None:
-                    state = new_state
-                    outputs[t] = new_state[0]
-                else:
-                    # Sequences past their length keep their state and output zeros.
-                    state = tuple(old + mask * (new - old) for old, new in zip(state, new_state))
-                    outputs[t] = new_state[0] * mask
+                state, outputs[t] = masked_step(state, self._step(step_inputs[t], state, constants), mask)
         return stack(outputs, axis=0), state
 
     @property
@@ -443,28 +439,10 @@ class RNNBase(Module):
         return list(zip(*per_layer))
 
     def _masks(self, lengths, steps: int, batch: int, batched: bool):
-        """Per step: None (all sequences valid), `_NONE_VALID`, or a ``(B, 1)`` 0/1 mask."""
-        if lengths is None:
-            return None
-        name = type(self).__name__
-        if not batched:
-            raise ValueError(f"{name}: lengths needs a batched input (3 dimensions)")
-        lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
-        if lengths.shape != (batch,) or lengths.dtype.kind not in "iu":
-            raise ValueError(f"{name}: lengths must be {batch} integers (one per sequence), "
-                             f"got shape {lengths.shape} and dtype {lengths.dtype}")
-        if lengths.min() < 1 or lengths.max() > steps:
-            raise ValueError(f"{name}: lengths must be in [1, {steps}], got {lengths.tolist()}")
-        masks = []
-        for t in range(steps):
-            valid = t < lengths
-            if valid.all():
-                masks.append(None)
-            elif not valid.any():
-                masks.append(_NONE_VALID)
-            else:
-                masks.append(valid.astype(self.dtype)[:, None])
-        return masks
+        """Per step: None (all sequences valid), `NO_SEQUENCE`, or a ``(B, 1)`` 0/1 mask."""
+        if lengths is not None and not batched:
+            raise ValueError(f"{type(self).__name__}: lengths needs a batched input (3 dimensions)")
+        return length_masks(lengths, steps, batch, self.dtype, type(self).__name__)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -485,9 +463,6 @@ class RNNBase(Module):
         if self.dtype != np.float32:
             text += f", dtype={self.dtype}"
         return text
-
-
-_NONE_VALID = object()  # a mask marker: no sequence of the batch has this step
 
 
 def _combined_bias(bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor | None:
@@ -625,70 +600,6 @@ class GRU(RNNBase):
         input_rz, input_n = step_input
         weight_hh_t, bias_hh = constants
         return (gru_step(input_rz, input_n, state[0], weight_hh_t, bias_hh),)
-
-
-# --------------------------------------------------------------------------- custom cells
-class Recurrent(Module):
-    """Unroll any cell over a sequence: ``(outputs, final_state) = Recurrent(cell)(x, state=None)``.
-
-    The cell is a `Module` with ``forward(x_t, state) -> new_state`` and
-    ``init_state(batch_size) -> state``, where ``state`` is a Tensor or a tuple of Tensors
-    whose first element is the cell's output ``(B, H)``. The built-in cells follow this
-    protocol. Step ``t`` runs in name scope ``t=<t>`` and the cell inside it in its own
-    (``recurrent/t=3/cell``).
-
-    Parameters
-    ----------
-    cell : Module
-    batch_first : bool
-        ``x`` is ``(B, T, D)`` instead of ``(T, B, D)``; `outputs` follows.
-
-    Returns ``outputs`` ``(T, B, H)`` (the first state element of every step, stacked) and
-    the final state. For truncated BPTT, pass the final state through `detach_state`
-    before feeding it to the next chunk.
-
-    Examples
-    --------
-    >>> import tinygrad_lstm as tl
-    >>> rnn = tl.nn.Recurrent(tl.nn.LSTMCell(4, 8))
-    >>> outputs, (h, c) = rnn(tl.randn(5, 3, 4, dtype="float32"))
-    >>> outputs.shape, h.shape
-    ((5, 3, 8), (3, 8))
-    """
-
-    def __init__(self, cell: Module, batch_first: bool = False):
-        super().__init__()
-        if not isinstance(cell, Module):
-            raise TypeError(f"Recurrent: cell must be a Module, got {type(cell).__name__}")
-        if not callable(getattr(cell, "init_state", None)):
-            raise TypeError(f"Recurrent: cell {type(cell).__name__} has no init_state(batch_size) method")
-        self.cell = cell
-        self.batch_first = bool(batch_first)
-
-    def forward(self, x, state=None) -> tuple:
-        """``x`` ``(T, B, D)`` (``(B, T, D)`` batch-first) and the cell's state -> ``(outputs, final_state)``.
-
-        A `state` of None starts from ``cell.init_state(B)``.
-        """
-        dtype = getattr(self.cell, "dtype", None)
-        x = as_input(x, dtype, "Recurrent") if dtype is not None else (x if isinstance(x, Tensor) else Tensor(x))
-        if x.ndim != 3:
-            layout = "(B, T, D)" if self.batch_first else "(T, B, D)"
-            raise ValueError(f"Recurrent: expected input with 3 dimensions {layout}, got shape {x.shape}")
-        time_axis = 1 if self.batch_first else 0
-        if x.shape[time_axis] == 0:
-            raise ValueError(f"Recurrent: the input has no time steps (shape {x.shape})")
-        if state is None:
-            state = self.cell.init_state(x.shape[1 - time_axis])
-        outputs = []
-        for t, x_t in enumerate(x.unbind(time_axis)):
-            with name_scope(f"t={t}"):
-                state = self.cell(x_t, state)
-            outputs.append(state[0] if isinstance(state, tuple) else state)
-        return stack(outputs, axis=time_axis), state
-
-    def extra_repr(self) -> str:
-        return "batch_first=True" if self.batch_first else ""
 
 
 def detach_state(state):

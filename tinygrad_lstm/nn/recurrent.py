@@ -1,0 +1,427 @@
+"""`Recurrent`: any cell unrolled over sequences, stacked in layers and directions.
+
+The cell protocol, checked by `check_cell` when a `Recurrent` is built: a `Module` with
+``forward(x_t, state) -> state`` and ``init_state(batch_size) -> state``, where the state is
+a Tensor or a tuple of Tensors whose first element is the output ``h_t`` ``(B, H)``, and the
+attributes ``input_size`` (D) and ``hidden_size`` (H). The built-in cells follow it.
+
+Variable lengths go through `length_masks` and `masked_step`, shared with the built-in
+sequence modules (`tl.nn.LSTM` ...), so ``lengths=`` means the same everywhere.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import warnings
+
+import numpy as np
+
+from ..engine import Tensor, name_scope
+from ..ops import concat, stack
+from ..random import default_generator
+from . import functional
+from .layers import check_probability
+from .module import Module, as_input, check_size
+
+__all__ = ["Recurrent", "check_cell", "length_masks", "masked_step", "NO_SEQUENCE"]
+
+NO_SEQUENCE = object()  # a step mask meaning: no sequence of the batch has this step
+
+
+def length_masks(lengths, steps: int, batch: int, dtype, owner: str) -> list | None:
+    """Per step: None (every sequence has it), `NO_SEQUENCE`, or a ``(B, 1)`` 0/1 mask of `dtype`.
+
+    `lengths` is ``(B,)`` integers in ``[1, steps]``, or None (all sequences full length).
+    """
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if lengths.shape != (batch,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{owner}: lengths must be {batch} integers (one per sequence), "
+                         f"got shape {lengths.shape} and dtype {lengths.dtype}")
+    if lengths.min() < 1 or lengths.max() > steps:
+        raise ValueError(f"{owner}: lengths must be in [1, {steps}], got {lengths.tolist()}")
+    masks = []
+    for t in range(steps):
+        valid = t < lengths
+        if valid.all():
+            masks.append(None)
+        elif not valid.any():
+            masks.append(NO_SEQUENCE)
+        else:
+            masks.append(valid.astype(dtype)[:, None])
+    return masks
+
+
+def masked_step(state: tuple, new_state: tuple, mask) -> tuple:
+    """``(state, output)`` after one step; with a ``(B, 1)`` `mask`, the sequences past their
+    length keep their state and output zeros."""
+    if mask is None:
+        return new_state, new_state[0]
+    return tuple(old + mask * (new - old) for old, new in zip(state, new_state)), new_state[0] * mask
+
+
+def check_cell(cell, owner: str = "Recurrent") -> Module:
+    """`cell` if it follows the cell protocol, else a TypeError naming what it lacks."""
+    if not isinstance(cell, Module):
+        raise TypeError(f"{owner}: a cell must be a tl.nn.Module, got {type(cell).__name__}")
+    missing = []
+    if type(cell).forward is Module.forward:
+        missing.append("forward(x_t, state)")
+    if not callable(getattr(cell, "init_state", None)):
+        missing.append("init_state(batch_size)")
+    for name in ("hidden_size", "input_size"):
+        value = getattr(cell, name, None)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            missing.append(f"{name} (a positive int)")
+    if missing:
+        raise TypeError(f"{owner}: cell {type(cell).__name__} lacks {', '.join(missing)}; a cell needs "
+                        f"forward(x_t, state) -> state, init_state(batch_size) -> state, and the attributes "
+                        f"input_size and hidden_size")
+    return cell
+
+
+def _parts(state) -> tuple:
+    """A state as a tuple of tensors, output first."""
+    return tuple(state) if isinstance(state, (tuple, list)) else (state,)
+
+
+def _suffix(layer: int, direction: int) -> str:
+    """PyTorch's parameter-name suffix: ``_l0``, ``_l0_reverse``, ``_l1`` ..."""
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
+def _rebuild(cell: Module, input_size: int) -> Module:
+    """A new cell of `cell`'s class for `input_size` inputs, with fresh parameters.
+
+    As ``sklearn.base.clone``: every other constructor argument is read from the cell's
+    attribute of the same name, or left at its default.
+    """
+    cls = type(cell)
+    hint = (f"pass a factory instead, e.g. Recurrent(lambda input_size: {cls.__name__}(input_size, ...), "
+            f"input_size=...)")
+    parameters = inspect.signature(cls).parameters
+    if "input_size" not in parameters:
+        raise TypeError(f"Recurrent: cannot build more {cls.__name__} cells: its constructor has no input_size "
+                        f"argument; {hint}")
+    arguments = {}
+    for name, parameter in parameters.items():
+        if name == "input_size" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        value = getattr(cell, name, parameter.default)
+        if isinstance(parameter.default, bool) and (value is None or isinstance(value, Tensor)):
+            value = value is not None  # a switch stored as what it switches on: bias=True -> the bias parameter
+        if value is parameter.empty:
+            raise TypeError(f"Recurrent: cannot build more {cls.__name__} cells: the constructor argument {name!r} "
+                            f"is not an attribute of the cell; {hint}")
+        arguments[name] = value
+    return cls(input_size=input_size, **arguments)
+
+
+class Recurrent(Module):
+    """Unroll any cell over a sequence, in layers and directions:
+    ``(output, final_state) = Recurrent(cell)(x, state=None, lengths=None)``.
+
+    Parameters
+    ----------
+    cell : Module, or a factory ``input_size -> cell``
+        A cell following the protocol of this module (see `check_cell`): the first layer's
+        forward cell, the others being new cells of its class built with the same
+        constructor arguments and fresh parameters. Or a factory such as
+        ``lambda input_size: tl.nn.LSTMCell(input_size, 8)``, called once per layer and
+        direction; it needs `input_size`.
+    num_layers : int
+        Layer ``k > 0`` reads the outputs of layer ``k - 1`` (both directions concatenated).
+    bidirectional : bool
+        A second cell per layer reads the sequence backwards.
+    batch_first : bool
+        ``x`` and ``output`` are ``(B, T, ...)`` instead of ``(T, B, ...)``.
+    dropout : float
+        In training, dropout on the outputs of every layer but the last (as `tl.nn.LSTM`).
+    variational_dropout : float
+        In training, dropout with one mask per sequence, the same at every step, on each
+        layer's input ``x_t`` and on the recurrent output ``h_{t-1}`` fed back to the cell
+        (Gal & Ghahramani 2016); other state elements (an LSTM's ``c``) are not dropped.
+    zoneout : float
+        Each state unit keeps its previous value with this probability: in training a new
+        random mask at every step, in evaluation the expectation
+        ``p * previous + (1 - p) * new`` (Krueger et al. 2017). The output is the zoned state.
+    input_size : int, optional
+        The number of input features; needed with a factory.
+
+    With one layer and one direction (the defaults) the cell is the child ``cell``: parameters
+    ``cell.weight_ih`` ..., state shapes the cell's own. Otherwise the parameters take
+    PyTorch's suffixes: a cell parameter ``weight_ih`` becomes ``weight_ih_l0``,
+    ``weight_ih_l0_reverse``, ``weight_ih_l1`` ..., a cell submodule ``ln_ih`` becomes
+    ``ln_ih_l0`` (so ``ln_ih.weight`` becomes ``ln_ih_l0.weight``), and each state element is
+    stacked to ``(num_layers * num_directions, B, size)`` in the order l0, l0_reverse, l1 ...
+    With built-in cells the names, state dicts and results are those of `tl.nn.LSTM` /
+    `GRU` / `RNN` (and PyTorch's). These suffixed attributes own the parameters; the cells in
+    `cells` compute with them, rebound at every call.
+
+    Random masks come from the global generator, so ``tl.manual_seed`` makes them repeatable.
+    Step ``t`` runs in name scope ``t=<t>`` (under ``l0``, ``l0_reverse`` ... when stacked),
+    the cell inside it in its own (``recurrent/t=3/cell``). For truncated BPTT, pass the final
+    state through `detach_state` before feeding it to the next chunk.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> rnn = tl.nn.Recurrent(tl.nn.LSTMCell(4, 8))
+    >>> output, (h, c) = rnn(tl.randn(5, 3, 4, dtype="float32"))
+    >>> output.shape, h.shape
+    ((5, 3, 8), (3, 8))
+    >>> deep = tl.nn.Recurrent(tl.nn.PeepholeLSTMCell(4, 8), num_layers=2, bidirectional=True)
+    >>> output, (h_n, c_n) = deep(tl.randn(5, 3, 4, dtype="float32"), lengths=[5, 2, 4])
+    >>> output.shape, h_n.shape
+    ((5, 3, 16), (4, 3, 8))
+    """
+
+    def __init__(self, cell, num_layers: int = 1, bidirectional: bool = False, batch_first: bool = False,
+                 dropout: float = 0.0, variational_dropout: float = 0.0, zoneout: float = 0.0, *,
+                 input_size: int | None = None):
+        super().__init__()
+        self.num_layers = check_size(num_layers, "num_layers", "Recurrent")
+        self.bidirectional = bool(bidirectional)
+        self.batch_first = bool(batch_first)
+        self.dropout = check_probability(dropout, "Recurrent")
+        self.variational_dropout = check_probability(variational_dropout, "Recurrent", "variational_dropout")
+        self.zoneout = check_probability(zoneout, "Recurrent", "zoneout")
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(f"Recurrent: dropout={self.dropout} acts between layers and has no effect with "
+                          f"num_layers=1", stacklevel=2)
+        cells = self._build(cell, input_size)
+        first = cells[0][0]
+        self.input_size, self.hidden_size = int(first.input_size), int(first.hidden_size)
+        self.dtype = np.dtype(first.dtype) if getattr(first, "dtype", None) is not None else None
+        self._stacked = self.num_layers > 1 or self.bidirectional
+        if not self._stacked:
+            self.cell = first
+            return
+        object.__setattr__(self, "_cells", cells)  # not children: their parameters are registered below
+        for layer, directions in enumerate(cells):
+            for direction, member in enumerate(directions):
+                for name, value in [*member.named_parameters(recurse=False), *member.named_children()]:
+                    setattr(self, name + _suffix(layer, direction), value)
+
+    def _build(self, cell, input_size) -> list:
+        """``cells[layer][direction]``, checked against the protocol and the sizes they must have."""
+        if isinstance(cell, Module):
+            check_cell(cell)
+            if input_size is not None and input_size != cell.input_size:
+                raise ValueError(f"Recurrent: input_size={input_size} differs from the cell's input_size="
+                                 f"{cell.input_size}")
+            given, factory = cell, (lambda size: _rebuild(cell, size))
+        elif callable(cell):
+            if input_size is None:
+                raise TypeError("Recurrent: a cell factory needs input_size=, the number of input features, "
+                                "e.g. Recurrent(lambda input_size: tl.nn.LSTMCell(input_size, 8), input_size=4)")
+            given, factory = None, cell
+            input_size = check_size(input_size, "input_size", "Recurrent")
+        else:
+            raise TypeError(f"Recurrent: expected a cell (a tl.nn.Module) or a factory input_size -> cell, "
+                            f"got {type(cell).__name__}")
+        cells, hidden_size = [], None
+        for layer in range(self.num_layers):
+            if layer == 0:
+                size = input_size if given is None else given.input_size
+            else:
+                size = self.num_directions * hidden_size
+            directions = []
+            for direction in range(self.num_directions):
+                member = given if given is not None and (layer, direction) == (0, 0) else check_cell(factory(size))
+                if member.input_size != size:
+                    raise ValueError(f"Recurrent: the cell of layer {layer} needs input_size={size}, "
+                                     f"the factory made one with input_size={member.input_size}")
+                hidden_size = hidden_size or member.hidden_size
+                if member.hidden_size != hidden_size:
+                    raise ValueError(f"Recurrent: all cells need the same hidden_size; layer {layer} has "
+                                     f"{member.hidden_size}, layer 0 has {hidden_size}")
+                directions.append(member)
+            cells.append(directions)
+        return cells
+
+    @property
+    def num_directions(self) -> int:
+        """2 when bidirectional, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def cells(self) -> tuple:
+        """The cell of each layer and direction: ``cells[layer][direction]``."""
+        return tuple(map(tuple, self._cells)) if self._stacked else ((self.cell,),)
+
+    def _bind_cells(self) -> None:
+        """Give each stacked cell this module's (suffixed) parameters and submodules, mode and dtype."""
+        for layer, directions in enumerate(self._cells):
+            for direction, member in enumerate(directions):
+                for registry in (member._parameters, member._modules):
+                    for name in registry:
+                        value = getattr(self, name + _suffix(layer, direction))
+                        registry[name] = value
+                        object.__setattr__(member, name, value)
+                object.__setattr__(member, "training", self.training)
+                if isinstance(member.__dict__.get("dtype"), np.dtype):
+                    object.__setattr__(member, "dtype", self.dtype)
+
+    def init_state(self, batch_size: int) -> Tensor | tuple:
+        """The zero state: the cell's own with one layer and direction, else each element
+        stacked to ``(num_layers * num_directions, batch_size, size)``."""
+        if not self._stacked:
+            return self.cell.init_state(batch_size)
+        self._bind_cells()
+        return _stack_states([member.init_state(batch_size) for directions in self._cells for member in directions])
+
+    def forward(self, x, state=None, lengths=None) -> tuple:
+        """Run every layer and direction over the sequence.
+
+        Parameters
+        ----------
+        x : Tensor or array_like
+            ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``.
+        state : Tensor or tuple of Tensors, optional
+            The initial state: the cell's own with one layer and direction, else each element
+            ``(num_layers * num_directions, B, size)``. `init_state` when omitted.
+        lengths : sequence of int, optional
+            ``(B,)`` valid steps per sequence, each in ``[1, T]``, as the built-in modules:
+            outputs past a sequence's length are zero, its final state is that of its last
+            valid step, and the reverse direction starts at its last valid step.
+
+        Returns
+        -------
+        output : Tensor
+            ``(T, B, num_directions * H)`` (``(B, T, ...)`` with ``batch_first``): the first
+            state element of every step, directions concatenated, of the last layer.
+        final_state : Tensor or tuple of Tensors
+            Shaped as `state`.
+        """
+        if self._stacked:
+            self._bind_cells()
+        cells = self.cells
+        dtype = getattr(cells[0][0], "dtype", None)
+        x = as_input(x, dtype, "Recurrent") if dtype is not None else (x if isinstance(x, Tensor) else Tensor(x))
+        layout = "(B, T, D)" if self.batch_first else "(T, B, D)"
+        if x.ndim != 3:
+            raise ValueError(f"Recurrent: expected input with 3 dimensions {layout}, got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"Recurrent: input size {x.shape[-1]} does not match input_size={self.input_size} "
+                             f"(input shape {x.shape})")
+        if self.batch_first:
+            x = x.transpose(1, 0, 2)
+        steps, batch, _ = x.shape
+        if steps == 0:
+            raise ValueError(f"Recurrent: the input has no time steps (shape {x.shape})")
+        masks = length_masks(lengths, steps, batch, x.dtype, "Recurrent")
+        initial = self._initial_states(state, batch, x.dtype)
+
+        layer_input, finals = x, []
+        for layer, directions in enumerate(cells):
+            outputs = []
+            for direction, member in enumerate(directions):
+                scope = name_scope(_suffix(layer, direction)[1:]) if self._stacked else contextlib.nullcontext()
+                with scope:
+                    output, final = self._run(member, layer_input, initial[layer * len(directions) + direction],
+                                              bool(direction), masks)
+                outputs.append(output)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else concat(outputs, axis=2)
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                layer_input = functional.dropout(layer_input, self.dropout)
+
+        output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+        return output, (_stack_states(finals) if self._stacked else finals[0])
+
+    def _initial_states(self, state, batch: int, dtype) -> list:
+        """One initial state per layer and direction, in the cells' own format."""
+        if not self._stacked:
+            return [self.cell.init_state(batch) if state is None else state]
+        if state is None:
+            return [member.init_state(batch) for directions in self._cells for member in directions]
+        template = self.init_state(batch)
+        expected = _parts(template)
+        if isinstance(template, tuple) != isinstance(state, (tuple, list)) or len(_parts(state)) != len(expected):
+            raise TypeError(f"Recurrent: the state must be {_describe(template)} like init_state(B), "
+                            f"got {_describe(state)}")
+        stacked = []
+        for k, (part, zeros) in enumerate(zip(_parts(state), expected)):
+            part = as_input(part, dtype, "Recurrent", f"state element {k}")
+            if part.shape != zeros.shape:
+                raise ValueError(f"Recurrent: expected state element {k} of shape {zeros.shape} "
+                                 f"(num_layers * num_directions, B, size), got {part.shape}")
+            stacked.append(part.unbind(0))
+        per_cell = list(zip(*stacked))
+        return per_cell if isinstance(template, tuple) else [parts[0] for parts in per_cell]
+
+    def _run(self, cell: Module, x: Tensor, state, reverse: bool, masks) -> tuple:
+        """One layer in one direction: ``(outputs (T, B, H), final state)``."""
+        tuple_state = isinstance(state, (tuple, list))
+        state = _parts(state)
+        steps, batch, features = x.shape
+        input_keep = state_keep = None
+        if self.training and self.variational_dropout > 0:
+            input_keep = _keep_mask((batch, features), self.variational_dropout, x.dtype)
+            state_keep = _keep_mask(state[0].shape, self.variational_dropout, x.dtype)
+        inputs = x.unbind(0)
+        outputs = [None] * steps
+        zeros = None
+        for t in (reversed(range(steps)) if reverse else range(steps)):
+            mask = None if masks is None else masks[t]
+            if mask is NO_SEQUENCE:
+                # No sequence has step t: the state carries over, the output is zero.
+                if zeros is None:
+                    zeros = Tensor._wrap(np.zeros(state[0].shape, state[0].dtype), None, 0)
+                outputs[t] = zeros
+                continue
+            with name_scope(f"t={t}"):
+                x_t = inputs[t] if input_keep is None else inputs[t] * input_keep
+                fed = state if state_keep is None else (state[0] * state_keep, *state[1:])
+                new_state = cell(x_t, fed if tuple_state else fed[0])
+                tuple_state = isinstance(new_state, (tuple, list))
+                new_state = _parts(new_state)
+                if self.zoneout > 0:
+                    new_state = self._zone(state, new_state)
+                state, outputs[t] = masked_step(state, new_state, mask)
+        return stack(outputs, axis=0), (tuple(state) if tuple_state else state[0])
+
+    def _zone(self, previous: tuple, new: tuple) -> tuple:
+        """Zoneout: each unit keeps its previous value with probability p (the expectation in evaluation)."""
+        p = self.zoneout
+        if not self.training:
+            return tuple(n + p * (old - n) for old, n in zip(previous, new))
+        zoned = []
+        for old, n in zip(previous, new):
+            keep = default_generator().random(old.shape) < p
+            zoned.append(old * keep.astype(old.dtype) + n * (~keep).astype(old.dtype))  # kept units exactly
+        return tuple(zoned)
+
+    def extra_repr(self) -> str:
+        options = [f"num_layers={self.num_layers}" if self.num_layers != 1 else "",
+                   "bidirectional=True" if self.bidirectional else "",
+                   "batch_first=True" if self.batch_first else "",
+                   f"dropout={self.dropout}" if self.dropout else "",
+                   f"variational_dropout={self.variational_dropout}" if self.variational_dropout else "",
+                   f"zoneout={self.zoneout}" if self.zoneout else ""]
+        if self._stacked:
+            first = self._cells[0][0]
+            options.insert(0, f"{type(first).__name__}({first.extra_repr()})")  # its submodules are listed below
+        return ", ".join(option for option in options if option)
+
+
+def _keep_mask(shape: tuple, p: float, dtype) -> np.ndarray:
+    """Inverted-dropout mask: 0 with probability p, else 1 / (1 - p)."""
+    if p == 1:
+        return np.zeros(shape, dtype)
+    return ((default_generator().random(shape) >= p) / (1 - p)).astype(dtype)
+
+
+def _stack_states(states: list):
+    """Per-cell states (Tensors or tuples) -> each element stacked along a new first axis."""
+    parts = [_parts(s) for s in states]
+    stacked = tuple(stack([p[k] for p in parts], axis=0) for k in range(len(parts[0])))
+    return stacked if isinstance(states[0], (tuple, list)) else stacked[0]
+
+
+def _describe(state) -> str:
+    if isinstance(state, (tuple, list)):
+        return f"a tuple of {len(state)}"
+    return "a Tensor" if isinstance(state, Tensor) else type(state).__name__
