@@ -83,3 +83,10 @@ def test_unknown_kinds_are_value_errors():
         adding.AddingModel("nope")
     with pytest.raises(ValueError, match="AddingModel: cell: cannot import 'no_such_module'"):
         adding.train("no_such_module:Cell", steps=1, progress=False)
+
+
+def test_the_old_list_of_cells_is_a_deprecated_alias_of_the_registry():
+    with pytest.warns(DeprecationWarning, match="adding.CELLS is deprecated"):
+        assert adding.CELLS == kinds.kind_names()
+    with pytest.raises(AttributeError, match="has no attribute 'NOPE'"):
+        adding.NOPE  # noqa: B018

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ from ..cli import add_cell_argument, positive_int
 from ..engine import Tensor, no_grad
 from ..nn import Linear, Module, Recurrent
 from ..nn.functional import mse_loss
-from ..nn.kinds import get_kind
+from ..nn.kinds import get_kind, kind_names
 from ..optim import Adam
 from ..random import manual_seed
 from .training import add_optimizer_arguments, check_counts, fit
@@ -34,6 +35,15 @@ __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", 
 
 BASELINE_MSE = 1 / 6  # predicting the mean: Var(u1 + u2) for two independent U(0, 1)
 SOLVED_MSE = 0.01
+
+
+def __getattr__(name: str):
+    """``CELLS``, the kind names this task took before the registry: now every kind of `tl.nn.kinds`."""
+    if name == "CELLS":
+        warnings.warn("tinygrad_lstm.tasks.adding.CELLS is deprecated: the adding task takes every recurrent kind, "
+                      "tl.nn.kinds.kind_names()", DeprecationWarning, stacklevel=2)
+        return kind_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_batch(batch: int, T: int = 50, rng: np.random.Generator | None = None, dtype=np.float32) -> tuple:
