@@ -7,7 +7,7 @@ recurrent networks learn.
 >>> x.grad
 array([2., 4.])
 """
-from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad,
+from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad, grad,
                      is_grad_enabled, name_scope, no_grad, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_jacobian
 from .ops import addmm, concat, stack
@@ -22,7 +22,7 @@ from .compare import GradientReport, compare_gradients
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Function", "ShapeError", "Graph", "backward", "walk_graph", "no_grad", "enable_grad",
+    "Tensor", "Function", "ShapeError", "Graph", "backward", "grad", "walk_graph", "no_grad", "enable_grad",
     "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "addmm", "concat", "stack",
     "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
     "nn", "save", "load", "viz", "runtime", "GradientReport", "compare_gradients",

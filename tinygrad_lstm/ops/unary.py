@@ -24,6 +24,8 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad_output * out
 
+    def vjp(ctx, grad_output):
+        return grad_output * ctx.saved_output(0, ctx.saved_tensors[0])
 
 @tensor_method
 def exp(self):
@@ -44,6 +46,8 @@ class Log(Function):
         (a,) = ctx.saved_tensors
         return grad_output / a
 
+    def vjp(ctx, grad_output):
+        return grad_output / ctx.saved_input(0, ctx.saved_tensors[0])
 
 @tensor_method
 def log(self):
@@ -66,6 +70,9 @@ class Tanh(Function):
         grad *= grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output * (1 - out * out)
 
 @tensor_method
 def tanh(self):
@@ -108,6 +115,9 @@ class Sigmoid(Function):
         grad *= grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output * out * (1 - out)
 
 @tensor_method
 def sigmoid(self):
@@ -125,6 +135,9 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad_output * (out > 0)
 
+    def vjp(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out > 0)
 
 @tensor_method
 def relu(self):
@@ -141,6 +154,9 @@ class Abs(Function):
         (a,) = ctx.saved_tensors
         return grad_output * np.sign(a)
 
+    def vjp(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * np.sign(a)
 
 @tensor_method
 def abs(self):
@@ -154,14 +170,21 @@ class Clip(Function):
         ctx.low, ctx.high = low, high
         return np.clip(a, low, high)
 
-    def backward(ctx, grad_output):
+    def inside(ctx) -> np.ndarray:
+        """Where ``low <= a <= high``: the gradient flows there (PyTorch's clamp)."""
         (a,) = ctx.saved_tensors
         inside = np.ones(a.shape, dtype=bool)
         if ctx.low is not None:
             inside &= a >= ctx.low
         if ctx.high is not None:
             inside &= a <= ctx.high
-        return grad_output * inside
+        return inside
+
+    def backward(ctx, grad_output):
+        return grad_output * ctx.inside()
+
+    def vjp(ctx, grad_output):
+        return grad_output * ctx.inside()
 
 
 @tensor_method
