@@ -121,6 +121,10 @@ def test_kind_of_is_exact():
     assert kind_of(MyLSTM(2, 3)) is None  # a subclass may change the math
     assert kind_of(tl.nn.Linear(2, 3)) is None
     assert kind_of(tl.nn.Recurrent(ToyCell(2, 3))) is None
+    lazy = tl.nn.Recurrent(lambda input_size: tl.nn.GRUCell(input_size, 3))
+    assert kind_of(lazy) is None  # no cells before the first call
+    lazy(np.ones((2, 1, 4)))
+    assert kind_of(lazy) is get_kind("gru")
 
 
 @pytest.mark.parametrize("name, error, match", [

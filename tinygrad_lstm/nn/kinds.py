@@ -244,10 +244,16 @@ def kind_of(module) -> RecurrentKind | None:
     """The registered kind `module` is an instance of, or None.
 
     A module is of a kind when its class is exactly the kind's sequence class or cell class
-    (subclasses may change the math), or when it is a `tl.nn.Recurrent` of such cells.
+    (subclasses may change the math), or when it is a `tl.nn.Recurrent` of such cells (once
+    they are built).
     """
     from .recurrent import Recurrent
-    wrapped = type(module.cells[0][0]) if type(module) is Recurrent else None
+    wrapped = None
+    if type(module) is Recurrent:
+        try:
+            wrapped = type(module.cells[0][0])
+        except RuntimeError:  # a factory's cells are built by the first call: no kind yet
+            return None
     for kind in _REGISTRY.values():
         if wrapped is not None:
             if wrapped is kind.cell:
