@@ -27,7 +27,7 @@ import tinygrad_lstm as tl  # noqa: E402
 # (title, module, prefix users type, names; None means the module's __all__, in its order)
 SECTIONS = [
     ("Tensors and autograd", "tinygrad_lstm", "tl",
-     ["Tensor", "Function", "backward", "grad", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
+     ["Tensor", "Function", "backward", "grad", "jvp", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
       "detect_anomaly", "walk_graph", "Graph", "ShapeError"]),
     ("Creating tensors", "tinygrad_lstm", "tl",
      ["zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator"]),
@@ -36,6 +36,9 @@ SECTIONS = [
      ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
       "GradientReport"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
+    ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
+    ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",
+     "tl.autograd.functional", None),
     ("tl.nn: modules and recurrent layers", "tinygrad_lstm.nn", "tl.nn", None),
     ("tl.nn.functional", "tinygrad_lstm.nn.functional", "tl.nn.functional", None),
     ("tl.nn.init", "tinygrad_lstm.nn.init", "tl.nn.init", None),

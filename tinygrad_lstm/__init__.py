@@ -17,6 +17,8 @@ from .serialization import load, save
 from . import viz
 from . import optim
 from . import runtime
+from . import autograd
+from .autograd import jvp
 from .compare import GradientReport, compare_gradients
 
 __version__ = "0.1.0"
@@ -25,5 +27,5 @@ __all__ = [
     "Tensor", "Function", "ShapeError", "Graph", "backward", "grad", "walk_graph", "no_grad", "enable_grad",
     "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "addmm", "concat", "stack",
     "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
-    "nn", "save", "load", "viz", "runtime", "GradientReport", "compare_gradients",
+    "nn", "save", "load", "viz", "runtime", "autograd", "jvp", "GradientReport", "compare_gradients",
 ]

@@ -346,6 +346,12 @@ class Function:
         raise RuntimeError(f"backward with create_graph=True: op '{ctx.name}' has no differentiable vjp, so its "
                            f"gradient cannot be differentiated again")
 
+    def jvp(ctx, *tangents):
+        """Forward mode: the tangent of each output (an array) from one tangent per argument
+        (an array, or None for an argument without one), after `forward` ran. Ops without a
+        rule get theirs from `vjp` (see `tl.autograd.forward`)."""
+        raise NotImplementedError(f"{ctx.name}: no jvp rule")
+
     def saved_input(ctx, index: int, array: np.ndarray) -> "Tensor":
         """Argument `index` of the op as a Tensor in the graph, whose data is `array` (the op's
         saved copy of it): what a `vjp` multiplies by so that its result depends on it."""
@@ -358,8 +364,9 @@ class Function:
         return Tensor._wrap(array, source, output_index)
 
     def saved_output(ctx, index: int, array: np.ndarray) -> "Tensor":
-        """Output `index` of the op as a Tensor in the graph (its data `array`, saved by forward)."""
-        return Tensor._wrap(array, ctx, index)
+        """Output `index` of the op as a Tensor in the graph (its data `array`, saved by forward);
+        a constant when the op is not in a graph."""
+        return Tensor._wrap(array, ctx if getattr(ctx, "seq", None) is not None else None, index)
 
     def save_for_backward(ctx, *arrays) -> None:
         """Keep arrays for backward; they are released after backward runs."""
@@ -1039,10 +1046,12 @@ def _add_to_grad(t: Tensor, g) -> None:
 def _seed(tensors, grads, differentiable: bool = False) -> tuple:
     """The pending gradients of the roots: ``(pending per node, pending per leaf, heap)``; the
     gradients are Tensors when `differentiable` (``create_graph``)."""
-    if isinstance(tensors, Tensor):  # like torch.autograd.backward (list() would unbind it)
-        tensors, grads = [tensors], None if grads is None else [grads]
     tensors = _as_tensor_list(tensors, "backward", "outputs")
-    grads = [None] * len(tensors) if grads is None else list(grads)
+    if grads is None:
+        grads = [None] * len(tensors)
+    elif isinstance(grads, (Tensor, np.ndarray, int, float)):  # one gradient; a sequence has one per tensor
+        grads = [grads]
+    grads = list(grads)
     if len(grads) != len(tensors):
         raise ValueError(f"backward: got {len(grads)} gradients for {len(tensors)} tensors")
     pending: dict = {}  # node -> [grad, owned] (one output) or a list of those / None per output
