@@ -284,3 +284,15 @@ def test_cell_kinds_lists():
         cli.cell_kinds(" , ")
     with pytest.raises(argparse.ArgumentTypeError, match="invalid choice: 'foo'"):
         cli.cell_kinds("lstm,foo")
+
+
+@pytest.mark.parametrize("cell", ["peephole_lstm", "layernorm_lstm"])
+def test_the_reference_cells_are_kinds_in_every_command(cell, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--cell", cell, "--layers", "2", "--bidirectional", *SMALL]) == 0
+    assert "all agree: autograd = numerical" in capsys.readouterr().out
+    assert main(["graph", "--cell", cell, "--steps", "2", "--out", "cell.dot"]) == 0
+    assert "weight_c" in (tmp_path / "cell.dot").read_text() or "ln_" in (tmp_path / "cell.dot").read_text()
+    assert main(["train", "--task", "adding", "--cell", cell, "--steps", "2", "--batch", "4", "--hidden", "3",
+                 "--length", "5", "--no-progress"]) == 0
+    assert "test MSE" in capsys.readouterr().out

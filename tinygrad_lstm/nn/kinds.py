@@ -30,6 +30,7 @@ import numpy as np
 
 from ..manual.fused import (gru_backward_fused, gru_forward_fused, lstm_backward_fused, lstm_forward_fused,
                             rnn_backward_fused, rnn_forward_fused)
+from .cells import LayerNormLSTMCell, PeepholeLSTMCell
 from .module import Module
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -270,3 +271,5 @@ register_kind("lstm", LSTMCell, sequence=LSTM, gates=("i", "f", "g", "o"), state
               manual=FusedReference(lstm_forward_fused, lstm_backward_fused), torch_name="LSTM")
 register_kind("gru", GRUCell, sequence=GRU, gates=("r", "z", "n"), states=("h",),
               manual=FusedReference(gru_forward_fused, gru_backward_fused), torch_name="GRU")
+register_kind("peephole_lstm", PeepholeLSTMCell, gates=("i", "f", "g", "o"), states=("h", "c"))
+register_kind("layernorm_lstm", LayerNormLSTMCell, gates=("i", "f", "g", "o"), states=("h", "c"))
