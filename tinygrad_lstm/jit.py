@@ -214,8 +214,8 @@ class _Recorder:
     def on_inplace(self, tensor, result):
         pass
 
-    def on_backward(self, tensors, grad_tensors, retain_graph):
-        return self._outside(engine.backward, (tensors, grad_tensors, retain_graph), {})
+    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph=False, inputs=None):
+        return self._outside(engine.backward, (tensors, grad_tensors, retain_graph, create_graph, inputs), {})
 
     def on_effect(self, fn, args, kwargs):
         return self._outside(fn, args, kwargs)

@@ -300,7 +300,10 @@ class _Tracer:
         owner = tensor if target.kind in ("external", "input") else None
         self.events.append(_InplaceEvent(len(self.events), target, source, owner))
 
-    def on_backward(self, tensors, grad_tensors, retain_graph):
+    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph=False, inputs=None):
+        if create_graph or inputs is not None:
+            raise RuntimeError("backward: create_graph=True and inputs= are not supported inside tl.jit; "
+                               "call backward outside the compiled function for them")
         self.backward_called = True
         index = len(self.events)
         if self.shadow_of is not None:

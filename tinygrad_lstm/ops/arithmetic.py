@@ -11,16 +11,25 @@ def _data(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _sum(a, b):
+    """``a + b`` of two tangents, either of which may be None (no tangent)."""
+    return b if a is None else (a if b is None else a + b)
+
+
 # --------------------------------------------------------------------------- + - * / neg
 
 
 class Add(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, b):
         return a + b
 
     def backward(ctx, grad_output):
         return grad_output, grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output, grad_output
 
 @tensor_method
 def __add__(self, other): return Add.apply(self, other)
@@ -29,12 +38,16 @@ def __radd__(self, other): return Add.apply(other, self)
 
 
 class Sub(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, b):
         return a - b
 
     def backward(ctx, grad_output):
         return grad_output, (-grad_output if ctx.needs_input_grad[1] else None)
 
+    def vjp(ctx, grad_output):
+        return grad_output, (-grad_output if ctx.needs_input_grad[1] else None)
 
 @tensor_method
 def __sub__(self, other): return Sub.apply(self, other)
@@ -53,6 +66,15 @@ class Mul(Function):
         return (grad_output * b if need_a else None,
                 grad_output * a if need_b else None)
 
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (grad_output * ctx.saved_input(1, b) if need_a else None,
+                grad_output * ctx.saved_input(0, a) if need_b else None)
+
+    def jvp(ctx, tangent_a, tangent_b):
+        a, b = ctx.saved_tensors
+        return _sum(None if tangent_a is None else tangent_a * b, None if tangent_b is None else a * tangent_b)
 
 @tensor_method
 def __mul__(self, other): return Mul.apply(self, other)
@@ -75,6 +97,16 @@ class Div(Function):
         grad_a = grad_output / b
         return grad_a, (-grad_a * out if ctx.needs_input_grad[1] else None)
 
+    def vjp(ctx, grad_output):
+        b, out = ctx.saved_tensors
+        grad_a = grad_output / ctx.saved_input(1, b)
+        return grad_a, (-grad_a * ctx.saved_output(0, out) if ctx.needs_input_grad[1] else None)
+
+    def jvp(ctx, tangent_a, tangent_b):
+        b, out = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _sum(None if tangent_a is None else tangent_a / b,
+                        None if tangent_b is None else -out * tangent_b / b)
 
 @tensor_method
 def __truediv__(self, other): return Div.apply(self, other)
@@ -83,12 +115,16 @@ def __rtruediv__(self, other): return Div.apply(other, self)
 
 
 class Neg(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a):
         return -a
 
     def backward(ctx, grad_output):
         return -grad_output
 
+    def vjp(ctx, grad_output):
+        return -grad_output
 
 @tensor_method
 def __neg__(self): return Neg.apply(self)
@@ -176,6 +212,30 @@ class Pow(Function):
             grad_b = grad_output * np.where(a == 0, 0, out * np.log(np.where(a == 0, 1, a)))
         return grad_a, grad_b
 
+    def vjp(ctx, grad_output):
+        a, b, _ = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        a_t, b_t = ctx.saved_input(0, a), ctx.saved_input(1, b)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = grad_output * b_t * a_t ** (b_t - 1)
+            if np.any(b == 0):
+                grad_a = grad_a * (b != 0)
+        if need_b:
+            zero = a == 0  # a^b log(a) is 0 there (the limit for b > 0), as in PyTorch
+            grad_b = grad_output * a_t ** b_t * (a_t + zero).log() * ~zero if np.any(zero) else \
+                grad_output * a_t ** b_t * a_t.log()
+        return grad_a, grad_b
+
+    @np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    def jvp(ctx, tangent_a, tangent_b):
+        a, b, out = ctx.saved_tensors
+        from_a = from_b = None
+        if tangent_a is not None:
+            from_a = np.where(b == 0, 0, b * a ** (b - 1)) * tangent_a
+        if tangent_b is not None:
+            from_b = np.where(a == 0, 0, out * np.log(np.where(a == 0, 1, a))) * tangent_b
+        return _sum(from_a, from_b)
 
 @tensor_method
 def __pow__(self, other): return Pow.apply(self, other)
@@ -225,6 +285,37 @@ class MatMul(Function):
             else:
                 grad_b = np.matmul(np.swapaxes(a, -1, -2), g)
         return grad_a, grad_b
+
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        a_t, b_t = ctx.saved_input(0, a), ctx.saved_input(1, b)
+        g = grad_output
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b_t if need_a else None), (g * a_t if need_b else None)
+        if a.ndim == 1:  # (n) @ (..., n, m): treat a as a row
+            grad_a = MatMul.apply(g.reshape(g.shape[:-1] + (1, g.shape[-1])), _last_two_swapped(b_t))
+            grad_a = grad_a.reshape(grad_a.shape[:-2] + (a.shape[0],)) if need_a else None
+            grad_b = MatMul.apply(a_t.reshape(a.shape[0], 1), g.reshape(g.shape[:-1] + (1, g.shape[-1]))) \
+                if need_b else None
+            return grad_a, grad_b
+        if b.ndim == 1:  # (..., k, n) @ (n): treat b as a column
+            g_column = g.reshape(g.shape + (1,))
+            grad_a = MatMul.apply(g_column, b_t.reshape(1, b.shape[0])) if need_a else None
+            grad_b = MatMul.apply(_last_two_swapped(a_t), g_column) if need_b else None
+            return grad_a, (grad_b.reshape(grad_b.shape[:-1]) if grad_b is not None else None)
+        return (MatMul.apply(g, _last_two_swapped(b_t)) if need_a else None,
+                MatMul.apply(_last_two_swapped(a_t), g) if need_b else None)
+
+    def jvp(ctx, tangent_a, tangent_b):
+        a, b = ctx.saved_tensors
+        return _sum(None if tangent_a is None else np.matmul(tangent_a, b),
+                    None if tangent_b is None else np.matmul(a, tangent_b))
+
+def _last_two_swapped(t: Tensor) -> Tensor:
+    from .shape import Transpose
+    axes = tuple(range(t.ndim - 2)) + (t.ndim - 1, t.ndim - 2)
+    return Transpose.apply(t, axes=axes)
 
 
 @tensor_method
@@ -335,6 +426,22 @@ class AddMM(Function):
         grad_b = _matrix_grad(a, grad_output, b) if need_b else None
         return (grad_output if need_input else None), grad_a, grad_b
 
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_input, need_a, need_b = ctx.needs_input_grad
+        a_t, b_t = ctx.saved_input(1, a), ctx.saved_input(2, b)
+        grad_a = MatMul.apply(grad_output, _last_two_swapped(b_t)) if need_a else None
+        grad_b = None
+        if need_b:
+            rows = a_t if a.ndim == 2 else a_t.reshape(1, a.shape[0])
+            grad_rows = grad_output if a.ndim == 2 else grad_output.reshape(1, grad_output.shape[0])
+            grad_b = MatMul.apply(_last_two_swapped(rows), grad_rows)
+        return (grad_output if need_input else None), grad_a, grad_b
+
+    def jvp(ctx, tangent_input, tangent_a, tangent_b):
+        a, b = ctx.saved_tensors
+        return _sum(_sum(tangent_input, None if tangent_a is None else np.matmul(tangent_a, b)),
+                    None if tangent_b is None else np.matmul(a, tangent_b))
 
 def addmm(input, mat1, mat2) -> Tensor:
     """``input + mat1 @ mat2`` in one op (``torch.addmm``; `mat1` may also be a vector).

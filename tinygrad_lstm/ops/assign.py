@@ -13,6 +13,8 @@ class Copy(Function):
     The old values of `dst` do not reach the result, so `dst` gets no gradient.
     """
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, dst, src):
         src = np.asarray(src)
         try:
@@ -25,6 +27,8 @@ class Copy(Function):
     def backward(ctx, grad_output):
         return None, grad_output
 
+    def vjp(ctx, grad_output):
+        return None, grad_output
 
 @tensor_method
 def copy_(self, src):
@@ -67,12 +71,16 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.G
 
 
 class Clone(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a):
         return np.array(a, copy=True)
 
     def backward(ctx, grad_output):
         return grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output
 
 @tensor_method
 def clone(self):
@@ -83,12 +91,16 @@ def clone(self):
 class Cast(Function):
     """The data converted to `dtype`; the gradient is converted back by the engine."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, dtype=None):
         return a.astype(dtype)
 
     def backward(ctx, grad_output):
         return grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output
 
 @tensor_method
 def astype(self, dtype):

@@ -14,7 +14,16 @@ def _expand_reduced(grad, axis, keepdims):
     return grad
 
 
+def _broadcast_back(grad_output, shape, axis, keepdims):
+    """A reduced gradient (a Tensor) broadcast back to the input `shape`, with ops."""
+    from .shape import Reshape
+    kept = tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
+    return Reshape.apply(grad_output, shape=kept) + np.zeros(shape, grad_output.dtype)
+
+
 class Sum(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return np.sum(a, axis=axis, keepdims=keepdims)
@@ -23,6 +32,8 @@ class Sum(Function):
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims)
         return np.broadcast_to(grad, ctx.shape)
 
+    def vjp(ctx, grad_output):
+        return _broadcast_back(grad_output, ctx.shape, ctx.axis, ctx.keepdims)
 
 @tensor_method
 def sum(self, axis=None, keepdims: bool = False):
@@ -31,6 +42,8 @@ def sum(self, axis=None, keepdims: bool = False):
 
 
 class Mean(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         ctx.count = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
@@ -43,6 +56,8 @@ class Mean(Function):
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims) / ctx.count
         return np.broadcast_to(grad, ctx.shape)
 
+    def vjp(ctx, grad_output):
+        return _broadcast_back(grad_output, ctx.shape, ctx.axis, ctx.keepdims) / ctx.count
 
 @tensor_method
 def mean(self, axis=None, keepdims: bool = False):
@@ -61,16 +76,26 @@ class Max(Function):
         ctx.axis, ctx.keepdims = axis, keepdims
         return out if keepdims else (np.squeeze(out, axis=axis) if axis is not None else out.reshape(()))
 
-    def backward(ctx, grad_output):
+    def share(ctx) -> np.ndarray:
+        """Each element's share of the gradient: 1 / (number of maxima) at the maxima, else 0."""
         a, out = ctx.saved_tensors
         is_max = a == out
         if np.isnan(out).any():  # NaN is the maximum (NaN == NaN is False): send its gradient there, as torch.max
             is_max |= np.isnan(a)
+        return is_max / is_max.sum(axis=ctx.axis, keepdims=True)
+
+    def backward(ctx, grad_output):
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims)
         if ctx.axis is None:
-            grad = np.reshape(grad, (1,) * a.ndim)
-        return grad * is_max / is_max.sum(axis=ctx.axis, keepdims=True)
+            grad = np.reshape(grad, (1,) * ctx.saved_tensors[0].ndim)
+        return grad * ctx.share()
 
+    def vjp(ctx, grad_output):
+        return _broadcast_back(grad_output, ctx.saved_tensors[0].shape, ctx.axis, ctx.keepdims) * ctx.share()
+
+    def jvp(ctx, tangent):
+        summed = (tangent * ctx.share()).sum(axis=ctx.axis, keepdims=True)
+        return summed if ctx.keepdims else summed.reshape(ctx.meta[0][0])
 
 @tensor_method
 def max(self, axis=None, keepdims: bool = False):
@@ -96,6 +121,13 @@ class LogSoftmax(Function):
         (out,) = ctx.saved_tensors
         return grad_output - np.exp(out) * grad_output.sum(axis=ctx.axis, keepdims=True)
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output - out.exp() * grad_output.sum(axis=ctx.axis, keepdims=True)
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return tangent - (np.exp(out) * tangent).sum(axis=ctx.axis, keepdims=True)
 
 class Softmax(Function):
     """exp(a - max) / sum(exp(a - max)) along `axis` (None for a 0-d tensor: the result is 1)."""
@@ -111,3 +143,11 @@ class Softmax(Function):
     def backward(ctx, grad_output):
         (out,) = ctx.saved_tensors
         return out * (grad_output - (grad_output * out).sum(axis=ctx.axis, keepdims=True))
+
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return out * (grad_output - (grad_output * out).sum(axis=ctx.axis, keepdims=True))
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return out * (tangent - (out * tangent).sum(axis=ctx.axis, keepdims=True))

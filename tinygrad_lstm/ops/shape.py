@@ -8,6 +8,8 @@ from .dims import axis_index
 
 
 class Reshape(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, shape=()):
         ctx.shape = a.shape
         try:
@@ -18,6 +20,8 @@ class Reshape(Function):
     def backward(ctx, grad_output):
         return grad_output.reshape(ctx.shape)
 
+    def vjp(ctx, grad_output):
+        return Reshape.apply(grad_output, shape=ctx.shape)
 
 @tensor_method
 def reshape(self, *shape):
@@ -34,6 +38,8 @@ def flatten(self):
 
 
 class Transpose(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axes=()):
         ctx.axes = axes
         return np.transpose(a, axes)
@@ -41,6 +47,8 @@ class Transpose(Function):
     def backward(ctx, grad_output):
         return np.transpose(grad_output, np.argsort(ctx.axes))
 
+    def vjp(ctx, grad_output):
+        return Transpose.apply(grad_output, axes=tuple(np.argsort(ctx.axes)))
 
 @tensor_method
 def transpose(self, *axes):
@@ -68,6 +76,8 @@ def _has_integer_array(index) -> bool:
 class GetItem(Function):
     """Basic slicing and integer-array indexing; repeated indices accumulate in backward."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, index=None):
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
         try:
@@ -82,6 +92,30 @@ class GetItem(Function):
         else:
             grad[ctx.index] = grad_output
         return grad
+
+    def vjp(ctx, grad_output):
+        return PlaceAt.apply(grad_output, index=ctx.index, shape=ctx.shape)
+
+class PlaceAt(Function):
+    """Zeros of `shape` with `a` placed (added, for repeated indices) at `index`: the backward
+    of `GetItem`, as an op so that it can be differentiated again."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
+    def forward(ctx, a, index=None, shape=()):
+        ctx.index = index
+        grad = np.zeros(shape, dtype=a.dtype)
+        if _has_integer_array(index):
+            np.add.at(grad, index, a)
+        else:
+            grad[index] = a
+        return grad
+
+    def backward(ctx, grad_output):
+        return grad_output[ctx.index]
+
+    def vjp(ctx, grad_output):
+        return GetItem.apply(grad_output, index=ctx.index)
 
 
 def _index_data(index):
@@ -107,6 +141,8 @@ def __getitem__(self, index):
 
 
 class Concat(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, *arrays, axis=0):
         _check_same_shapes("concat", arrays, axis)
         ctx.axis = axis
@@ -116,8 +152,13 @@ class Concat(Function):
     def backward(ctx, grad_output):
         return tuple(np.split(grad_output, ctx.bounds, axis=ctx.axis))
 
+    def vjp(ctx, grad_output):
+        sizes = np.diff(np.concatenate([[0], ctx.bounds, [grad_output.shape[ctx.axis]]])).tolist()
+        return Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis)
 
 class Stack(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, *arrays, axis=0):
         _check_same_shapes("stack", arrays, None)
         ctx.axis = axis
@@ -126,6 +167,8 @@ class Stack(Function):
     def backward(ctx, grad_output):
         return tuple(np.moveaxis(grad_output, ctx.axis, 0))
 
+    def vjp(ctx, grad_output):
+        return Unbind.apply(grad_output, axis=ctx.axis)
 
 def _check_same_shapes(op, arrays, axis):
     if not arrays:
@@ -143,6 +186,8 @@ def _check_same_shapes(op, arrays, axis):
 class Split(Function):
     """One node with one output per piece; backward assembles the input gradient once."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, sizes=(), axis=0):
         ctx.shape, ctx.axis, ctx.sizes = a.shape, axis, sizes
         lead = (slice(None),) * axis
@@ -157,6 +202,11 @@ class Split(Function):
                   for g, n in zip(grad_outputs, ctx.sizes)]
         return np.concatenate(pieces, axis=ctx.axis)
 
+    def vjp(ctx, *grad_outputs):
+        dtype = next(g.dtype for g in grad_outputs if g is not None)
+        pieces = [g if g is not None else np.zeros(_piece_shape(ctx.shape, ctx.axis, n), dtype)
+                  for g, n in zip(grad_outputs, ctx.sizes)]
+        return Concat.apply(*pieces, axis=ctx.axis)
 
 @tensor_method
 def split(self, sizes_or_sections, axis: int = 0):
@@ -206,6 +256,8 @@ def chunk(self, chunks: int, axis: int = 0):
 class Unbind(Function):
     """The slices along `axis` as separate outputs of one node."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=0):
         ctx.shape, ctx.axis = a.shape, axis
         moved = np.moveaxis(a, axis, 0)
@@ -221,6 +273,10 @@ class Unbind(Function):
                 grad[i] = g
         return np.moveaxis(grad, 0, ctx.axis)
 
+    def vjp(ctx, *grad_outputs):
+        dtype = next(g.dtype for g in grad_outputs if g is not None)
+        moved = ctx.shape[:ctx.axis] + ctx.shape[ctx.axis + 1:]
+        return Stack.apply(*[g if g is not None else np.zeros(moved, dtype) for g in grad_outputs], axis=ctx.axis)
 
 @tensor_method
 def unbind(self, axis: int = 0):

@@ -24,6 +24,11 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad_output * out
 
+    def vjp(ctx, grad_output):
+        return grad_output * ctx.saved_output(0, ctx.saved_tensors[0])
+
+    def jvp(ctx, tangent):
+        return ctx.saved_tensors[0] * tangent
 
 @tensor_method
 def exp(self):
@@ -44,6 +49,12 @@ class Log(Function):
         (a,) = ctx.saved_tensors
         return grad_output / a
 
+    def vjp(ctx, grad_output):
+        return grad_output / ctx.saved_input(0, ctx.saved_tensors[0])
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def jvp(ctx, tangent):
+        return tangent / ctx.saved_tensors[0]
 
 @tensor_method
 def log(self):
@@ -66,6 +77,13 @@ class Tanh(Function):
         grad *= grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output * (1 - out * out)
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return (1 - out * out) * tangent
 
 @tensor_method
 def tanh(self):
@@ -108,6 +126,13 @@ class Sigmoid(Function):
         grad *= grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output * out * (1 - out)
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return out * (1 - out) * tangent
 
 @tensor_method
 def sigmoid(self):
@@ -125,6 +150,12 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad_output * (out > 0)
 
+    def vjp(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out > 0)
+
+    def jvp(ctx, tangent):
+        return tangent * (ctx.saved_tensors[0] > 0)
 
 @tensor_method
 def relu(self):
@@ -141,6 +172,12 @@ class Abs(Function):
         (a,) = ctx.saved_tensors
         return grad_output * np.sign(a)
 
+    def vjp(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * np.sign(a)
+
+    def jvp(ctx, tangent):
+        return tangent * np.sign(ctx.saved_tensors[0])
 
 @tensor_method
 def abs(self):
@@ -154,15 +191,24 @@ class Clip(Function):
         ctx.low, ctx.high = low, high
         return np.clip(a, low, high)
 
-    def backward(ctx, grad_output):
+    def inside(ctx) -> np.ndarray:
+        """Where ``low <= a <= high``: the gradient flows there (PyTorch's clamp)."""
         (a,) = ctx.saved_tensors
         inside = np.ones(a.shape, dtype=bool)
         if ctx.low is not None:
             inside &= a >= ctx.low
         if ctx.high is not None:
             inside &= a <= ctx.high
-        return grad_output * inside
+        return inside
 
+    def backward(ctx, grad_output):
+        return grad_output * ctx.inside()
+
+    def vjp(ctx, grad_output):
+        return grad_output * ctx.inside()
+
+    def jvp(ctx, tangent):
+        return tangent * ctx.inside()
 
 @tensor_method
 def clip(self, min=None, max=None):
