@@ -36,6 +36,8 @@ SECTIONS = [
      ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
       "GradientReport"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
+    ("Compiling a step: tl.jit", "tinygrad_lstm", "tl", ["jit"]),
+    ("The compiled function", "tinygrad_lstm.jit", "tinygrad_lstm.jit", ["CompiledFunction"]),
     ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
     ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",
      "tl.autograd.functional", None),
