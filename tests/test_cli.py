@@ -2,6 +2,7 @@
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,21 @@ def test_train_adding(capsys):
     assert "GRU test MSE" in out and "0.167" in out
     assert main(argv) == 0
     assert capsys.readouterr().out.split("(")[0] == out.split("(")[0]  # same seed, same numbers
+
+
+@pytest.mark.parametrize("options", [
+    ["--task", "adding", "--cell", "lstm", "--steps", "4", "--batch", "2", "--hidden", "3", "--length", "5"],
+    ["--task", "sine", "--steps", "4", "--batch", "2", "--hidden", "3", "--length", "6", "--out", "{tmp}/sine.png"],
+    ["--task", "chars", "--steps", "4", "--batch", "2", "--hidden", "3", "--seq-len", "5", "--sample-length", "8"],
+])
+def test_train_with_jit_prints_the_same_numbers(options, capsys, tmp_path):
+    argv = ["train", *[o.format(tmp=tmp_path) for o in options], "--no-progress", "--seed", "2"]
+    outputs = []
+    for extra in ([], ["--jit"]):
+        assert main(argv + extra) == 0
+        outputs.append(capsys.readouterr().out)
+    without_times = [re.sub(r"\d+ steps in [\d.]+ s|\([\d.]+ s\)", "", out) for out in outputs]
+    assert without_times[0] == without_times[1]
 
 
 def test_train_missing_task_module_is_a_usage_error(capsys, monkeypatch):

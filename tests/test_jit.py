@@ -524,3 +524,33 @@ def test_decorator_forms_and_methods():
         np.testing.assert_array_equal(triple(np.ones(2)).data, [3.0, 3.0])
         np.testing.assert_array_equal(m(np.ones(1)).data, [2.0])
     assert triple.max_cache == 1
+
+
+def test_numpy_views_of_the_arguments_and_cross_entropy_targets_are_traced():
+    """The chars task's loss: integer arguments used as indices (an embedding) and as targets,
+    reshaped in numpy inside the function."""
+    tl.manual_seed(0)
+    embedding, lstm, decoder = tl.nn.Embedding(7, 3), tl.nn.LSTM(3, 5), tl.nn.Linear(5, 7)
+
+    def loss_of(inputs, targets):
+        output, _ = lstm(embedding(inputs))
+        logits = decoder(output.reshape(-1, 5))
+        return tl.nn.functional.cross_entropy(logits, targets.reshape(-1))
+    compiled = tl.jit(loss_of)
+    rng = np.random.default_rng(0)
+    stream = rng.integers(0, 7, 40)
+    for offset in (0, 12, 24):
+        chunk = stream[offset:offset + 13].reshape(13, 1)
+        assert compiled(chunk[:-1], chunk[1:]).item() == loss_of(chunk[:-1], chunk[1:]).item()
+    assert compiled.traces == 1
+
+
+def test_hooks_on_the_calls_own_tensors_are_refused():
+    w = tl.Tensor(np.ones(2), requires_grad=True)
+
+    def step(x):
+        h = x * w
+        h.register_hook(lambda g: g * 2)
+        h.sum().backward()
+    with pytest.raises(RuntimeError, match="hook on a tensor made inside"):
+        tl.jit(step)(np.ones(2))

@@ -79,6 +79,22 @@ def _call_effect(fn, args, kwargs, inputs):
     return fn(*fill(args), **fill(kwargs))
 
 
+class _Interface:
+    """An object exposing a given ``__array_interface__`` and keeping the memory's owner alive."""
+
+    def __init__(self, interface: dict, owner):
+        self.__array_interface__ = interface
+        self.owner = owner
+
+
+def _view_at(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:
+    """The view of `base`'s memory starting `offset` bytes after its first element, with `shape`
+    and `strides` (the numpy view of an argument that the traced call made)."""
+    interface = dict(base.__array_interface__)
+    interface.update(data=(interface["data"][0] + offset, False), shape=shape, strides=strides)
+    return np.asarray(_Interface(interface, base))
+
+
 def _snapshot(saved, target):
     return tuple([s.copy() if s is target else s for s in saved])
 
@@ -97,18 +113,13 @@ def _leaf_hooks(leaf, grad):
     return grad
 
 
-def _node_hooks(node, grads):
-    grads = list(grads)
-    engine._run_node_hooks(node, grads)
-    return grads
-
-
 def _as_tuple(grads):
     return grads if type(grads) is tuple else tuple(grads) if type(grads) is list else (grads,)
 
 
 _HELPERS = {"_new_op": _new_op, "_call_effect": _call_effect, "_snapshot": _snapshot, "_bump": _bump,
-            "_leaf_hooks": _leaf_hooks, "_node_hooks": _node_hooks, "_as_tuple": _as_tuple, "_allocate": _allocate,
+            "_view_at": _view_at,
+            "_leaf_hooks": _leaf_hooks, "_as_tuple": _as_tuple, "_allocate": _allocate,
             "_summed": engine._summed, "_materialized": engine._materialized, "_fit": engine._fit}
 
 
@@ -337,6 +348,10 @@ class _Lowering:
             value = em.dynamic(array.shape, array.dtype)
             leaf = self.tracer.inputs[slot.source]
             em.line(f"{value.name} = I[{slot.source}]" + ("._data" if isinstance(leaf, Tensor) else ""))
+        elif slot.kind == "view":
+            base, offset, shape, strides = slot.source
+            value = em.view(self.value(em, base), f"_view_at({{}}, {offset}, {shape!r}, {strides!r})", shape,
+                            array.dtype)
         elif slot.kind == "const" and slot.index in self.inplace_targets:
             # made during the call and changed in place: every run starts from the value it was made with
             value = em.new(like=array)
@@ -473,11 +488,6 @@ class _Lowering:
                 entry = entries.pop(key, None) if key is not None else None
                 grads.append(None if entry is None else
                              self.materialize(em, entry, schedule.consumed[key], groups.get(key)))
-            if run.hooks:
-                names = ", ".join(em.ref(g) if g is not None else "None" for g in grads)
-                hooked = self.program.fresh("h")
-                em.line(f"{hooked} = _node_hooks({self.program.const(run.event.ctx)}, ({names},))")
-                grads = [None if g is None else self._dynamic_from(em, f"{hooked}[{i}]", g) for i, g in enumerate(grads)]
             if view is not None:
                 view.returned = run.returned
                 view.grad_arrays = [schedule.consumed.get(key) if key is not None else None for key in run.grads_out]
@@ -629,11 +639,6 @@ class _Lowering:
     def _runtime_fit(self, em, value, shape, dtype) -> Val:
         out = em.dynamic(shape, dtype)
         em.line(f"{out.name} = _fit({em.ref(value)}, {shape!r}, {self.program.const(np.dtype(dtype))}, None)")
-        return out
-
-    def _dynamic_from(self, em, expression, like: Val) -> Val:
-        out = em.dynamic(like.shape, like.dtype)
-        em.line(f"{out.name} = {expression}")
         return out
 
     def materialize(self, em: _Emitter, entry: _Entry, traced, group=None, fresh: bool = False) -> Val:

@@ -16,6 +16,7 @@ import heapq
 import types
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from . import engine
 from .engine import Function, LazyGrad, Tensor
@@ -97,8 +98,9 @@ class _Slot:
     ``kind`` says where a replay gets it: ``"input"`` (argument ``source`` of the flattened
     arguments), ``"external"`` (``tensor``'s data: a parameter, a buffer, or a constant made
     during the call), ``"op"`` (output ``source = (event, index)`` of an op), ``"copy"``
-    (``Tensor(array)`` made inside the call, event ``source``) or ``"const"`` (an array that no
-    op made and no argument is).
+    (``Tensor(array)`` made inside the call, event ``source``), ``"view"`` (a numpy view of
+    another slot's array made in Python, ``source = (slot, byte offset, shape, strides)``) or
+    ``"const"`` (an array that no op made and no argument is).
     """
 
     __slots__ = ("index", "kind", "array", "source", "tensor", "initial")
@@ -209,6 +211,7 @@ class _Tracer:
         self.events: list = []
         self.slots: list[_Slot] = []
         self.by_array: dict = {}      # id(array) -> slot
+        self.by_memory: dict = {}     # id(array owning the memory) -> slots whose arrays lie in it
         self.by_tensor: dict = {}     # id(tensor) -> slot, for tensors that are not arguments
         self.by_node: dict = {}       # node -> the op event that made it
         self.keep: list = []          # everything whose id is a key above stays alive while tracing
@@ -228,11 +231,12 @@ class _Tracer:
         slot = _Slot(len(self.slots), kind, array, source, tensor)
         self.slots.append(slot)
         self.by_array[id(array)] = slot
+        self.by_memory.setdefault(id(engine._memory_root(array)), []).append(slot)
         self.keep.append(array)
         return slot
 
     def _tensor_slot(self, t: Tensor) -> _Slot:
-        slot = self.by_array.get(id(t._data))
+        slot = self.by_array.get(id(t._data)) or self._array_slot(t._data)
         if slot is None:
             slot = self.by_tensor.get(id(t))
             if slot is None:
@@ -242,11 +246,27 @@ class _Tracer:
                 self.keep.append(t)
         return slot
 
+    def _array_slot(self, array: np.ndarray) -> _Slot | None:
+        """The slot of a traced array, or of a numpy view of one (``targets.reshape(-1)``), or None."""
+        slot = self.by_array.get(id(array))
+        if slot is not None or array.base is None or not array.size:
+            return slot
+        low, high = byte_bounds(array)
+        start = array.__array_interface__["data"][0]
+        for base in self.by_memory.get(id(engine._memory_root(array)), ()):
+            other = base.array
+            if other.dtype == array.dtype and other.size and base.kind != "view":
+                other_low, other_high = byte_bounds(other)
+                if other_low <= low and high <= other_high:
+                    offset = start - other.__array_interface__["data"][0]
+                    return self._new_slot("view", array, (base, offset, array.shape, array.strides))
+        return None
+
     def _ref(self, value):
         if isinstance(value, Tensor):
             return _Ref(self._tensor_slot(value))
         if type(value) is np.ndarray:
-            slot = self.by_array.get(id(value))
+            slot = self._array_slot(value)
             return _Ref(slot) if slot is not None else _Const(value)
         if type(value) is list or type(value) is tuple:
             return _Const(np.asarray(value))  # as Function.apply converts it
@@ -257,7 +277,7 @@ class _Tracer:
         if isinstance(value, Tensor):
             return _Ref(self._tensor_slot(value))
         if type(value) is np.ndarray:
-            slot = self.by_array.get(id(value))
+            slot = self._array_slot(value)
             return _Ref(slot) if slot is not None else value
         if type(value) is tuple or type(value) is list:
             parts = [self._structure(v) for v in value]
@@ -283,7 +303,7 @@ class _Tracer:
 
     def on_tensor(self, tensor, data):
         array = data._data if isinstance(data, Tensor) else data
-        slot = self.by_array.get(id(array)) if type(array) is np.ndarray else None
+        slot = self._array_slot(array) if type(array) is np.ndarray else None
         if slot is None or tensor._data is array:
             return
         index = len(self.events)
@@ -381,13 +401,14 @@ class _Contribution:
 class _Run:
     """One node's backward: `event` is its op, `grads_out` the entry key of each output (None
     when that output got no gradient), `sends` ``(position, key, contribution)`` in the order
-    the engine sent them, `returned` the traced gradient returned for each input."""
+    the engine sent them, `returned` the traced gradient returned for each input. (Hooks on
+    the call's own tensors are refused: they would run with the traced call's values.)"""
 
-    __slots__ = ("event", "grads_out", "sends", "returned", "hooks", "grads_in")
+    __slots__ = ("event", "grads_out", "sends", "returned")
 
-    def __init__(self, event, grads_out, hooks):
-        self.event, self.grads_out, self.hooks = event, grads_out, hooks
-        self.sends, self.returned, self.grads_in = [], [], []
+    def __init__(self, event, grads_out):
+        self.event, self.grads_out = event, grads_out
+        self.sends, self.returned = [], []
 
 
 class _Schedule:
@@ -513,9 +534,11 @@ def _record_backward(tracer: _Tracer, tensors, grads, retain_graph, probe=False)
             raise engine._released_error(node)
         if node.seq > stale:
             engine._check_saved_versions(node)
-        run = _Run(event, out_keys, bool(node.hooks))
-        if node.hooks:
-            engine._run_node_hooks(node, grads_out)
+        if node.hooks and any(node.hooks.values()):
+            raise RuntimeError(f"tl.jit: a hook on a tensor made inside the compiled function (on op '{node.name}') "
+                               f"would run with the values of the traced call at every replay; register hooks "
+                               f"outside the function, or call it without tl.jit")
+        run = _Run(event, out_keys)
         grads_in = engine._checked_grads(node, node.backward(*grads_out))
         if not schedule.retain:
             node.saved_tensors = None
@@ -585,12 +608,13 @@ def _perturbed(leaf, rng):
     """A copy of an argument with other values of the same kind: floats scaled (`_scaled`),
     integers and booleans permuted."""
     array = leaf._data if isinstance(leaf, Tensor) else leaf
+    new = np.empty_like(array)  # the same memory order, so that numpy views and copies happen alike
     if array.dtype.kind == "f":
-        new = _scaled(array, rng)
+        new[...] = _scaled(array, rng)
     elif array.dtype.kind in "iub" and array.size > 1:
-        new = rng.permutation(array.reshape(-1)).reshape(array.shape)
+        new[...] = rng.permutation(array.reshape(-1)).reshape(array.shape)
     else:
-        new = array.copy()
+        new[...] = array
     if isinstance(leaf, Tensor):
         t = Tensor._wrap(new, None, 0)
         t.requires_grad = leaf.requires_grad
@@ -631,6 +655,10 @@ def _difference(main: _Tracer, shadow: _Tracer):
             return f"{where} reads argument {a.source} when traced but argument {b.source} with other inputs"
         if a.kind in ("op", "copy") and a.source != b.source:
             return f"{where} reads the result of event {a.source} when traced but of event {b.source} with other inputs"
+        if a.kind == "view":
+            if a.source[1:] != b.source[1:]:
+                return f"{where} reads another part of an array with other inputs: indices depend on the data"
+            return same_slot(a.source[0], b.source[0], where)
         if a.kind == "external" and a.tensor is not b.tensor and not _same_value(a.initial, b.initial):
             return (f"{where} reads an array computed outside the ops, which changes with the inputs or between "
                     f"calls (numpy on .data, a comparison, a random draw, Python state); a replay would reuse the "
@@ -701,7 +729,8 @@ def _difference(main: _Tracer, shadow: _Tracer):
 
 def _slot_text(slot: _Slot) -> str:
     return {"input": "an argument", "external": "a tensor from outside the call", "op": "an op's result",
-            "copy": "a tensor made from an array", "const": "a constant array"}[slot.kind]
+            "copy": "a tensor made from an array", "view": "a numpy view of an array",
+            "const": "a constant array"}[slot.kind]
 
 
 def _short(value) -> str:

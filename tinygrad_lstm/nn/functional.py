@@ -322,7 +322,8 @@ class _TargetPicker:
             if bad == -100 and ignore_index is None:
                 hint = "; pass ignore_index=-100 to ignore it (PyTorch's default)"
             raise IndexError(f"{fn}: target {bad} is out of bounds for {self.n_classes} classes{hint}")
-        classes = np.where(counted, targets, 0)
+        # without ignored targets the index is the targets array itself, which tl.jit sees as an input
+        classes = targets if ignore_index is None else np.where(counted, targets, 0)
 
         if weight is None:
             self.class_weight = None
