@@ -8,13 +8,16 @@ from tinygrad_lstm import bench
 def test_quick_benchmark_runs_and_reports(tmp_path):
     results = bench.run(quick=True, repeats=1, cells=("lstm", "gru", "rnn"), progress=lambda line: None)
     assert {t.cell for t in results.timings} == {"lstm", "gru", "rnn"}
-    assert all(t.autograd > 0 and t.fused > 0 for t in results.timings)
+    assert all(t.autograd > 0 and t.fused > 0 and t.compiled > 0 and t.trace > 0 for t in results.timings)
     assert results.flat["live_nodes"] == 0
+    assert [r["batch"] for r in results.training] == [1, 2] and all(r["compiled"] > 0 for r in results.training)
+    assert results.memory["plan"] > 0 and results.breakdown["forward_calls"] > 0
     path = tmp_path / "performance.md"
     bench.write_markdown(results, path)
     text = path.read_text()
-    assert "autograd/fused" in text and "Growth with sequence length" in text and "cores" in text
-    assert "## Summary" in text and ("met" in text)
+    assert "eager/fused" in text and "compiled/fused" in text and "Growth with sequence length" in text
+    assert "cores" in text and "## Summary" in text and ("met" in text)
+    assert "A compiled training step" in text and "Where the time goes" in text and "generated forward" in text
     assert "Double backward" in text and results.double["autograd"] > 0
 
 
@@ -24,6 +27,23 @@ def test_fused_and_autograd_runners_compute_the_same_gradients():
     bench._autograd_runner(module, x)()
     assert np.allclose(module.weight_hh_l0.grad, grads["weight_hh"], rtol=1e-10, atol=1e-12)
     assert np.allclose(module.weight_ih_l0.grad, grads["weight_ih"], rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_and_torch_ops_runners_compute_the_same_gradients():
+    torch = pytest.importorskip("torch")
+    module, x = bench._make("lstm", (5, 2, 3, 4), np.float64)
+    bench._autograd_runner(module, x)()
+    eager = {name: p.grad.copy() for name, p in module.named_parameters()}
+    run, trace = bench._compiled_runner(module, x)
+    run()
+    assert trace > 0
+    for name, p in module.named_parameters():
+        np.testing.assert_array_equal(p.grad, eager[name], err_msg=name)
+    twin = bench._torch_ops_runner(module, x)
+    twin()
+    for name, p in module.named_parameters():
+        assert isinstance(twin.weights[name], torch.Tensor)
+        np.testing.assert_allclose(twin.weights[name].grad.numpy(), eager[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 def test_bench_command(capsys, tmp_path):
