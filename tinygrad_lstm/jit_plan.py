@@ -17,6 +17,7 @@ call's backward uses another arena and nothing is overwritten under a live graph
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 import re
 
@@ -173,7 +174,7 @@ class _Program:
                     if first[name] < start <= used:
                         last[name] = end
             start = end + 1
-        free: dict = {}  # spec -> [[physical name, last line using it], ...]
+        free: dict = {}  # spec -> heap of (last line using it, physical name)
         result = []
         for names, _ in units:
             allocation = []
@@ -181,19 +182,18 @@ class _Program:
                 shape, dtype, order, pinned = self.buffers[name]
                 spec = (shape, dtype, order)
                 begins = first.get(name)
-                reused = None
-                if not pinned and begins is not None:
-                    for slot in free.get(spec, ()):
-                        if slot[1] < begins:
-                            reused, slot[1] = slot[0], last[name]
-                            break
-                if reused is not None:
-                    allocation.append(f"{name} = {reused}")
+                if pinned or begins is None:
+                    allocation.append(f"{name} = _allocate({shape!r}, {self.const(dtype)}, {order!r})")
+                    self.bytes += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                    continue
+                heap = free.setdefault(spec, [])
+                if heap and heap[0][0] < begins:  # the buffer free the longest fits
+                    physical = heapq.heapreplace(heap, (last[name], heap[0][1]))[1]
+                    allocation.append(f"{name} = {physical}")
                     continue
                 allocation.append(f"{name} = _allocate({shape!r}, {self.const(dtype)}, {order!r})")
                 self.bytes += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                if not pinned and begins is not None:
-                    free.setdefault(spec, []).append([name, last[name]])
+                heapq.heappush(heap, (last[name], name))
             result.append(allocation)
         return result
 
