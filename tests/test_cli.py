@@ -226,7 +226,7 @@ def test_a_kind_registered_at_runtime_works_in_every_command(command, toy_kind_s
         assert "cell.weight_hh" in (work / "toy.dot").read_text()
     if command == "bench":
         row = next(line for line in done.stdout.splitlines() if line.startswith("| toy"))
-        assert row.split("|")[5].strip() == "-" and row.split("|")[6].strip() == "-"  # no fused, no torch twin
+        assert row.split("|")[6].strip() == "-" and row.split("|")[7].strip() == "-"  # no fused, no torch twin
 
 
 @pytest.mark.parametrize("command", TOY_COMMANDS)

@@ -231,18 +231,18 @@ def test_a_new_length_or_batch_retraces_and_old_plans_stay():
 def test_the_cache_is_bounded_least_recently_used_first():
     compiled = tl.jit(lambda x: x * 2, max_cache=2)
     for n in (1, 2, 3, 1):
-        compiled(np.ones(n))
+        compiled(tl.ones(n))
     assert compiled.traces == 4  # (1,) was dropped when (3,) came
-    compiled(np.ones(1))
+    compiled(tl.ones(1))
     assert compiled.traces == 4
 
 
 def test_numbers_are_part_of_the_key_and_other_objects_by_identity():
     compiled = tl.jit(lambda x, scale, name: x * scale)
-    x = np.arange(3.0)
-    np.testing.assert_array_equal(compiled(x, 2.0, "a").data, x * 2)
-    np.testing.assert_array_equal(compiled(x, 3.0, "a").data, x * 3)
-    np.testing.assert_array_equal(compiled(x, 3.0, "a").data, x * 3)
+    x = tl.Tensor(np.arange(3.0))
+    np.testing.assert_array_equal(compiled(x, 2.0, "a").data, x.data * 2)
+    np.testing.assert_array_equal(compiled(x, 3.0, "a").data, x.data * 3)
+    np.testing.assert_array_equal(compiled(x, 3.0, "a").data, x.data * 3)
     compiled(x, 3.0, "b")
     assert compiled.traces == 3
 
@@ -313,6 +313,16 @@ def test_tracing_refuses_what_a_replay_would_freeze(body, message):
     compiled = tl.jit(body)
     with pytest.raises(RuntimeError, match=message):
         compiled(tl.Tensor(np.full((2, 2), 0.8), requires_grad=True))
+
+
+@pytest.mark.parametrize("body", [
+    lambda x: (x ** 3).sum(),            # numpy on an array argument: no op at all
+    lambda x: tl.Tensor(x).sum().item(),  # a Python number made from the result
+    lambda x: (tl.Tensor(x) * 2, float(x.sum())),
+])
+def test_results_computed_outside_the_ops_are_refused(body):
+    with pytest.raises(RuntimeError, match="outside the ops|plain values"):
+        tl.jit(body)(np.arange(1.0, 4.0))
 
 
 def test_tracing_a_data_dependent_shape_is_refused():
@@ -519,10 +529,10 @@ def test_decorator_forms_and_methods():
         def forward(self, x):
             return x * self.scale
     m = Model()
-    for _ in range(2):
-        np.testing.assert_array_equal(double(np.ones(2)).data, [2.0, 2.0])
-        np.testing.assert_array_equal(triple(np.ones(2)).data, [3.0, 3.0])
-        np.testing.assert_array_equal(m(np.ones(1)).data, [2.0])
+    for value in (1.0, 2.0):
+        np.testing.assert_array_equal(double(tl.full(2, value)).data, [2 * value] * 2)
+        np.testing.assert_array_equal(triple(tl.full(2, value)).data, [3 * value] * 2)
+        np.testing.assert_array_equal(m(tl.full(1, value)).data, [2 * value])
     assert triple.max_cache == 1
 
 

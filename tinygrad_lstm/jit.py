@@ -122,7 +122,7 @@ class CompiledFunction:
         outputs: list = []
         effect_results = {id(e.result) for e in tracer.events if isinstance(e, _EffectEvent) and e.result is not None}
         output_spec = _flatten(result, outputs, effect_results)
-        _verify(self.fn, args, kwargs, leaves, spec, tracer)
+        _verify(self.fn, args, kwargs, leaves, spec, tracer, result)
         plan = _Plan(self, tracer, outputs, output_spec, eager_seconds)
         plan.trace_seconds = time.perf_counter() - start
         self._cache[key] = plan

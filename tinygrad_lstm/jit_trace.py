@@ -364,7 +364,7 @@ class _Tracer:
         """Where a replay finds an output leaf: a slot (a tensor or array of the trace), or an effect's result."""
         if isinstance(leaf, Tensor):
             return self._tensor_slot(leaf)
-        slot = self.by_array.get(id(leaf))
+        slot = self._array_slot(leaf) if type(leaf) is np.ndarray else None
         return slot if slot is not None else _Const(leaf)
 
     def leaf_of(self, t: Tensor):
@@ -639,11 +639,12 @@ class _TraceError(RuntimeError):
     pass
 
 
-def _difference(main: _Tracer, shadow: _Tracer):
+def _difference(main: _Tracer, shadow: _Tracer, results=None):
     """The first difference between two traces of one function, as a message, or None.
 
     Slots must correspond (same input, same op output, the same persistent tensor); arrays
-    made during the call (constants) and plain values must be equal.
+    made during the call (constants) and plain values must be equal. `results` are the two
+    runs' return values: they must come from corresponding slots, or be equal.
     """
     def describe(event):
         return event.where() if isinstance(event, _OpEvent) else f"event {event.index} ({type(event).__name__[1:-5]})"
@@ -724,6 +725,20 @@ def _difference(main: _Tracer, shadow: _Tracer):
                 same_slot(a.result, b.result, f"in-place copy at {describe(a)}")
             if problem:
                 return problem
+    if results is not None:
+        effects = frozenset(id(e.result) for e in main.events if isinstance(e, _EffectEvent) and e.result is not None)
+        leaves_a, leaves_b = [], []
+        spec_a, spec_b = _flatten(results[0], leaves_a, effects), _flatten(results[1], leaves_b, effects)
+        if _spec_key(spec_a) != _spec_key(spec_b):
+            return ("the function returns other plain values with other inputs (a number computed outside the ops, "
+                    "such as loss.item()); a replay would return the traced ones. Return tensors")
+        for k, (a, b) in enumerate(zip(leaves_a, leaves_b)):
+            if a is b:  # an effect's result: the replay calls the effect
+                continue
+            refs = [ref if isinstance(ref, _Const) else _Ref(ref) for ref in (main.output_ref(a), shadow.output_ref(b))]
+            problem = same_structure(*refs, f"result {k}")
+            if problem:
+                return problem
     return None
 
 
@@ -757,7 +772,7 @@ def _generators_of(explicit: list) -> list:
     return list(found.values())
 
 
-def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer) -> None:
+def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) -> None:
     """Run `fn` again on perturbed arguments and parameters, recording, and raise `RuntimeError`
     where the two traces differ in what a replay would take as fixed.
 
@@ -781,7 +796,7 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer) -> None:
             np.copyto(array, _scaled(array, rng))
         engine._tracer = shadow
         try:
-            fn(*shadow_args, **shadow_kwargs)
+            shadow_result = fn(*shadow_args, **shadow_kwargs)
         finally:
             engine._tracer = None
             engine._grad_enabled, engine._scope = state
@@ -795,7 +810,7 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer) -> None:
             t.grad = grad
         for generator, previous in generators:
             generator.bit_generator.state = previous
-    problem = _difference(main, shadow)
+    problem = _difference(main, shadow, (result, shadow_result))
     if problem:
         raise _TraceError(f"tl.jit: cannot compile {_name(fn)}: {problem}")
     # what the second run also read, unchanged: a persistent tensor; what it made anew: a constant
