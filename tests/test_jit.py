@@ -564,3 +564,35 @@ def test_hooks_on_the_calls_own_tensors_are_refused():
         h.sum().backward()
     with pytest.raises(RuntimeError, match="hook on a tensor made inside"):
         tl.jit(step)(np.ones(2))
+
+
+class Fragile(tl.Function):
+    """Doubles its input, or raises while `failing` is set (an op without a plan rule)."""
+
+    failing = False
+
+    def forward(ctx, a):
+        if Fragile.failing:
+            raise ValueError("fragile: failing on purpose")
+        return a * 2
+
+    def backward(ctx, grad_output):
+        return grad_output * 2
+
+
+def test_a_failing_replay_returns_its_buffers_and_the_plan_stays_usable():
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    compiled = tl.jit(lambda x: Fragile.apply(x * w))
+    compiled(np.ones(2))
+    compiled(np.ones(2))  # its node is dropped at once: the arena is back in the pool
+    plan = next(iter(compiled._cache.values()))
+    assert len(plan.pool) == 1
+    Fragile.failing = True
+    try:
+        with pytest.raises(ValueError, match="failing on purpose"):
+            compiled(np.ones(2))
+    finally:
+        Fragile.failing = False
+    assert len(plan.pool) == 1
+    np.testing.assert_array_equal(compiled(np.array([3.0, 4.0])).data, [6.0, 16.0])
+    assert "fragile x1" in compiled.trace_info()

@@ -842,8 +842,9 @@ class _CompiledStep(Function):
     inputs and parameters."""
 
     def forward(ctx, *arrays, plan=None, arena=None, leaves=None, capture=None):
+        lease = _Lease(plan, arena)  # returns the arena to the pool if forward fails, or when backward is done
         outputs = arena.forward(plan, leaves, capture)
-        ctx.save_for_backward(_Lease(plan, arena), *plan.watched(leaves))
+        ctx.save_for_backward(lease, *plan.watched(leaves))
         ctx.outputs = outputs
         return tuple(outputs[i] for i in plan.node_outputs)
 
