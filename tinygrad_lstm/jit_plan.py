@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from . import engine
-from .engine import Function, Tensor
+from .engine import Function, LazyGrad, Tensor
 from . import ops
 from .jit_rules import RULES, Val, _axis_slice
 from .jit_trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _InplaceEvent, _InputRef, _OpEvent,
@@ -114,11 +114,31 @@ def _leaf_hooks(leaf, grad):
     return grad
 
 
+class _Owned(LazyGrad):
+    """A gradient the compiled node hands to the engine as a new array nobody else holds, so the
+    engine keeps it as a leaf's ``.grad`` without copying it (as it does an array it summed)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def materialize(self) -> np.ndarray:
+        return self.array
+
+    def __add__(self, other):
+        return self.array + (other.materialize() if isinstance(other, LazyGrad) else other)
+
+    __radd__ = __add__
+
+
 def _as_tuple(grads):
     return grads if type(grads) is tuple else tuple(grads) if type(grads) is list else (grads,)
 
 
-_HELPERS = {"_new_op": _new_op, "_call_effect": _call_effect, "_snapshot": _snapshot, "_bump": _bump,
+_SMALL = 4096  # elements: gradients of outputs up to this size are copied into the arena
+
+_HELPERS = {"_Owned": _Owned, "_new_op": _new_op, "_call_effect": _call_effect, "_snapshot": _snapshot, "_bump": _bump,
             "_view_at": _view_at,
             "_leaf_hooks": _leaf_hooks, "_as_tuple": _as_tuple, "_allocate": _allocate,
             "_summed": engine._summed, "_materialized": engine._materialized, "_fit": engine._fit}
@@ -219,6 +239,7 @@ class _Emitter:
         self.arena = program.arena if arena is None else arena
         self.loads: dict = {}
         self.buffers: list = []  # names of the buffers this function made (allocated by `_Program.allocate`)
+        self.fresh_slots: set = set()  # slots returned by the call: made in new arrays (`output`)
 
     # -- operands ---------------------------------------------------------------------------
     def ref(self, operand) -> str:
@@ -260,6 +281,11 @@ class _Emitter:
         home = op.homes.get(k) if op.homes else None
         if home is not None and home.shape == like.shape and home.dtype == like.dtype and like.flags.c_contiguous:
             return home
+        if op.event.outputs[k].index in self.fresh_slots:  # a result of the call: a new array each run, not copied
+            value = self.dynamic(like.shape, like.dtype, fresh=True)
+            self.lines.append(f"{value.name} = _allocate({like.shape!r}, {self.program.const(like.dtype)}, "
+                              f"{_layout(like)!r})")
+            return value
         return self.new(like=like)
 
     def result(self, op: "_OpView", position: int) -> Val:
@@ -279,7 +305,7 @@ class _Emitter:
             if base.name in self.program.buffers or base.name in self.program.parents:
                 self.program.parents[name] = base.name
             return Val(name, None, shape, dtype)
-        value = self.dynamic(shape, dtype)
+        value = self.dynamic(shape, dtype, fresh=is_view and isinstance(base, Val) and base.fresh)
         self.lines.append(f"{value.name} = {expression.format(self.ref(base))}")
         return value
 
@@ -903,6 +929,9 @@ class _Plan:
             self.schedule = _record_backward(tracer, roots, None, False, probe=True)
         schedules = [e.schedule for e in tracer.events if isinstance(e, _BackwardEvent)]
         lowering.plan_forward_homes(em, schedules + ([self.schedule] if roots else []))
+        inputs = {slot.index for slot in tracer.slots if slot.kind == "input"}
+        em.fresh_slots = {ref.index for ref in map(tracer.output_ref, outputs)
+                          if not isinstance(ref, _Const) and ref.index not in inputs}
         captures = []  # (line, names of an op's outputs): where the checking variant records them
         for event in tracer.events:
             if isinstance(event, _OpEvent):
@@ -926,7 +955,8 @@ class _Plan:
             if isinstance(ref, _Const):
                 returned.append(self.program.const(ref.value))
                 continue
-            returned.append(f"{em.ref(lowering.value(em, ref))}.copy()")
+            value = lowering.value(em, ref)
+            returned.append(em.ref(value) if value.fresh else f"{em.ref(value)}.copy()")
         self.output_kinds = [isinstance(leaf, Tensor) for leaf in outputs]
         forward_lines = em.lines + [f"return ({''.join(r + ', ' for r in returned)})"]
         stores: list = []
@@ -981,9 +1011,14 @@ class _Plan:
         """The `_CompiledStep` backward when the outputs in `seeded` have a gradient: its emitter and lines."""
         em = _Emitter(self.program, "backward", [])
         seeds = {}
-        for k in sorted(seeded):  # copied into a buffer, so that the views of it are made once
-            seeds[k] = em.new(shape=self._seed_meta[k][0], dtype=self._seed_meta[k][1])
-            em.line(f"np_copyto({seeds[k].name}, G[{k}])")
+        for k in sorted(seeded):
+            shape, dtype = self._seed_meta[k]
+            if np.prod(shape) <= _SMALL:  # copied into a buffer, so that the views of it are made once
+                seeds[k] = em.new(shape=shape, dtype=dtype)
+                em.line(f"np_copyto({seeds[k].name}, G[{k}])")
+            else:  # large: its views made at every run cost less than copying it
+                seeds[k] = em.dynamic(shape, dtype)
+                em.line(f"{seeds[k].name} = G[{k}]")
         finals = dict(self.lowering.backward(em, self.schedule, seeded, seeds))
         returns = []
         for key in self.schedule.deposits:
@@ -991,9 +1026,9 @@ class _Plan:
             if value is None:
                 returns.append("None")
             elif value.fresh:
-                returns.append(em.ref(value))
+                returns.append(f"_Owned({em.ref(value)})")
             else:
-                returns.append(f"{em.ref(value)}.copy()")
+                returns.append(f"_Owned({em.ref(value)}.copy())")
         if seeded == getattr(self, "_full", None):
             self._store_names = list(em.loads)
         store = {name: i for i, name in enumerate(self._store_names)}
