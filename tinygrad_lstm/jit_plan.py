@@ -6,9 +6,15 @@ of its rule (`tinygrad_lstm.jit_rules`), writing into buffers allocated once per
 transpose, split, unbind, ...) are made once when the arena is built. A recorded
 ``backward`` becomes each node's backward in the engine's order, every gradient added in
 the order it arrived: the first kept as it is, the second summed into a new buffer, later
-ones added in place, and the deferred matmul gradient of a shared weight as one
-concatenated product, all as `engine.backward` does. Effects (optimiser steps, clipping)
-are called where the function called them.
+ones added in place, and the deferred matmul gradient of a shared weight as one product
+over all its rows, all as `engine.backward` does. Effects (optimiser steps, clipping) are
+called where the function called them.
+
+Two things keep the plan small and free of copies. *Homes*: where a consumer wants a value
+(the rows of a deferred gradient's product, the slices of a split's input gradient), its
+producer writes it there with ``out=``; a value written elsewhere is copied. *Sharing*:
+buffers of one shape whose lifetimes in the generated code do not overlap share memory
+(`_Program.allocate`), so the plan holds about what one eager step holds at its peak.
 
 An arena is one set of buffers and the code bound to them (a namespace of globals the
 generated functions read). A replay takes a free arena; a `_CompiledStep` node keeps its
@@ -33,8 +39,8 @@ from .jit_trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _Inpla
 # numpy functions the generated code calls, bound to short global names
 _NUMPY = {f"np_{name}": getattr(np, name) for name in (
     "add", "subtract", "multiply", "divide", "negative", "exp", "log", "tanh", "reciprocal", "maximum",
-    "greater", "matmul", "copyto", "concatenate", "stack", "sum", "transpose", "moveaxis", "broadcast_to",
-    "expand_dims", "asarray", "errstate", "empty", "zeros", "ones")}
+    "greater", "matmul", "copyto", "concatenate", "sum", "transpose", "moveaxis", "broadcast_to", "expand_dims",
+    "asarray", "errstate")}
 _NUMPY["np_add_reduce"] = np.add.reduce
 
 
