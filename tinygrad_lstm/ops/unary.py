@@ -1,4 +1,4 @@
-"""Elementwise functions of one tensor: exp, log, tanh, sigmoid, relu, abs, clamp.
+"""Elementwise functions of one tensor: exp, log, sqrt, tanh, sigmoid, relu, abs, clamp.
 
 Each works on 0-d tensors too (numpy turns 0-d results into scalars, so nothing here
 writes into a result in place unless it is an array).
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import Function, Tensor, tensor_method
+from ..engine import Function, inplace, tensor_method
 
 
 class Exp(Function):
@@ -148,27 +148,83 @@ def abs(self):
     return Abs.apply(self)
 
 
-class Clip(Function):
-    def forward(ctx, a, low=None, high=None):
-        ctx.save_for_backward(a)
-        ctx.low, ctx.high = low, high
+class Sqrt(Function):
+    """Square root: sqrt(-1) is nan and the slope at 0 is inf, as in PyTorch, without numpy warnings."""
+
+    @np.errstate(invalid="ignore")
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output / (2 * out)
+
+
+@tensor_method
+def sqrt(self):
+    """Elementwise square root, same shape (``torch.sqrt``)."""
+    return Sqrt.apply(self)
+
+
+class Clamp(Function):
+    """`a` limited to ``[low, high]`` (either may be None; numbers, arrays or tensors that broadcast),
+    as ``torch.clamp``: ``minimum(maximum(a, low), high)``, so `high` wins when ``low > high``.
+
+    Gradients as PyTorch's: `a` gets it where ``low <= a <= high``, `low` where ``a < low < high``,
+    `high` where ``a > high`` or ``high < low``.
+    """
+
+    def forward(ctx, a, low, high):
+        ctx.save_for_backward(a, low, high)
         return np.clip(a, low, high)
 
     def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        inside = np.ones(a.shape, dtype=bool)
-        if ctx.low is not None:
-            inside &= a >= ctx.low
-        if ctx.high is not None:
-            inside &= a <= ctx.high
-        return grad_output * inside
+        a, low, high = ctx.saved_tensors
+        need_a, need_low, need_high = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad_output.dtype)
+        grad_a = grad_low = grad_high = None
+        if need_a:
+            inside = True
+            if low is not None:
+                inside = a >= low
+            if high is not None:
+                inside = inside & (a <= high)
+            grad_a = np.where(inside, grad_output, zero)
+        if need_low:
+            below = a < low if high is None else (a < low) & (low < high)
+            grad_low = np.where(below, grad_output, zero)
+        if need_high:
+            above = a > high if low is None else (a > high) | (high < low)
+            grad_high = np.where(above, grad_output, zero)
+        return grad_a, grad_low, grad_high
+
+
+@tensor_method
+def clamp(self, min=None, max=None):
+    """Each element limited to ``[min, max]`` (``torch.clamp``): the bounds may be numbers or
+    tensors that broadcast (tensors get gradients too); `max` wins where ``min > max``. The
+    gradient flows where ``min <= x <= max``."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(self, min, max)
 
 
 @tensor_method
 def clip(self, min=None, max=None):
-    """Clamp to ``[min, max]`` (numbers, arrays or tensors, taken as constants); the gradient
-    flows where ``min <= x <= max``, as in PyTorch's ``clamp``."""
-    if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
-    return Clip.apply(self, low=min._data if isinstance(min, Tensor) else min,
-                      high=max._data if isinstance(max, Tensor) else max)
+    """`clamp` under numpy's name (also ``torch.clip``)."""
+    return self.clamp(min, max)
+
+
+@tensor_method
+def clamp_(self, min=None, max=None):
+    """`clamp` in place; returns self."""
+    return inplace(self, self.clamp(min, max), "clamp_")
+
+
+@tensor_method
+def clip_(self, min=None, max=None):
+    """`clip` in place; returns self."""
+    return inplace(self, self.clamp(min, max), "clip_")
