@@ -147,4 +147,4 @@ def test_every_op_class_is_in_the_table():
                 reached.update(type(node) for node in graph.nodes)
     ops = {cls for cls in vars(tl.ops).values() if isinstance(cls, type) and issubclass(cls, tl.Function)}
     assert torch
-    assert not {cls.__name__ for cls in ops - reached} - {"Copy", "Cast"}  # in-place fills: tests/test_ops_assign.py
+    assert not {cls.__name__ for cls in ops - reached} - {"Copy", "Cast"}  # fills and casts: tests/test_engine.py

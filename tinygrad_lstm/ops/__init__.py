@@ -21,7 +21,7 @@ a gradient of the broadcast shape.
 from .arithmetic import (Add, AddMM, DeferredMatmulGrad, Div, MatMul, Maximum, Minimum, Mul, Neg, Pow, Sub,
                          addmm)
 from .unary import Abs, Clamp, Exp, Log, ReLU, Sigmoid, Sqrt, Tanh, stable_sigmoid
-from .reduction import (LogSoftmax, Max, MaxDim, Mean, Min, MinDim, Norm, Prod, Softmax, Std, Sum, Var,
+from .reduction import (Amax, Amin, LogSoftmax, Max, MaxDim, Mean, Min, MinDim, Norm, Prod, Softmax, Std, Sum, Var,
                         max_result, min_result)
 from .shape import (Concat, Expand, Flip, Repeat, Reshape, Roll, Split, Stack, Transpose, Unbind, View, cat,
                     concat, concatenate, stack)

@@ -264,10 +264,11 @@ def norm(self, p="fro", dim=None, keepdim: bool = False, *, dtype=None):
 
 
 class Max(Function):
-    """Maximum over axes (``torch.amax``); the gradient is shared equally between tied maxima,
-    and goes to NaN when there is one (NaN is the maximum), as in PyTorch."""
+    """The largest element, or the maximum over axes; tied maxima share the gradient equally, and
+    a NaN (the maximum when there is one) takes it, as ``torch.max()``."""
 
     reduce = staticmethod(np.max)
+    nan_takes_gradient = True
 
     def forward(ctx, a, axis=None, keepdims=False):
         out = ctx.reduce(a, axis=axis, keepdims=True)
@@ -275,10 +276,11 @@ class Max(Function):
         ctx.axis, ctx.keepdims = axis, keepdims
         return out if keepdims else (np.squeeze(out, axis=axis) if axis is not None else out.reshape(()))
 
+    @np.errstate(divide="ignore", invalid="ignore")
     def backward(ctx, grad_output):
         a, out = ctx.saved_tensors
         is_max = a == out
-        if np.isnan(out).any():  # NaN == NaN is False: send the gradient to the NaN
+        if ctx.nan_takes_gradient and np.isnan(out).any():  # NaN == NaN is False
             is_max |= np.isnan(a) & np.isnan(out)
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims)
         if ctx.axis is None:
@@ -287,9 +289,22 @@ class Max(Function):
 
 
 class Min(Max):
-    """Minimum over axes (``torch.amin``); ties share the gradient, as in `Max`."""
+    """The smallest element, or the minimum over axes (see `Max`)."""
 
     reduce = staticmethod(np.min)
+
+
+class Amax(Max):
+    """The maximum over axes (``torch.amax``): as `Max`, except that a slice holding a NaN gets a
+    NaN gradient, as PyTorch's amax."""
+
+    nan_takes_gradient = False
+
+
+class Amin(Min):
+    """The minimum over axes (``torch.amin``; see `Amax`)."""
+
+    nan_takes_gradient = False
 
 
 @tensor_method
@@ -299,7 +314,7 @@ def amax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     empty dim. `axis`/`keepdims` are numpy's names (numpy's ``max``)."""
     dims, keep = _reduce_args("amax", self, dim, keepdim, axis, keepdims)
     check_nonempty("amax", self.shape, dims)
-    return Max.apply(self, axis=dims, keepdims=keep)
+    return Amax.apply(self, axis=dims, keepdims=keep)
 
 
 @tensor_method
@@ -307,7 +322,7 @@ def amin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """The smallest value over `dim`, as ``torch.amin`` (see `amax`)."""
     dims, keep = _reduce_args("amin", self, dim, keepdim, axis, keepdims)
     check_nonempty("amin", self.shape, dims)
-    return Min.apply(self, axis=dims, keepdims=keep)
+    return Amin.apply(self, axis=dims, keepdims=keep)
 
 
 class MaxDim(Function):
