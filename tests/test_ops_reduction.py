@@ -234,6 +234,24 @@ def test_softmax_and_log_softmax_are_stable_at_extremes(dtype):
     assert np.isfinite(log_p.data).all() and np.isfinite(x.grad).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_is_stable_and_matches_torch_at_extremes(dtype):
+    torch = pytest.importorskip("torch")
+    values = np.array([[1e4, 0.0, -1e4], [-np.inf, -np.inf, -np.inf], [np.inf, 0.0, 1.0], [88.0, 89.0, 90.0]],
+                      dtype=dtype)
+    x = tl.Tensor(values, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = x.logsumexp(1)
+        y[[0, 3]].sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    y_t = t.logsumexp(1)
+    y_t[[0, 3]].sum().backward()
+    np.testing.assert_allclose(y.data, y_t.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-6, atol=1e-30)
+    assert y.dtype == x.grad.dtype == dtype
+
+
 def test_softmax_needs_a_dim_and_the_functional_form_picks_torchs_implicit_one_with_its_warning():
     torch = pytest.importorskip("torch")
     x = leaf((2, 3, 4))

@@ -213,3 +213,11 @@ def test_lstm_cell_from_ops_over_several_steps():
     args = [leaf((steps, batch, inputs)), leaf((batch, hidden)), leaf((batch, hidden)),
             leaf((4 * hidden, inputs), -0.5, 0.5), leaf((4 * hidden, hidden), -0.5, 0.5), leaf((4 * hidden,))]
     assert tl.gradcheck(unrolled, args)
+
+
+def test_contiguous_copies_a_transposed_tensor_so_that_view_works_as_torch():
+    x = leaf((2, 3))
+    assert x.is_contiguous() and x.contiguous() is x and not x.t().is_contiguous()
+    flat = x.t().contiguous().view(-1)
+    np.testing.assert_array_equal(flat.data, x.data.T.reshape(-1))
+    assert tl.gradcheck(lambda t: t.t().contiguous().view(3, 2) * 2, [x])

@@ -46,3 +46,13 @@ def test_factory_errors():
         tl.arange(0, 3, 0)
     with pytest.raises(ValueError, match="shape must be non-negative"):
         tl.eye(-1)
+
+
+def test_new_factories_take_the_dtype_of_the_tensor_as_torch():
+    torch = pytest.importorskip("torch")
+    x, x_t = tl.Tensor(np.ones(2, np.float32)), torch.ones(2)
+    for ours, theirs in [(x.new_zeros(2, 3), x_t.new_zeros(2, 3)), (x.new_ones((3,)), x_t.new_ones((3,))),
+                         (x.new_full((2,), 5.0), x_t.new_full((2,), 5.0)), (x.new_tensor([1, 2]), x_t.new_tensor([1, 2]))]:
+        assert ours.dtype == theirs.numpy().dtype and ours.is_leaf
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    assert x.new_zeros(2, dtype=np.float64, requires_grad=True).requires_grad

@@ -10,11 +10,12 @@ array([2., 4.])
 from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad,
                      is_grad_enabled, name_scope, no_grad, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_jacobian
-from .ops import (FUNCTIONS, abs, add, addmm, amax, amin, argmax, argmin, broadcast_to, cat, chunk, clamp, clip,
-                  clone, concat, concatenate, div, exp, flatten, flip, gather, log, log_softmax, masked_fill, matmul,
-                  max, maximum, mean, min, minimum, moveaxis, movedim, mul, neg, norm, permute, pow, prod, relu,
-                  repeat_interleave, reshape, roll, sigmoid, softmax, split, sqrt, squeeze, stack, std, sub, sum,
-                  swapaxes, swapdims, tanh, tensor_split, transpose, unbind, unflatten, unsqueeze, var, where)
+from .ops import (FUNCTIONS, abs, add, addmm, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, chunk,
+                  clamp, clip, clone, concat, concatenate, div, exp, flatten, flip, gather, log, log_softmax,
+                  logsumexp, masked_fill, matmul, max, maximum, mean, min, minimum, mm, moveaxis, movedim, mul, neg,
+                  norm, permute, pow, prod, relu, repeat_interleave, reshape, roll, sigmoid, softmax, split, sqrt,
+                  squeeze, stack, std, sub, sum, swapaxes, swapdims, t, tanh, tensor_split, transpose, unbind,
+                  unflatten, unsqueeze, var, where)
 from .random import (arange, default_generator, eye, full, full_like, manual_seed, ones, ones_like, rand, rand_like,
                      randn, randn_like, tensor, zeros, zeros_like)
 from . import nn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Tensor
+from .engine import Tensor, tensor_method
 
 __all__ = ["tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like",
            "full_like", "randn_like", "rand_like", "manual_seed", "default_generator"]
@@ -129,3 +129,28 @@ def rand_like(input, *, dtype=None, requires_grad: bool = False,
     """Uniform samples in [0, 1) in `input`'s shape and float dtype (``torch.rand_like``)."""
     shape, dtype = _like(input, dtype)
     return rand(shape, dtype=_float_dtype(dtype, "rand_like"), requires_grad=requires_grad, generator=generator)
+
+
+@tensor_method
+def new_zeros(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `size` with this tensor's dtype (or `dtype`): a new leaf (``torch.Tensor.new_zeros``),
+    e.g. an initial state ``x.new_zeros(batch, hidden)``."""
+    return _make(np.zeros(_shape(size), dtype=self.dtype if dtype is None else dtype), requires_grad)
+
+
+@tensor_method
+def new_ones(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones of `size` with this tensor's dtype (or `dtype`) (``torch.Tensor.new_ones``)."""
+    return _make(np.ones(_shape(size), dtype=self.dtype if dtype is None else dtype), requires_grad)
+
+
+@tensor_method
+def new_full(self, size, fill_value, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """`fill_value` in `size` with this tensor's dtype (or `dtype`) (``torch.Tensor.new_full``)."""
+    return _make(np.full(_shape((size,)), fill_value, dtype=self.dtype if dtype is None else dtype), requires_grad)
+
+
+@tensor_method
+def new_tensor(self, data, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A copy of `data` with this tensor's dtype (or `dtype`) (``torch.Tensor.new_tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=self.dtype if dtype is None else dtype)

@@ -14,11 +14,11 @@ from numbers import Real
 import numpy as np
 
 from ..engine import ShapeError, Tensor
-from ..ops import LogSoftmax, Softmax
+from ..ops import LogSoftmax, Softmax, addmm
 from ..ops.reduction import softmax_dim
 from ..random import default_generator
 
-__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
+__all__ = ["linear", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
            "nll_loss", "mse_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -35,6 +35,27 @@ def _float_tensor(x, fn: str) -> Tensor:
 def _check_reduction(reduction, fn: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def linear(input, weight, bias=None) -> Tensor:
+    """``input @ weight.T + bias`` (``torch.nn.functional.linear``).
+
+    Parameters
+    ----------
+    input : Tensor ``(*, in_features)``
+    weight : Tensor ``(out_features, in_features)``
+    bias : Tensor ``(out_features,)``, optional
+
+    Returns
+    -------
+    Tensor ``(*, out_features)``; one `addmm` node for a 1-d or 2-d input with a bias.
+    """
+    x = _float_tensor(input, "linear")
+    weight_t = weight.T
+    if bias is not None and x.ndim in (1, 2):
+        return addmm(bias, x, weight_t)
+    y = x @ weight_t
+    return y if bias is None else y + bias
 
 
 def sigmoid(x) -> Tensor:

@@ -323,6 +323,23 @@ def matmul(self, other):
     return MatMul.apply(self, other)
 
 
+@tensor_method
+def mm(self, mat2):
+    """``self @ mat2`` for two matrices, ``(n, k) @ (k, m)`` (``torch.mm``)."""
+    if self.ndim != 2 or np.ndim(_data(mat2)) != 2:
+        raise ShapeError(f"mm: needs two matrices, got shapes {self.shape} and {np.shape(_data(mat2))}")
+    return MatMul.apply(self, mat2)
+
+
+@tensor_method
+def bmm(self, mat2):
+    """``self @ mat2`` for two batches of matrices, ``(b, n, k) @ (b, k, m)`` (``torch.bmm``)."""
+    shape, other = self.shape, np.shape(_data(mat2))
+    if len(shape) != 3 or len(other) != 3 or shape[0] != other[0]:
+        raise ShapeError(f"bmm: needs two batches of matrices of the same size, got shapes {shape} and {other}")
+    return MatMul.apply(self, mat2)
+
+
 class DeferredMatmulGrad(LazyGrad):
     """A pending weight gradient ``sum_k lefts[k].T @ rights[k] (+ dense)``, computed when used.
 

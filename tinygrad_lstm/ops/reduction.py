@@ -1,5 +1,6 @@
 """Reductions, as in PyTorch: sum, mean, prod, var, std, norm, amax/amin, max/min (with the
-indices when given a dim), argmax/argmin, and the normalisations softmax and log_softmax.
+indices when given a dim), argmax/argmin, all/any, logsumexp, and the normalisations softmax
+and log_softmax.
 
 Every reduction takes PyTorch's ``dim`` (an int, a tuple, or None for all dims) and
 ``keepdim``; numpy's names ``axis`` and ``keepdims`` are accepted as aliases.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import collections
 import warnings
 
-# This module defines Tensor methods named sum, max and min: the builtins are not used here.
+# This module defines Tensor methods named sum, max, min, all and any: the builtins are not used here.
 
 import numpy as np
 
@@ -422,7 +423,52 @@ def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     return _arg_extreme("argmin", np.argmin, self, dim, keepdim)
 
 
-# --------------------------------------------------------------------------- softmax, log_softmax
+@tensor_method
+def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    """Whether every element (over `dim`) is non-zero (``torch.all``): a bool tensor, outside the graph."""
+    dims, keep = _reduce_args("all", self, dim, keepdim, axis, keepdims)
+    return Tensor(np.all(self._data, axis=dims, keepdims=keep))
+
+
+@tensor_method
+def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    """Whether some element (over `dim`) is non-zero (``torch.any``): a bool tensor, outside the graph."""
+    dims, keep = _reduce_args("any", self, dim, keepdim, axis, keepdims)
+    return Tensor(np.any(self._data, axis=dims, keepdims=keep))
+
+
+# --------------------------------------------------------------------------- logsumexp, softmax, log_softmax
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over `axis`, shifted by the maximum (0 where that is infinite, as PyTorch);
+    the gradient is the softmax."""
+
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    def forward(ctx, a, axis=None, keepdims=False):
+        shift = np.max(a, axis=axis, keepdims=True, initial=-np.inf) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        shift = np.where(np.isinf(shift), a.dtype.type(0), shift)
+        out = np.log(np.sum(np.exp(a - shift), axis=axis, keepdims=True)) + shift
+        ctx.save_for_backward(a, out)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return out if keepdims else (np.squeeze(out, axis) if axis is not None else out.reshape(()))
+
+    @np.errstate(over="ignore", invalid="ignore")
+    def backward(ctx, grad_output):
+        a, out = ctx.saved_tensors
+        grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims)
+        if ctx.axis is None:
+            grad = np.reshape(grad, (1,) * a.ndim)
+        return grad * np.exp(a - out)
+
+
+@tensor_method
+def logsumexp(self, dim, keepdim: bool = False):
+    """``log(sum(exp(x)))`` over `dim`, computed stably (``torch.logsumexp``); an empty sum gives -inf.
+    The gradient is the softmax over `dim`."""
+    dims, keep = _reduce_args("logsumexp", self, dim, keepdim, None, None)
+    return LogSumExp.apply(_float_input("logsumexp", self, None), axis=dims, keepdims=keep)
+
 
 
 class LogSoftmax(Function):

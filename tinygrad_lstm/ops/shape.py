@@ -1,5 +1,5 @@
-"""Shape ops, as in PyTorch: reshape/view, flatten, squeeze/unsqueeze, permute/transpose,
-expand, repeat, flip, roll, cat/stack, and split/chunk/tensor_split/unbind."""
+"""Shape ops, as in PyTorch: reshape/view, flatten, squeeze/unsqueeze, permute/transpose/t,
+contiguous, expand, repeat, flip, roll, cat/stack, and split/chunk/tensor_split/unbind."""
 from __future__ import annotations
 
 import numpy as np
@@ -213,6 +213,15 @@ def T(self):
     return Transpose.apply(self, axes=tuple(range(self.ndim - 1, -1, -1)))
 
 
+@tensor_method
+def t(self):
+    """The transpose of a matrix (``torch.t``): ``(n, m) -> (m, n)``; 0-d and 1-d tensors stay as they are."""
+    if self.ndim > 2:
+        raise ShapeError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape}; "
+                         f"use transpose(dim0, dim1) or mT")
+    return self.T
+
+
 @tensor_property
 def mT(self):
     """The last two dims swapped, a batch of matrices transposed (``torch.Tensor.mT``):
@@ -220,6 +229,29 @@ def mT(self):
     if self.ndim < 2:
         raise ShapeError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
     return self.transpose(-2, -1)
+
+
+class Contiguous(Function):
+    """The elements copied in row-major order (``numpy.ascontiguousarray``)."""
+
+    def forward(ctx, a):
+        return np.ascontiguousarray(a)
+
+    def backward(ctx, grad_output):
+        return grad_output
+
+
+@tensor_method
+def contiguous(self):
+    """This tensor with its elements in row-major order (``torch.Tensor.contiguous``): itself when
+    they already are, otherwise a copy in the graph, so that `view` works after a transpose."""
+    return self if self._data.flags.c_contiguous else Contiguous.apply(self)
+
+
+@tensor_method
+def is_contiguous(self) -> bool:
+    """Whether the elements are in row-major order in memory (``torch.Tensor.is_contiguous``)."""
+    return bool(self._data.flags.c_contiguous)
 
 
 # --------------------------------------------------------------------------- expand, repeat
