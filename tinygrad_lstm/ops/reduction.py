@@ -10,12 +10,13 @@ from __future__ import annotations
 import collections
 import warnings
 
-# This module defines Tensor methods named sum, max, min, all and any: the builtins are not used here.
-
 import numpy as np
 
-from ..engine import Function, ShapeError, Tensor, tensor_method
+from ..engine import Function, Tensor, tensor_method
+from .arithmetic import maximum, minimum
 from .dims import alias, check_nonempty, dim_index, dim_tuple, is_int
+
+# This module defines Tensor methods named sum, max, min, all and any: the builtins are not used here.
 
 #: What ``max(dim)`` and ``min(dim)`` return, as ``torch.return_types.max``: ``values, indices = t.max(1)``.
 max_result = collections.namedtuple("max", ["values", "indices"])
@@ -380,7 +381,6 @@ def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     tuple ``(values, indices)`` of the maxima along `dim` and their positions (the gradient
     goes to those positions), as ``torch.max``. ``t.max(other)`` with a Tensor is `maximum`.
     Raises `ValueError` over an empty dim. For numpy's ``max(axis)`` use `amax`."""
-    from .arithmetic import maximum
     return _extreme("max", self, dim, keepdim, axis, keepdims, Max, MaxDim, maximum, max_result)
 
 
@@ -388,7 +388,6 @@ def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
 def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """``t.min()``, ``t.min(dim)`` -> ``(values, indices)``, ``t.min(other)``: as `max`, for the
     smallest (``torch.min``). For numpy's ``min(axis)`` use `amin`."""
-    from .arithmetic import minimum
     return _extreme("min", self, dim, keepdim, axis, keepdims, Min, MinDim, minimum, min_result)
 
 
