@@ -27,7 +27,7 @@ import tinygrad_lstm as tl  # noqa: E402
 # (title, module, prefix users type, names; None means the module's __all__, in its order)
 SECTIONS = [
     ("Tensors and autograd", "tinygrad_lstm", "tl",
-     ["Tensor", "Function", "backward", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
+     ["Tensor", "Function", "backward", "grad", "jvp", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
       "detect_anomaly", "walk_graph", "Graph", "ShapeError"]),
     ("Creating tensors", "tinygrad_lstm", "tl",
      ["tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
@@ -37,10 +37,14 @@ SECTIONS = [
      ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
       "GradientReport"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
+    ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
+    ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",
+     "tl.autograd.functional", None),
     ("tl.nn: modules and recurrent layers", "tinygrad_lstm.nn", "tl.nn", None),
     ("tl.nn.functional", "tinygrad_lstm.nn.functional", "tl.nn.functional", None),
     ("tl.nn.init", "tinygrad_lstm.nn.init", "tl.nn.init", None),
     ("tl.nn.utils", "tinygrad_lstm.nn.utils", "tl.nn.utils", None),
+    ("tl.nn.kinds: the registry of recurrent kinds", "tinygrad_lstm.nn.kinds", "tl.nn.kinds", None),
     ("tl.optim", "tinygrad_lstm.optim", "tl.optim", None),
     ("tl.compare: the gradient report", "tinygrad_lstm.compare", "tl.compare", None),
     ("tl.viz: graph pictures", "tinygrad_lstm.viz", "tl.viz", None),
@@ -49,11 +53,13 @@ SECTIONS = [
     ("tl.manual.cs231n: the CS231n layout", "tinygrad_lstm.manual.cs231n", "tl.manual.cs231n", None),
     ("tl.manual.localize: where a gradient is wrong", "tinygrad_lstm.manual.localize", "tl.manual.localize", None),
     ("Training tasks", "tinygrad_lstm.tasks", "tinygrad_lstm.tasks", None),
+    ("The training loop of the tasks", "tinygrad_lstm.tasks.training", "tinygrad_lstm.tasks.training", None),
     ("The adding problem", "tinygrad_lstm.tasks.adding", "tinygrad_lstm.tasks.adding", None),
     ("Character language model", "tinygrad_lstm.tasks.chars", "tinygrad_lstm.tasks.chars", None),
     ("Sine forecasting", "tinygrad_lstm.tasks.sine", "tinygrad_lstm.tasks.sine", None),
     ("The demo", "tinygrad_lstm.demo", "tinygrad_lstm.demo", None),
     ("Process settings", "tinygrad_lstm.runtime", "tinygrad_lstm.runtime", None),
+    ("The command line from Python", "tinygrad_lstm.cli", "tinygrad_lstm.cli", None),
 ]
 
 # Python's operators on a Tensor (the methods behind them carry no docstrings of their own).

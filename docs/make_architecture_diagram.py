@@ -29,13 +29,13 @@ CLUSTERS = {
         ("tasks", "tasks/", "adding, chars, sine", TOOL),
     ],
     "tools": [
-        ("compare", "compare.py", "compare_gradients\n-> GradientReport", TOOL),
+        ("compare", "compare/", "compare_gradients\n-> GradientReport", TOOL),
         ("viz", "viz/", "draw_graph,\nrender_graph", TOOL),
         ("plots", "plots.py", "learning curves,\ngradient flow", TOOL),
         ("bench", "bench.py", "timings vs the manual\nreference and torch", TOOL),
     ],
     "models: built from ops, backward comes from the graph": [
-        ("nn", "nn/", "Module, Linear, ...\nRNN/LSTM/GRU, cells,\nRecurrent", MODEL),
+        ("nn", "nn/", "Module, Linear, ...\nRNN/LSTM/GRU, cells,\nRecurrent, kinds", MODEL),
         ("functional", "nn/functional.py\nnn/utils.py", "losses, dropout,\nclipping", MODEL),
         ("optim", "optim.py", "SGD, Adam, Adagrad", MODEL),
         ("serialization", "serialization.py", "tl.save, tl.load", MODEL),
@@ -48,7 +48,7 @@ CLUSTERS = {
         ("checks", "checks.py, random.py", "gradcheck,\nfactories, seeds", CORE),
     ],
     "references: numpy and torch only": [
-        ("manual", "manual/", "hand-written BPTT:\nclassic, fused, adapters", REFERENCE),
+        ("manual", "manual/", "hand-written BPTT: classic,\nfused, stacked, adapters", REFERENCE),
         ("torch", "PyTorch", "optional oracle", REFERENCE),
     ],
 }

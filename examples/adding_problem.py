@@ -13,6 +13,7 @@ Run ``python examples/adding_problem.py`` (under a minute on a laptop), or
 import argparse
 import sys
 
+from tinygrad_lstm.cli import cell_kinds
 from tinygrad_lstm.plots import plot_learning_curves
 from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import adding
@@ -25,8 +26,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
                         + " (options given explicitly win)")
-    parser.add_argument("--cells", default="rnn,lstm",
-                        help="comma-separated cells to train, from rnn, lstm, gru (default: rnn,lstm)")
+    parser.add_argument("--cells", type=cell_kinds, default="rnn,lstm",
+                        help="comma-separated recurrent kinds to train: rnn, lstm, gru, another registered kind "
+                             "or module:Class (default: rnn,lstm)")
     parser.add_argument("--steps", type=int, default=1000, help="Adam steps (default: 1000)")
     parser.add_argument("--batch", type=int, default=64, help="sequences per step (default: 64)")
     parser.add_argument("--hidden", type=int, default=32, help="hidden size (default: 32)")
@@ -40,24 +42,21 @@ def main(argv=None) -> int:
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
     args = parser.parse_args(argv)
-    cells = args.cells.split(",")
-    if any(cell not in adding.CELLS for cell in cells):
-        parser.error(f"--cells must name cells from {', '.join(adding.CELLS)}, got {args.cells!r}")
 
     results = {}
-    for cell in cells:
-        results[cell] = adding.train(cell, steps=args.steps, batch=args.batch, hidden=args.hidden, T=args.length,
-                                     lr=args.lr, seed=args.seed, test_size=args.test_size,
-                                     eval_every=args.eval_every, progress=args.progress)
+    for kind in args.cells:
+        results[kind.title] = adding.train(kind, steps=args.steps, batch=args.batch, hidden=args.hidden,
+                                           T=args.length, lr=args.lr, seed=args.seed, test_size=args.test_size,
+                                           eval_every=args.eval_every, progress=args.progress)
 
     print(f"adding problem, T={args.length}, {args.steps} Adam steps, batch {args.batch}, hidden {args.hidden}; "
           f"predicting the mean scores {adding.BASELINE_MSE:.3f}")
     print(f"{'cell':<6}{'test MSE before':>16}{'after':>10}{'seconds':>9}  verdict")
-    for cell, result in results.items():
+    for title, result in results.items():
         verdict = "solved (< 0.01)" if result.solved else "not solved"
-        print(f"{cell.upper():<6}{result.test_mse[0]:>16.4f}{result.final_test_mse:>10.4f}"
+        print(f"{title:<6}{result.test_mse[0]:>16.4f}{result.final_test_mse:>10.4f}"
               f"{result.seconds:>9.1f}  {verdict}")
-    curves = {cell.upper(): {"train": r.losses, "test": (r.eval_steps, r.test_mse)} for cell, r in results.items()}
+    curves = {title: {"train": r.losses, "test": (r.eval_steps, r.test_mse)} for title, r in results.items()}
     path = plot_learning_curves(curves, args.out, baseline=adding.BASELINE_MSE, target=adding.SOLVED_MSE,
                                 title=f"Adding problem, T={args.length}")
     print(f"learning curves: {path}")

@@ -1,14 +1,19 @@
-"""The tinygrad-lstm command line: help, exit codes, usage errors, compare/graph/train."""
+"""The tinygrad-lstm command line: help, exit codes, usage errors, compare/graph/train, kinds of your own."""
+import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-import tinygrad_lstm.compare
+import tinygrad_lstm as tl
 import tinygrad_lstm.tasks
+from tinygrad_lstm import cli
 from tinygrad_lstm.cli import main
+from tinygrad_lstm.nn import kinds
 
 SMALL = ["--steps", "3", "--batch", "2", "--input", "2", "--hidden", "3", "--no-torch"]
 
@@ -45,19 +50,23 @@ def test_compare_exit_0_when_all_agree(capsys):
     assert "GRU(2, 3, num_layers=2, bidirectional=True)" in out and "all agree" in out
 
 
-def test_compare_exit_1_when_a_comparison_fails(capsys, monkeypatch):
-    correct = tinygrad_lstm.compare.builtin_reference
+def test_compare_exit_1_when_a_comparison_fails(capsys):
+    """A kind whose hand-written backward is wrong: `compare` flags it and exits 1."""
+    rnn = kinds.get_kind("rnn")
 
-    def broken(model):
-        reference = correct(model)
+    def wrong_backward(grad_output, grad_h_n, cache):
+        grads = rnn.manual.backward(grad_output, grad_h_n, cache)
+        return {**grads, "weight_hh": grads["weight_hh"] * 1.01}
 
-        def wrong(params, x, state, grad_outputs):
-            grads = reference(params, x, state, grad_outputs)
-            return {**grads, "weight_hh_l0": grads["weight_hh_l0"] * 1.01}
-        return wrong
+    class BrokenRNN(tl.nn.RNN):
+        pass
 
-    monkeypatch.setattr(tinygrad_lstm.compare, "builtin_reference", broken)
-    assert main(["compare", "--cell", "rnn", *SMALL]) == 1
+    kinds.register_kind("broken_rnn", tl.nn.RNNCell, sequence=BrokenRNN, gates=rnn.gates, states=rnn.states,
+                        manual=kinds.FusedReference(rnn.manual.forward, wrong_backward), options=rnn.options)
+    try:
+        assert main(["compare", "--cell", "broken_rnn", *SMALL]) == 1
+    finally:
+        kinds.unregister_kind("broken_rnn")
     out = capsys.readouterr().out
     assert "DISAGREE" in out and "weight_hh_l0 (manual)" in out
 
@@ -117,3 +126,173 @@ def test_python_dash_m_runs_the_cli():
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "invalid choice" in done.stderr
     assert done.stdout == ""
+
+
+# --------------------------------------------------------------------------- kinds of your own
+TOY_CELLS = '''
+import numpy as np
+import tinygrad_lstm as tl
+
+
+class ToyCell(tl.nn.Module):
+    """h' = tanh(x W^T + h U^T + b): a cell the package does not know."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        bound = 1 / np.sqrt(hidden_size)
+        draw = tl.default_generator().uniform
+        self.weight_ih = tl.nn.Parameter(draw(-bound, bound, (hidden_size, input_size)).astype(np.float32))
+        self.weight_hh = tl.nn.Parameter(draw(-bound, bound, (hidden_size, hidden_size)).astype(np.float32))
+        self.bias = tl.nn.Parameter(np.zeros(hidden_size, np.float32))
+
+    def init_state(self, batch_size):
+        return tl.Tensor(np.zeros((batch_size, self.hidden_size), self.weight_ih.dtype))
+
+    def forward(self, x, h):
+        return (x @ self.weight_ih.T + h @ self.weight_hh.T + self.bias).tanh()
+
+
+NOT_A_CELL = 42
+'''
+
+REGISTER_TOY = '''
+import tinygrad_lstm as tl
+import toy_cells
+
+tl.nn.kinds.register_kind("toy", toy_cells.ToyCell, gates=("h",), states=("h",))
+'''
+
+
+def _run_cli(args, cwd, pythonpath=()):
+    """``python -m tinygrad_lstm ARGS`` in a fresh interpreter, with `pythonpath` first on PYTHONPATH."""
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join([*map(str, pythonpath), root, os.environ.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "tinygrad_lstm", *args], cwd=cwd, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=path), timeout=300)
+
+
+@pytest.fixture
+def toy_kind_site(tmp_path):
+    """A directory whose sitecustomize registers the kind ``toy`` at start-up, and an empty working directory."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "toy_cells.py").write_text(TOY_CELLS)
+    (site / "sitecustomize.py").write_text(REGISTER_TOY)
+    work = tmp_path / "work"
+    work.mkdir()
+    return site, work
+
+
+TOY_COMMANDS = {
+    "compare": (["compare", "--cell", "{cell}", "--steps", "3", "--batch", "2", "--input", "2", "--hidden", "3"],
+                ["Recurrent((cell): ToyCell())", "all agree: autograd = numerical for all 5 tensors",
+                 "(not compared: no built-in hand-written reference for Recurrent",
+                 "cell.weight_hh", "h0"]),
+    "train": (["train", "--task", "adding", "--cell", "{cell}", "--steps", "3", "--batch", "4", "--hidden", "3",
+               "--length", "6", "--no-progress"], ["Toy test MSE"]),
+    "graph": (["graph", "--cell", "{cell}", "--out", "toy.dot"], ["wrote toy.dot"]),
+    "bench": (["bench", "--quick", "--repeats", "1", "--cells", "{cell},rnn"],
+              ["| {name} | (6, 2, 3, 4)        | float32 |", "| rnn  | (6, 2, 3, 4)"]),
+}
+
+
+@pytest.mark.parametrize("command", TOY_COMMANDS)
+def test_a_kind_registered_at_runtime_works_in_every_command(command, toy_kind_site):
+    """`toy` is registered by a sitecustomize, outside the package: no module of the package names it."""
+    site, work = toy_kind_site
+    argv, expected = TOY_COMMANDS[command]
+    done = _run_cli([a.format(cell="toy") for a in argv], work, [site])
+    assert done.returncode == 0, done.stderr
+    for text in expected:
+        assert text.format(name="toy ") in done.stdout
+    if command == "graph":
+        assert "cell.weight_hh" in (work / "toy.dot").read_text()
+    if command == "bench":
+        row = next(line for line in done.stdout.splitlines() if line.startswith("| toy"))
+        assert row.split("|")[5].strip() == "-" and row.split("|")[6].strip() == "-"  # no fused, no torch twin
+
+
+@pytest.mark.parametrize("command", TOY_COMMANDS)
+def test_module_colon_class_works_in_every_command(command, toy_kind_site):
+    """`--cell toy_cells:ToyCell` imports the cell from the current directory; nothing registers it."""
+    site, work = toy_kind_site
+    (work / "toy_cells.py").write_text(TOY_CELLS)
+    argv, expected = TOY_COMMANDS[command]
+    done = _run_cli([a.format(cell="toy_cells:ToyCell") for a in argv], work)
+    assert done.returncode == 0, done.stderr
+    for text in expected:
+        assert text.format(name="toy_cells:ToyCell") in done.stdout
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("no_such_module:Cell", "cannot import 'no_such_module' for 'no_such_module:Cell': ModuleNotFoundError"),
+    ("toy_cells:Missing", "module 'toy_cells' has no attribute 'Missing'"),
+    ("toy_cells:NOT_A_CELL", "toy_cells:NOT_A_CELL: cell must be a tl.nn.Module subclass with init_state"),
+    ("toy_cells:", "'toy_cells:' is not of the form module:Class"),
+])
+@pytest.mark.parametrize("command", ["compare", "graph", "train", "bench"])
+def test_a_bad_cell_path_is_a_one_line_usage_error(command, cell, message, toy_kind_site):
+    site, work = toy_kind_site
+    (work / "toy_cells.py").write_text(TOY_CELLS)
+    option = ["--cells"] if command == "bench" else ["--cell"]
+    argv = [command, *(["--task", "adding"] if command == "train" else []), *option, cell]
+    done = _run_cli(argv, work)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_cell_only_kind_stacks_in_layers_and_directions(toy_kind_site):
+    site, work = toy_kind_site
+    done = _run_cli(["compare", "--cell", "toy", "--layers", "2", "--bidirectional", "--steps", "3", "--batch", "2",
+                     "--input", "2", "--hidden", "3", "--json"], work, [site])
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row["shape"] for row in json.loads(done.stdout)["rows"]}
+    assert rows["weight_ih_l0_reverse"] == [3, 2] and rows["weight_ih_l1"] == [3, 6] and rows["h0"] == [4, 2, 3]
+
+
+def test_help_lists_the_registered_kinds(capsys):
+    kinds.register_kind("listed", tl.nn.RNNCell)
+    try:
+        names = kinds.kind_names()
+        with pytest.raises(SystemExit):
+            main(["compare", "--help"])
+    finally:
+        kinds.unregister_kind("listed")
+    out = " ".join(capsys.readouterr().out.split())
+    assert names[:3] == ("rnn", "lstm", "gru") and names[-1] == "listed"
+    assert f"{', '.join(names)}, or module:Class" in out
+
+
+@pytest.mark.parametrize("convert, good, bad", [
+    (cli.positive_int, {"1": 1, "12": 12}, ["0", "-3", "1.5", "x", ""]),
+    (cli.non_negative_int, {"0": 0, "7": 7}, ["-1", "x"]),
+    (cli.positive_float, {"0.5": 0.5, "3": 3.0}, ["0", "-1", "inf", "nan", "x"]),
+    (cli.non_negative_float, {"0": 0.0, "2.5": 2.5}, ["-0.1", "inf", "nan"]),
+])
+def test_argument_types(convert, good, bad):
+    for text, value in good.items():
+        assert convert(text) == value and type(convert(text)) is type(value)
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"expected a .*, got {text!r}"):
+            convert(text)
+
+
+def test_cell_kinds_lists():
+    assert [k.name for k in cli.cell_kinds(" gru, rnn ")] == ["gru", "rnn"]
+    with pytest.raises(argparse.ArgumentTypeError, match="comma-separated list of recurrent kinds"):
+        cli.cell_kinds(" , ")
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid choice: 'foo'"):
+        cli.cell_kinds("lstm,foo")
+
+
+@pytest.mark.parametrize("cell", ["peephole_lstm", "layernorm_lstm"])
+def test_the_reference_cells_are_kinds_in_every_command(cell, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--cell", cell, "--layers", "2", "--bidirectional", *SMALL]) == 0
+    assert "all agree: autograd = numerical" in capsys.readouterr().out
+    assert main(["graph", "--cell", cell, "--steps", "2", "--out", "cell.dot"]) == 0
+    assert "weight_c" in (tmp_path / "cell.dot").read_text() or "ln_" in (tmp_path / "cell.dot").read_text()
+    assert main(["train", "--task", "adding", "--cell", cell, "--steps", "2", "--batch", "4", "--hidden", "3",
+                 "--length", "5", "--no-progress"]) == 0
+    assert "test MSE" in capsys.readouterr().out

@@ -243,3 +243,12 @@ def test_module_without_state_and_missing_torch(monkeypatch):
     assert [row.name for row in report.rows] == ["weight", "bias", "x"]
     assert report.skipped["torch"] == "PyTorch is not installed"
     assert "no built-in hand-written reference for Linear" in report.skipped["manual"]
+
+
+def test_numerical_column_perturbs_parameters_stored_in_fortran_order():
+    tl.manual_seed(10)
+    rnn = tl.nn.RNN(3, 4, dtype=np.float64)
+    rnn.weight_hh_l0.data = np.asfortranarray(rnn.weight_hh_l0.data)
+    report = tl.compare_gradients(rnn, _rng(13).standard_normal((3, 2, 3)), torch_module=None)
+    assert report.ok, str(report)
+    assert report.rows[1].name == "weight_hh_l0" and report.rows[1].checks["numerical"].checked == 16

@@ -665,3 +665,126 @@ def test_set_grad_enabled_and_detect_anomaly_as_decorator():
 
     with pytest.raises(FloatingPointError):
         bad()
+
+
+class _LogCell(tl.nn.Module):
+    """h' = log(x w) + h: a log(0) where the input is 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.input_size = self.hidden_size = 1
+        self.weight = tl.nn.Parameter(np.ones(1))
+
+    def init_state(self, batch_size):
+        return tl.zeros(batch_size, 1)
+
+    def forward(self, x, h):
+        return (x * self.weight).log() + h  # the planted log(0)
+
+
+def test_detect_anomaly_names_the_time_step_the_operands_and_the_source_line():
+    import inspect
+    x = np.ones((8, 2, 1))
+    x[5, 1] = 0.0
+    line = next(i for i, text in enumerate(inspect.getsourcelines(_LogCell.forward)[0]) if "planted" in text)
+    line += inspect.getsourcelines(_LogCell.forward)[1]
+    with tl.detect_anomaly(), pytest.raises(FloatingPointError) as error:
+        tl.nn.Recurrent(_LogCell())(tl.Tensor(x))
+    message = str(error.value)
+    assert "op 'log' at recurrent/t=5/cell produced Inf in its forward output" in message
+    assert "inputs: (2, 1) in [0, 1]" in message
+    assert f"test_engine.py:{line} in forward" in message
+    tl.nn.Recurrent(_LogCell())(tl.Tensor(x))  # outside anomaly mode: no check, no error
+
+
+def test_detect_anomaly_in_backward_names_the_incoming_gradient():
+    x = tl.Tensor([0.0, 1.0], requires_grad=True)
+    with tl.detect_anomaly():
+        with tl.name_scope("model"):
+            y = (x ** 0.5).sum()
+        with pytest.raises(FloatingPointError, match=r"op 'pow' at model produced Inf in its gradient for input 0 "
+                                                     r"\(shape \(2,\)\); gradients of its outputs: \(2,\) in \[1, 1\]"):
+            y.backward()
+
+
+# --------------------------------------------------------------------------- higher-order gradients
+def test_grad_returns_gradients_without_touching_dot_grad():
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    w = tl.Tensor([3.0, -1.0], requires_grad=True)
+    hidden = x * w
+    (gx, gh) = tl.grad((hidden * hidden).sum(), [x, hidden], retain_graph=True)
+    np.testing.assert_array_equal(gx.data, 2 * (x.data * w.data) * w.data)
+    np.testing.assert_array_equal(gh.data, 2 * hidden.data)
+    assert x.grad is None and w.grad is None and not gx.requires_grad
+    unused = tl.Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="input 1 .* was not used"):
+        tl.grad((x * x).sum(), [x, unused])
+    assert tl.grad((x * x).sum(), [x, unused], allow_unused=True)[1] is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tl.grad((x * x).sum(), [tl.Tensor([1.0])])
+
+
+def test_derivatives_of_any_order():
+    x = tl.Tensor([0.5, 2.0], requires_grad=True)
+    y = (x ** 3).sum()
+    (first,) = tl.grad(y, x, create_graph=True)
+    (second,) = tl.grad(first.sum(), x, create_graph=True)
+    (third,) = tl.grad(second.sum(), x)
+    np.testing.assert_allclose(first.data, 3 * x.data ** 2)
+    np.testing.assert_allclose(second.data, 6 * x.data)
+    np.testing.assert_allclose(third.data, [6.0, 6.0])
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")  # torch's reference-cycle note
+def test_backward_with_create_graph_leaves_differentiable_grads_like_pytorch():
+    torch = pytest.importorskip("torch")
+    data = np.array([0.3, -1.2, 2.0])
+    x = tl.Tensor(data, requires_grad=True)
+    (x.tanh() * x).sum().backward(create_graph=True)
+    assert isinstance(x.grad, tl.Tensor) and x.grad.requires_grad
+    penalty = (x.grad * x.grad).sum()
+    x.grad = None
+    penalty.backward()
+    x_t = torch.tensor(data, requires_grad=True)
+    (x_t.tanh() * x_t).sum().backward(create_graph=True)
+    penalty_t = (x_t.grad * x_t.grad).sum()
+    x_t.grad = None
+    penalty_t.backward()
+    np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=1e-12)
+
+
+def test_backward_inputs_accumulates_only_into_those():
+    a = tl.Tensor([1.0, 2.0], requires_grad=True)
+    b = tl.Tensor([3.0, 4.0], requires_grad=True)
+    middle = a * b
+    middle.retain_grad()
+    (middle * a).sum().backward(inputs=[b, middle])
+    assert a.grad is None
+    np.testing.assert_array_equal(b.grad, a.data ** 2)
+    np.testing.assert_array_equal(middle.grad, a.data)
+
+
+def test_double_backward_through_an_op_without_vjp_names_it():
+    class Cube(tl.Function):
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * grad_output
+
+    x = tl.Tensor([2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="op 'cube' has no differentiable vjp"):
+        tl.grad(Cube.apply(x).sum(), x, create_graph=True)
+    assert tl.grad(Cube.apply(x).sum(), x)[0].item() == 12.0  # first order still works
+
+
+def test_hooks_see_tensors_under_create_graph():
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    seen = []
+    y.register_hook(lambda g: seen.append(type(g)) or g * 2)
+    (g,) = tl.grad(y.sum(), x, create_graph=True)
+    assert seen == [tl.Tensor] and g.requires_grad
+    np.testing.assert_array_equal(g.data, 4 * x.data)

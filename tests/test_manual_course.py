@@ -800,3 +800,19 @@ def test_cli_usage_errors_exit_2_with_one_line(tmp_path, args, message):
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_torch_gates_come_from_the_registry_and_the_old_table_is_deprecated():
+    kind = tl.nn.kinds.register_kind("three_gates", tl.nn.GRUCell, gates=("a", "b", "c"), states=("h",))
+    try:
+        reference = np.arange(12.0).reshape(6, 2)
+        wrong = reference.copy()
+        wrong[2:4] += 1  # rows of the second gate of H = 2
+        assert localize.check_torch_gradient("weight_ih_l0", wrong, reference, "three_gates").gate == "b"
+        with pytest.warns(DeprecationWarning, match="TORCH_GATES is deprecated"):
+            table = localize.TORCH_GATES
+        assert table["three_gates"] == kind.gates and table["lstm"] == ("i", "f", "g", "o")
+        assert table["rnn"] is table["rnn_tanh"] is table["rnn_relu"] is None
+    finally:
+        tl.nn.kinds.unregister_kind("three_gates")
+    assert "TORCH_GATES" not in localize.__all__

@@ -165,9 +165,23 @@ def test_the_protocol_is_checked_for_factory_cells_and_other_types():
         tl.nn.Recurrent(cell)
 
 
-def test_factories_need_input_size_and_must_build_matching_cells():
-    with pytest.raises(TypeError, match="a cell factory needs input_size="):
-        tl.nn.Recurrent(lambda size: tl.nn.LSTMCell(size, H), num_layers=2)
+def test_a_factory_without_input_size_builds_the_cells_at_the_first_call():
+    tl.manual_seed(0)
+    lazy = tl.nn.Recurrent(lambda size: tl.nn.LSTMCell(size, H, dtype=np.float64), num_layers=2,
+                           bidirectional=True)
+    assert list(lazy.parameters()) == []
+    with pytest.raises(RuntimeError, match="built by the first call"):
+        lazy.init_state(2)
+    x = tl.randn(5, 2, D)
+    output, (h_n, c_n) = lazy(x)
+    assert lazy.input_size == D and output.shape == (5, 2, 2 * H) and h_n.shape == (4, 2, H)
+    reference = tl.nn.LSTM(D, H, num_layers=2, bidirectional=True, dtype=np.float64)
+    reference.load_state_dict(lazy.state_dict())
+    np.testing.assert_allclose(reference(x)[0].data, output.data, rtol=1e-13)
+    assert len(list(lazy.parameters())) == len(list(reference.parameters()))
+
+
+def test_factories_must_build_matching_cells():
     with pytest.raises(ValueError, match="layer 1 needs input_size=6, the factory made one with input_size=4"):
         tl.nn.Recurrent(lambda size: tl.nn.LSTMCell(D, H), input_size=D, num_layers=2, bidirectional=True)
     sizes = iter([3, 5])

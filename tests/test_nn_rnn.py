@@ -94,6 +94,23 @@ def test_unbatched_input_and_state():
     np.testing.assert_allclose(h_n.data, h_b.data[:, 0])
 
 
+@pytest.mark.parametrize("module, shapes", [
+    (tl.nn.GRU(D, H, num_layers=2, bidirectional=True), [(4, B, H)]),
+    (tl.nn.LSTM(D, H, num_layers=3, proj_size=2, dtype=np.float64), [(3, B, 2), (3, B, H)]),
+])
+def test_init_state_is_the_zero_state_forward_takes(module, shapes):
+    state = module.init_state(B)
+    parts = state if isinstance(state, tuple) else (state,)
+    assert [p.shape for p in parts] == shapes and all(p.dtype == module.dtype for p in parts)
+    assert not any(p.requires_grad or p.data.any() for p in parts)
+    unbatched = module.init_state()
+    assert [p.shape for p in (unbatched if isinstance(unbatched, tuple) else (unbatched,))] == \
+        [(s[0], s[2]) for s in shapes]
+    x = np.random.default_rng(0).standard_normal((T, B, D))
+    default, given = module(x), module(x, state)
+    np.testing.assert_array_equal(default[0].data, given[0].data)
+
+
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
 def test_cells_batched_and_unbatched(name):
     cell = getattr(tl.nn, name)(D, H)
@@ -314,3 +331,24 @@ def test_detach_state_for_truncated_bptt():
     assert tl.nn.detach_state(None) is None
     with pytest.raises(TypeError, match="detach_state"):
         tl.nn.detach_state(1.0)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_hessian_vector_product_through_stacked_bidirectional_modules_matches_torch(kind):
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    module = getattr(tl.nn, kind)(3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
+    twin = getattr(torch.nn, kind)(3, 4, num_layers=2, bidirectional=True, dtype=torch.float64)
+    twin.load_state_dict({k: torch.tensor(v) for k, v in module.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((5, 2, 3))
+    params, params_t = list(module.parameters()), list(twin.parameters())
+    vectors = [np.random.default_rng(i).standard_normal(p.shape) for i, p in enumerate(params)]
+
+    output, _ = module(tl.Tensor(x))
+    grads = tl.grad((output * output).sum(), params, create_graph=True)
+    hvp = tl.grad(sum((g * v).sum() for g, v in zip(grads, vectors)), params)
+    output_t, _ = twin(torch.tensor(x))
+    grads_t = torch.autograd.grad((output_t * output_t).sum(), params_t, create_graph=True)
+    hvp_t = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(grads_t, vectors)), params_t)
+    for mine, theirs in zip(hvp, hvp_t):
+        np.testing.assert_allclose(mine.data, theirs.numpy(), rtol=1e-10, atol=1e-12)

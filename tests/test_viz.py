@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_lstm as tl
 from tinygrad_lstm.viz import GraphvizNotFoundError, draw_graph, record_grad_norms, render_graph, unrolled_graph
+from tinygrad_lstm.viz.graph import DrawOptions
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 
@@ -271,6 +272,29 @@ def test_bidirectional_two_layer_gru_clusters():
     zeros = [key for key in nodes_labelled(parsed, "<input<") if "1×4" in parsed["nodes"][key][0]]
     assert sorted(parsed["nodes"][key][2] for key in zeros) == [
         ("gru", "l0", "t=0"), ("gru", "l0_reverse", "t=2"), ("gru", "l1", "t=0"), ("gru", "l1_reverse", "t=2")]
+
+
+def test_unrolled_graph_of_a_registered_kind_and_of_module_colon_class():
+    kind = tl.nn.kinds.register_kind("mgu", MinimalGatedUnit)
+    try:
+        roots, rnn = unrolled_graph("mgu", steps=3, hidden=3, input_size=2)
+    finally:
+        tl.nn.kinds.unregister_kind("mgu")
+    assert type(rnn) is tl.nn.Recurrent and type(rnn.cell) is MinimalGatedUnit and len(roots) == 2
+    parsed = parse_dot(draw_graph(roots, params=rnn).source)
+    assert sorted(c[-1] for c in parsed["clusters"] if c[-1].startswith("t=")) == ["t=0", "t=1", "t=2"]
+    for name, _ in rnn.named_parameters():
+        assert len(nodes_labelled(parsed, f"<B>{name}</B>")) == 1
+    roots, again = unrolled_graph(f"{__name__}:MinimalGatedUnit", steps=3, hidden=3, input_size=2)
+    assert type(again.cell) is MinimalGatedUnit and kind.name == "mgu"
+
+
+def test_draw_options_are_checked_once():
+    assert DrawOptions() == DrawOptions(None, True, False, False, "LR", False)
+    with pytest.raises(TypeError, match="draw_graph: max_steps must be an int or None, got bool"):
+        DrawOptions(max_steps=True)
+    with pytest.raises(ValueError, match="draw_graph: rankdir must be one of"):
+        DrawOptions(rankdir="lr")
 
 
 def test_custom_cell_nests_cell_scopes_inside_steps():

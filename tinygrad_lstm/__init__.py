@@ -7,7 +7,7 @@ recurrent networks learn.
 >>> x.grad
 array([2., 4.])
 """
-from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad,
+from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad, grad,
                      is_grad_enabled, name_scope, no_grad, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_jacobian
 from .ops import (FUNCTIONS, abs, add, addmm, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, chunk,
@@ -23,16 +23,18 @@ from .serialization import load, save
 from . import viz
 from . import optim
 from . import runtime
+from . import autograd
+from .autograd import jvp
 from .compare import GradientReport, compare_gradients
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Function", "ShapeError", "Graph", "backward", "walk_graph", "no_grad", "enable_grad",
+    "Tensor", "Function", "ShapeError", "Graph", "backward", "grad", "walk_graph", "no_grad", "enable_grad",
     "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "GradcheckError", "numerical_jacobian",
     "analytical_jacobian",
     "tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "rand_like", "manual_seed", "default_generator",
     *FUNCTIONS,
-    "nn", "save", "load", "viz", "runtime", "GradientReport", "compare_gradients",
+    "nn", "save", "load", "viz", "runtime", "autograd", "jvp", "GradientReport", "compare_gradients",
 ]

@@ -5,7 +5,7 @@ import numpy as np
 
 from .engine import Tensor, no_grad
 
-__all__ = ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian"]
+__all__ = ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "central_differences"]
 
 
 class GradcheckError(RuntimeError):
@@ -37,24 +37,41 @@ def _prepare(inputs) -> tuple[list, list[int]]:
     return copies, diff
 
 
+def central_differences(fn, array: np.ndarray, indices=None, eps: float = 1e-6) -> np.ndarray:
+    """``(fn() at array + eps e_i  -  fn() at array - eps e_i) / (2 eps)`` for each flat index ``i``.
+
+    `array` (contiguous) is perturbed in place, one element at a time, and restored; `fn`
+    takes no arguments and returns a number or an array computed from it. Returns
+    ``(len(indices),) + shape of fn()`` in float64; `indices` default to every element.
+    """
+    if not array.flags.c_contiguous:  # reshape would copy, and the perturbations would miss `array`
+        raise ValueError(f"central_differences: the array must be contiguous to be perturbed in place "
+                         f"(shape {array.shape}, strides {array.strides})")
+    flat = array.reshape(-1)
+    rows = []
+    for i in range(flat.size) if indices is None else indices:
+        original = flat[i]
+        flat[i] = original + eps
+        plus = np.asarray(fn(), np.float64)
+        flat[i] = original - eps
+        minus = np.asarray(fn(), np.float64)
+        flat[i] = original
+        rows.append((plus - minus) / (2 * eps))
+    return np.array(rows, dtype=np.float64)
+
+
 def numerical_jacobian(fn, inputs, eps: float = 1e-6) -> list[list[np.ndarray]]:
     """``J[i][j]``: d output_i / d input_j by central differences, shape (out_i.size, in_j.size)."""
     inputs, diff = _prepare(inputs)
+
+    def outputs() -> np.ndarray:
+        return np.concatenate([o.data.reshape(-1).astype(np.float64) for o in _as_outputs(fn(*inputs))])
+
     with no_grad():
-        sizes = [o.size for o in _as_outputs(fn(*inputs))]
-        jac = [[np.zeros((m, inputs[j].size)) for j in diff] for m in sizes]
-        for col, j in enumerate(diff):
-            flat = inputs[j].data.reshape(-1)  # a view: perturb in place
-            for k in range(flat.size):
-                original = flat[k]
-                flat[k] = original + eps
-                plus = [o.data.reshape(-1).astype(np.float64) for o in _as_outputs(fn(*inputs))]
-                flat[k] = original - eps
-                minus = [o.data.reshape(-1).astype(np.float64) for o in _as_outputs(fn(*inputs))]
-                flat[k] = original
-                for i in range(len(sizes)):
-                    jac[i][col][:, k] = (plus[i] - minus[i]) / (2 * eps)
-    return jac
+        ends = np.cumsum([o.size for o in _as_outputs(fn(*inputs))])
+        columns = [central_differences(outputs, inputs[j].data, eps=eps).reshape(inputs[j].size, ends[-1]).T
+                   for j in diff]
+    return [[column[start:end] for column in columns] for start, end in zip([0, *ends[:-1]], ends)]
 
 
 def analytical_jacobian(fn, inputs) -> list[list[np.ndarray]]:

@@ -1,14 +1,24 @@
 """The ``tinygrad-lstm`` command (also ``python -m tinygrad_lstm``).
 
 Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), ``graph``
-(draw an unrolled module), ``train`` (a task from `tinygrad_lstm.tasks`) and ``bench``
-(autograd against the hand-written reference and PyTorch). Every command
+(draw an unrolled module), ``train`` (a task from `tinygrad_lstm.tasks`), ``bench``
+(autograd against the hand-written reference and PyTorch) and ``check`` (a learner's own
+course-layout BPTT code against the graph). Every command
 has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
 missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
+
+``--cell`` takes a recurrent kind of `tl.nn.kinds` (``rnn``, ``lstm``, ``gru`` or a kind
+registered with ``register_kind``) or ``module:Class``, a cell class imported from the
+current directory or ``PYTHONPATH``. The argument types (`positive_int`, `cell_kind`, ...)
+are shared with the tasks' options.
+
+Each command is one section below: ``_<command>_parser(commands)`` adds its subparser and
+``_<command>(args)`` runs it; `COMMANDS` lists them in the order of ``--help``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -16,11 +26,9 @@ import sys
 import numpy as np
 
 from .runtime import tune_process
-from .tasks import non_negative_int, positive_int
 
-__all__ = ["main", "build_parser"]
-
-CELLS = ("rnn", "lstm", "gru")
+__all__ = ["main", "build_parser", "cell_kind", "cell_kinds", "add_cell_argument", "positive_int",
+           "non_negative_int", "positive_float", "non_negative_float"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,9 +44,89 @@ def _usage_error(command: str, message: str):
     raise SystemExit(2)
 
 
+# --------------------------------------------------------------------------- argument types
+def _number(text: str, convert, kind: str, valid) -> int | float:
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1, or a usage error naming the value."""
+    return _number(text, int, "positive integer", lambda value: value >= 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an int >= 0, or a usage error naming the value."""
+    return _number(text, int, "non-negative integer", lambda value: value >= 0)
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0, or a usage error naming the value."""
+    return _number(text, float, "positive number", lambda value: 0 < value < float("inf"))
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0, or a usage error naming the value."""
+    return _number(text, float, "non-negative number", lambda value: 0 <= value < float("inf"))
+
+
+@contextlib.contextmanager
+def _current_directory_importable():
+    """Let ``module:Class`` name a module of the current directory, as ``python -m`` would."""
+    added = os.getcwd() not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+def cell_kind(text: str):
+    """An argparse type: a registered kind (`tl.nn.kinds`) or ``module:Class``, as its `RecurrentKind`.
+
+    ``module`` is imported from the current directory or ``PYTHONPATH``; anything that is not
+    a kind is a usage error naming the problem.
+    """
+    from .nn.kinds import get_kind
+    with _current_directory_importable():
+        try:
+            return get_kind(text, owner="")
+        except KeyError:
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {_kinds_help()})") from None
+        except (ImportError, TypeError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cell_kinds(text: str) -> tuple:
+    """An argparse type: a comma-separated list of `cell_kind`s."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of recurrent kinds, got {text!r}")
+    return tuple(cell_kind(name) for name in names)
+
+
+def _kinds_help() -> str:
+    from .nn.kinds import kind_names
+    return f"{', '.join(kind_names())}, or module:Class for a cell class of yours"
+
+
+def add_cell_argument(parser, default: str = "lstm") -> None:
+    """The ``--cell KIND`` option: a registered recurrent kind or ``module:Class`` (see `cell_kind`)."""
+    parser.add_argument("--cell", type=cell_kind, default=default, metavar="KIND",
+                        help=f"the recurrent kind: {_kinds_help()} (default: {default})")
+
+
+# --------------------------------------------------------------------------- the parser
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
-    """Options describing a random `nn.RNN/LSTM/GRU` and its random input."""
-    parser.add_argument("--cell", choices=CELLS, default="lstm", help="the recurrent module (default: lstm)")
+    """Options describing a random module of a recurrent kind and its random input."""
+    add_cell_argument(parser)
     parser.add_argument("--steps", type=positive_int, default=steps, help=f"time steps T (default: {steps})")
     parser.add_argument("--batch", type=positive_int, default=batch, help=f"batch size B (default: {batch})")
     parser.add_argument("--input", type=positive_int, default=input_size,
@@ -51,87 +139,14 @@ def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden:
 
 def build_parser(task_module=None) -> argparse.ArgumentParser:
     """The argument parser; `task_module` adds its options to ``train`` (see `tinygrad_lstm.tasks`)."""
-    from .tasks import TASKS
-
     parser = _Parser(prog="tinygrad-lstm", description=(
         "See and trust how recurrent networks learn: gradient checks, graph pictures and training demos."))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    demo = commands.add_parser(
-        "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
-        description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
-                    "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
-                    "gradient flow. Under a minute on two cores.")
-    demo.add_argument("--out", default="demo-output", metavar="DIR",
-                      help="directory for the pictures and plots (default: demo-output)")
-    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
-    demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-
-    compare = commands.add_parser(
-        "compare", help="compare autograd gradients with hand-written BPTT, central differences and PyTorch",
-        description="Check every gradient of a random RNN/LSTM/GRU (parameters, input, initial state): autograd "
-                    "against the hand-written BPTT, central differences and PyTorch (when installed). "
-                    "Exit code 0 when all agree, 1 otherwise.")
-    _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
-    compare.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                         help="dtype of autograd, the manual reference and torch (default: float64)")
-    compare.add_argument("--numerical-elements", type=non_negative_int, default=512, metavar="N",
-                         help="central differences on at most N elements per tensor, 0 for none (default: 512)")
-    compare.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
-    compare.add_argument("--json", action="store_true", help="print the report as JSON")
-
-    graph = commands.add_parser(
-        "graph", help="draw the unrolled graph of a recurrent module",
-        description="Run a random RNN/LSTM/GRU on a random input and draw its computation graph, one cluster "
-                    "per layer and time step. The format follows the suffix of --out (.svg, .png, .pdf, or .dot "
-                    "for the DOT source only, which needs no Graphviz).")
-    _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
-    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: CELL_graph.svg)")
-    graph.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
-                       help="draw at most N time steps, collapsing the middle ones")
-    graph.add_argument("--grads", action="store_true",
-                       help="backpropagate a random linear loss and label every node with its gradient norm")
-
-    bench = commands.add_parser(
-        "bench", help="time autograd BPTT against the hand-written fused reference and PyTorch",
-        description="Forward + backward of RNN/LSTM/GRU layers: autograd vs the fused numpy reference vs PyTorch "
-                    "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
-                    "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
-    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
-    bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
-                       help="repeats per timing of the small configurations, a fifth of them for the largest "
-                            "(default: 15)")
-    bench.add_argument("--cells", default="lstm,rnn,gru", metavar="LIST",
-                       help="comma-separated cells to time (default: lstm,rnn,gru)")
-    bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
-                       help="also write the results with the machine description (default: docs/performance.md)")
-
-    check = commands.add_parser(
-        "check", help="check your own course-layout BPTT code (Coursera, CS231n) and say where it is wrong",
-        description="Import FILE.py, find every function with a known course name and signature (Coursera's "
-                    "rnn_cell_forward ... lstm_backward, CS231n's rnn_step_forward ... lstm_backward) and check each "
-                    "against the graph (the same cell composed from tinygrad_lstm ops, float64): which gradient, "
-                    "which gate or part, from which sequence length. Exit code 0 when all are right, 1 when "
-                    "something is wrong, 2 when FILE cannot be imported or has no course function.")
-    check.add_argument("file", metavar="FILE.py", help="your Python file")
-    check.add_argument("--layout", choices=("coursera", "cs231n", "auto"), default="auto",
-                       help="the course whose names, shapes and gate order FILE uses (default: auto, from the "
-                            "names and signatures found)")
-    check.add_argument("--cell", choices=("rnn", "lstm", "all"), default="all",
-                       help="check only the RNN or only the LSTM functions (default: all)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the random weights and data (default: 0)")
-    check.add_argument("--json", action="store_true", help="print the report as JSON")
-
-    train = commands.add_parser(
-        "train", help="train a model on a task (adding, chars, sine)",
-        description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
-    train.add_argument("--task", choices=TASKS, default="adding", help="the task (default: adding)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
-    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    subparsers = {name: add_parser(commands) for name, (add_parser, _) in COMMANDS.items()}
     if task_module is not None:
         name = task_module.__name__.rsplit(".", 1)[-1]
-        group = train.add_argument_group(f"options of the {name} task", (task_module.__doc__ or "").splitlines()[0])
+        group = subparsers["train"].add_argument_group(f"options of the {name} task",
+                                                       (task_module.__doc__ or "").splitlines()[0])
         task_module.add_arguments(group)
     return parser
 
@@ -159,19 +174,32 @@ def main(argv=None) -> int:
         except ImportError as e:
             print(f"tinygrad-lstm train: error: {e}", file=sys.stderr)
             return 2
-    parser = build_parser(task_module)
-    args = parser.parse_args(argv)
+    args = build_parser(task_module).parse_args(argv)
     tune_process()
     try:
-        commands = {"demo": _demo, "compare": _compare, "graph": _graph, "train": _train, "bench": _bench,
-                    "check": _check}
-        return commands[args.command](args, parser)
+        _, run = COMMANDS[args.command]
+        return run(args)
     except KeyboardInterrupt:
         print("tinygrad-lstm: interrupted", file=sys.stderr)
         return 130
 
 
-def _demo(args, parser) -> int:
+# --------------------------------------------------------------------------- demo
+def _demo_parser(commands):
+    demo = commands.add_parser(
+        "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
+        description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
+                    "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
+                    "gradient flow. Under a minute on two cores.")
+    demo.add_argument("--out", default="demo-output", metavar="DIR",
+                      help="directory for the pictures and plots (default: demo-output)")
+    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
+    demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    return demo
+
+
+def _demo(args) -> int:
     from .demo import run_demo
     try:
         return run_demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress)
@@ -180,22 +208,27 @@ def _demo(args, parser) -> int:
         return 1
 
 
-def _random_module(args, dtype=np.float32):
-    """The module and input that `compare` and `graph` describe."""
-    from .nn import GRU, LSTM, RNN
-    from .random import manual_seed
+# --------------------------------------------------------------------------- compare
+def _compare_parser(commands):
+    compare = commands.add_parser(
+        "compare", help="compare autograd gradients with hand-written BPTT, central differences and PyTorch",
+        description="Check every gradient of a random recurrent module (parameters, input, initial state): autograd "
+                    "against the hand-written BPTT, central differences and PyTorch (when installed). "
+                    "Exit code 0 when all agree, 1 otherwise.")
+    _add_module_options(compare, steps=5, batch=3, input_size=4, hidden=6)
+    compare.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                         help="dtype of autograd, the manual reference and torch (default: float64)")
+    compare.add_argument("--numerical-elements", type=non_negative_int, default=512, metavar="N",
+                         help="central differences on at most N elements per tensor, 0 for none (default: 512)")
+    compare.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    return compare
 
-    manual_seed(args.seed)
-    module = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[args.cell](
-        args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional, dtype=dtype)
-    x = np.random.default_rng(args.seed).standard_normal((args.steps, args.batch, args.input)).astype(dtype)
-    return module, x
 
-
-def _compare(args, parser) -> int:
+def _compare(args) -> int:
     from .compare import compare_gradients
 
-    module, x = _random_module(args)
+    module, x = _random_module("compare", args)
     report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
                                numerical_elements=args.numerical_elements,
                                torch_module=None if args.no_torch else "auto")
@@ -203,14 +236,45 @@ def _compare(args, parser) -> int:
     return 0 if report.ok else 1
 
 
-def _graph(args, parser) -> int:
+def _random_module(command: str, args, dtype=np.float32):
+    """The module and input that `compare` and `graph` describe."""
+    from .random import manual_seed
+
+    manual_seed(args.seed)
+    try:
+        module = args.cell.build(args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional,
+                                 dtype=dtype)
+    except ValueError as e:
+        _usage_error(command, str(e))
+    x = np.random.default_rng(args.seed).standard_normal((args.steps, args.batch, args.input)).astype(dtype)
+    return module, x
+
+
+# --------------------------------------------------------------------------- graph
+def _graph_parser(commands):
+    graph = commands.add_parser(
+        "graph", help="draw the unrolled graph of a recurrent module",
+        description="Run a random recurrent module on a random input and draw its computation graph, one cluster "
+                    "per layer and time step. The format follows the suffix of --out (.svg, .png, .pdf, or .dot "
+                    "for the DOT source only, which needs no Graphviz).")
+    _add_module_options(graph, steps=3, batch=2, input_size=3, hidden=4)
+    graph.add_argument("--out", default=None, metavar="PATH", help="the file to write (default: KIND_graph.svg)")
+    graph.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
+                       help="draw at most N time steps, collapsing the middle ones")
+    graph.add_argument("--grads", action="store_true",
+                       help="backpropagate a random linear loss and label every node with its gradient norm")
+    return graph
+
+
+def _graph(args) -> int:
     from .engine import name_scope
     from .viz import GraphvizNotFoundError, record_grad_norms, render_graph
 
-    out = args.out or f"{args.cell}_graph.svg"
+    stem = args.cell.name if ":" not in args.cell.name else args.cell.title.lower()  # no ':' in file names
+    out = args.out or f"{stem}_graph.svg"
     if not os.path.splitext(out)[1]:
         _usage_error("graph", f"--out {out!r} needs a suffix naming the format: .svg, .png, .pdf or .dot")
-    module, x = _random_module(args)
+    module, x = _random_module("graph", args)
     output, final = module(x)
     roots = [output, *(final if isinstance(final, tuple) else (final,))]
     if args.grads:
@@ -235,16 +299,31 @@ def _graph(args, parser) -> int:
     return 0
 
 
-def _bench(args, parser) -> int:
+# --------------------------------------------------------------------------- bench
+def _bench_parser(commands):
+    bench = commands.add_parser(
+        "bench", help="time autograd BPTT against the hand-written fused reference and PyTorch",
+        description="Forward + backward of recurrent layers: autograd vs the fused numpy reference vs PyTorch "
+                    "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
+                    "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
+    bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
+                       help="repeats per timing of the small configurations, a fifth of them for the largest "
+                            "(default: 15)")
+    bench.add_argument("--cells", type=cell_kinds, default=None, metavar="LIST",
+                       help=f"comma-separated recurrent kinds to time: {_kinds_help()} "
+                            f"(default: every kind with a hand-written reference)")
+    bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
+                       help="also write the results with the machine description (default: docs/performance.md)")
+    return bench
+
+
+def _bench(args) -> int:
     from pathlib import Path
 
     from . import bench
-    cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
-    unknown = sorted(set(cells) - set(CELLS))
-    if unknown or not cells:
-        parser.error(f"bench: --cells must be a comma-separated subset of {','.join(CELLS)}, got {args.cells!r}")
     print(bench.TABLE_HEADER, flush=True)
-    results = bench.run(quick=args.quick, repeats=args.repeats, cells=cells,
+    results = bench.run(quick=args.quick, repeats=args.repeats, cells=args.cells,
                         progress=lambda line: print(line, flush=True))
     print()
     print(bench.report(results).split("\n\n", 2)[2])
@@ -254,7 +333,27 @@ def _bench(args, parser) -> int:
     return 0
 
 
-def _check(args, parser) -> int:
+# --------------------------------------------------------------------------- check
+def _check_parser(commands):
+    check = commands.add_parser(
+        "check", help="check your own course-layout BPTT code (Coursera, CS231n) and say where it is wrong",
+        description="Import FILE.py, find every function with a known course name and signature (Coursera's "
+                    "rnn_cell_forward ... lstm_backward, CS231n's rnn_step_forward ... lstm_backward) and check each "
+                    "against the graph (the same cell composed from tinygrad_lstm ops, float64): which gradient, "
+                    "which gate or part, from which sequence length. Exit code 0 when all are right, 1 when "
+                    "something is wrong, 2 when FILE cannot be imported or has no course function.")
+    check.add_argument("file", metavar="FILE.py", help="your Python file")
+    check.add_argument("--layout", choices=("coursera", "cs231n", "auto"), default="auto",
+                       help="the course whose names, shapes and gate order FILE uses (default: auto, from the "
+                            "names and signatures found)")
+    check.add_argument("--cell", choices=("rnn", "lstm", "all"), default="all",
+                       help="check only the RNN or only the LSTM functions (default: all)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random weights and data (default: 0)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    return check
+
+
+def _check(args) -> int:
     from .manual.course import CourseCodeError, check_course_code
 
     try:
@@ -271,6 +370,30 @@ def _check(args, parser) -> int:
     return 0 if report.correct else 1
 
 
-def _train(args, parser) -> int:
+# --------------------------------------------------------------------------- train
+def _train_parser(commands):
+    from .tasks import TASKS
+
+    train = commands.add_parser(
+        "train", help="train a model on a task (adding, chars, sine)",
+        description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
+    train.add_argument("--task", choices=TASKS, default="adding", help="the task (default: adding)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return train
+
+
+def _train(args) -> int:
     from .tasks import load_task
     return load_task(args.task).run(args)
+
+
+# Each command: (add its subparser to the subparsers action, run it on the parsed arguments -> exit code).
+COMMANDS = {
+    "demo": (_demo_parser, _demo),
+    "compare": (_compare_parser, _compare),
+    "graph": (_graph_parser, _graph),
+    "bench": (_bench_parser, _bench),
+    "check": (_check_parser, _check),
+    "train": (_train_parser, _train),
+}

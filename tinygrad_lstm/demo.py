@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from .compare import compare_gradients
-from .nn import GRU, LSTM, RNN
+from .nn import LSTM
+from .nn.kinds import get_kind, kind_names
 from .plots import plot_gradient_flow, plot_learning_curves
 from .random import manual_seed
 from .tasks import adding
@@ -68,9 +69,10 @@ def run_demo(out="demo-output", quick: bool = False, seed: int = 0, progress: bo
         "hand-written BPTT, central differences and PyTorch")
     checks_ok = True
     check = sizes["check"]
-    for number, module in enumerate((RNN, LSTM, GRU)):
+    checked = [kind for kind in map(get_kind, kind_names()) if kind.manual is not None]  # the built-in kinds
+    for number, kind in enumerate(checked):
         manual_seed(seed + number)
-        model = module(check["input"], check["hidden"])
+        model = kind.build(check["input"], check["hidden"])
         x = np.random.default_rng([seed, number]).standard_normal((check["steps"], check["batch"], check["input"]))
         report = compare_gradients(model, x, seed=seed)
         checks_ok = checks_ok and report.ok

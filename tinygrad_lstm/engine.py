@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
-    "name_scope", "detect_anomaly", "backward", "walk_graph", "Graph", "increment_version", "LazyGrad",
+    "name_scope", "detect_anomaly", "backward", "grad", "walk_graph", "Graph", "increment_version", "LazyGrad",
     "tensor_method", "tensor_property", "inplace", "traced_effect",
 ]
 
@@ -182,7 +182,9 @@ def _user_frame() -> traceback.FrameSummary | None:
     return None
 
 
-def _check_finite(node: "Function", arrays, where: str) -> None:
+def _check_finite(node: "Function", arrays, where: str, operands, operands_are: str, scope: str) -> None:
+    """Raise `FloatingPointError` at the first NaN/Inf among `arrays`, naming the op, its scope
+    (with the time step), the shapes and value ranges of its `operands`, and where it was made."""
     for i, a in enumerate(arrays):
         if isinstance(a, LazyGrad):  # anomaly mode is slow anyway: compute the product to check it
             a = a.materialize()
@@ -191,9 +193,25 @@ def _check_finite(node: "Function", arrays, where: str) -> None:
             frame = getattr(node, "created_at", None)
             site = (f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}" if frame else
                     "an unknown place (run the forward pass inside detect_anomaly() to record it)")
+            where_in_graph = f" at {scope}" if scope else ""
+            described = "; ".join(_value_range(x) for x in operands if x is not None) or "none"
             raise FloatingPointError(
-                f"detect_anomaly: op '{node.name}' produced {bad} in its {where} {i} "
-                f"(shape {a.shape}); the op was created at {site}")
+                f"detect_anomaly: op '{node.name}'{where_in_graph} produced {bad} in its {where} {i} "
+                f"(shape {a.shape}); {operands_are}: {described}; the op was created at {site}")
+
+
+def _value_range(value) -> str:
+    """``shape [min, max]`` of an array or number, with how many entries are NaN or infinite."""
+    if isinstance(value, LazyGrad):
+        value = value.materialize()
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub" or array.size == 0:
+        return f"{array.shape}"
+    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array.ravel()
+    text = f"{array.shape} in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else f"{array.shape}"
+    if finite.size < array.size:
+        text += f" with {int(np.isnan(array).sum())} NaN and {int(np.isinf(array).sum())} inf"
+    return text
 
 
 # --------------------------------------------------------------------------- version counters
@@ -321,6 +339,35 @@ class Function:
         """Return the gradient of each input from the gradient of each output; override in a subclass."""
         raise NotImplementedError(f"{type(ctx).__name__}.backward is not defined")
 
+    def vjp(ctx, *grad_outputs):
+        """`backward` written with ops on Tensors, for ``create_graph=True`` (double backward):
+        receives one Tensor (or None) per output, returns one Tensor (or None) per argument.
+        Read saved values as graph tensors with `saved_input` and `saved_output`."""
+        raise RuntimeError(f"backward with create_graph=True: op '{ctx.name}' has no differentiable vjp, so its "
+                           f"gradient cannot be differentiated again")
+
+    def jvp(ctx, *tangents):
+        """Forward mode: the tangent of each output (an array) from one tangent per argument
+        (an array, or None for an argument without one), after `forward` ran. Ops without a
+        rule get theirs from `vjp` (see `tl.autograd.forward`)."""
+        raise NotImplementedError(f"{ctx.name}: no jvp rule")
+
+    def saved_input(ctx, index: int, array: np.ndarray) -> "Tensor":
+        """Argument `index` of the op as a Tensor in the graph, whose data is `array` (the op's
+        saved copy of it): what a `vjp` multiplies by so that its result depends on it."""
+        edge = ctx.edges[index]
+        if edge is None:
+            return Tensor._wrap(np.asarray(array), None, 0)
+        source, output_index = edge
+        if isinstance(source, Tensor):
+            return source if source._data is array else Tensor._wrap(array, None, 0)
+        return Tensor._wrap(array, source, output_index)
+
+    def saved_output(ctx, index: int, array: np.ndarray) -> "Tensor":
+        """Output `index` of the op as a Tensor in the graph (its data `array`, saved by forward);
+        a constant when the op is not in a graph."""
+        return Tensor._wrap(array, ctx if getattr(ctx, "seq", None) is not None else None, index)
+
     def save_for_backward(ctx, *arrays) -> None:
         """Keep arrays for backward; they are released after backward runs."""
         ctx.saved_tensors = arrays
@@ -407,7 +454,7 @@ class Function:
             outs = None
             ctx.meta = ((out.shape, out.dtype),)
         if _anomaly_enabled:
-            _check_finite(ctx, outs or (out,), "forward output")
+            _check_finite(ctx, outs or (out,), "forward output", arrays, "inputs", _scope)
         node = ctx
         if record:
             ctx.edges = tuple(edges)
@@ -710,7 +757,8 @@ class Tensor:
         def store(grad):
             t = ref()
             if t is not None:
-                t.grad = grad.copy() if t.grad is None else t.grad + grad
+                copy = grad if isinstance(grad, Tensor) else grad.copy()  # a Tensor under create_graph
+                t.grad = copy if t.grad is None else t.grad + grad
         store.retains_grad = True
         self.register_hook(store)
 
@@ -722,7 +770,8 @@ class Tensor:
             return False
         return any(getattr(h, "retains_grad", False) for h in node.hooks.get(self._index, ()))
 
-    def backward(self, gradient=None, retain_graph: bool | None = None) -> None:
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Accumulate d(self)/d(leaf) times `gradient` into every leaf's ``.grad``.
 
         Parameters
@@ -730,10 +779,16 @@ class Tensor:
         gradient : array_like, optional
             The gradient with respect to this tensor, same shape. Implicitly 1 for a
             one-element tensor; required otherwise.
-        retain_graph : bool
-            Keep the saved arrays so backward can run through the graph again.
+        retain_graph : bool, optional
+            Keep the saved arrays so backward can run through the graph again (default:
+            `create_graph`).
+        create_graph : bool
+            Make the gradients Tensors in the graph, to differentiate them again.
+        inputs : Tensor or sequence of Tensor, optional
+            Accumulate only into these tensors' ``.grad``.
         """
-        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph)
+        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph,
+                 create_graph=create_graph, inputs=inputs)
 
 
 def tensor_method(fn):
@@ -854,7 +909,8 @@ def _released_error(node: Function) -> RuntimeError:
         f"were freed after the first backward. Pass retain_graph=True to the first backward() to keep them.")
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
+             inputs=None) -> None:
     """Backpropagate from several tensors at once, accumulating into leaves' ``.grad``
     (``torch.autograd.backward``).
 
@@ -863,8 +919,13 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> No
     tensors : Tensor or list of Tensor
     grad_tensors : array_like or list of array_like or None, optional
         One gradient per tensor, same shape; None means 1 for one-element tensors.
-    retain_graph : bool
-        Keep saved arrays so the graph can be backpropagated again.
+    retain_graph : bool, optional
+        Keep saved arrays so the graph can be backpropagated again (default: `create_graph`).
+    create_graph : bool
+        Record the backward pass itself: every node runs its differentiable ``vjp``, and the
+        gradients put into ``.grad`` are Tensors in a graph that can be differentiated again.
+    inputs : Tensor or sequence of Tensor, optional
+        Accumulate only into these tensors' ``.grad`` (leaves or not), as PyTorch.
 
     Notes
     -----
@@ -877,25 +938,126 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> No
     """
     if _tracer is not None:
         return _tracer.on_backward(tensors, grad_tensors, retain_graph)
-    pending, leaves, heap = _seed(tensors, grad_tensors)
-    _walk(heap, pending, leaves, bool(retain_graph))
+    retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    if inputs is not None:
+        inputs = _as_tensor_list(inputs, "backward", "inputs")
+        for t, g in zip(inputs, grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)):
+            if g is not None and not t.retains_grad:  # retain_grad's hook has stored it already
+                _add_to_grad(t, g if create_graph else g._data.copy())
+        return
+    pending, leaves, heap = _seed(tensors, grad_tensors, create_graph)
+    if create_graph:
+        _walk_differentiable(heap, pending, leaves)
+        for leaf, g in leaves.items():
+            _add_to_grad(leaf, _run_leaf_hooks(leaf, g))
+        return
+    _walk(heap, pending, leaves, retain_graph)
     _deposit(leaves)
 
 
-def _seed(tensors, grads) -> tuple:
-    """The pending gradients of the roots: ``(pending per node, pending per leaf, heap)``."""
-    if isinstance(tensors, Tensor):  # like torch.autograd.backward (list() would unbind it)
-        tensors, grads = [tensors], None if grads is None else [grads]
-    tensors = list(tensors)
-    grads = [None] * len(tensors) if grads is None else list(grads)
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, returned, not accumulated into
+    ``.grad`` (``torch.autograd.grad``).
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensor
+    inputs : Tensor or sequence of Tensor
+        Tensors that require grad, leaves or not.
+    grad_outputs : array_like or sequence, optional
+        The gradient with respect to each output (None: 1 for one-element outputs).
+    retain_graph : bool, optional
+        Keep the saved arrays (default: `create_graph`).
+    create_graph : bool
+        Return gradients that are in the graph, so they can be differentiated again.
+    allow_unused : bool
+        Return None for an input the outputs do not depend on, instead of raising.
+
+    Returns
+    -------
+    tuple of Tensor (or None), one per input, each of the input's shape and dtype.
+
+    Examples
+    --------
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = grad((x ** 3).sum(), x, create_graph=True)
+    >>> g.data, grad(g.sum(), x)[0].data                  # 3x^2, then 6x
+    (array([ 3., 12.]), array([ 6., 12.]))
+    """
+    if _tracer is not None:
+        raise RuntimeError("grad: not supported inside tl.jit; call tl.grad outside the compiled function")
+    inputs = _as_tensor_list(inputs, "grad", "inputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+    retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    pending, leaves, heap = _seed(outputs, grad_outputs, create_graph)
+    captured: dict = {}
+    handles = [_capture(t, i, captured) for i, t in enumerate(inputs) if t._node is not None]
+    try:
+        if create_graph:
+            _walk_differentiable(heap, pending, leaves)
+        else:
+            _walk(heap, pending, leaves, retain_graph)
+    finally:
+        for handle in handles:
+            handle.remove()
+    results = []
+    for i, t in enumerate(inputs):
+        g = captured.get(i) if t._node is not None else leaves.get(t)
+        if g is not None and not create_graph:
+            g = Tensor._wrap(np.array(_materialized(g) if type(g) is list else g), None, 0)
+        elif g is not None and t._node is None:
+            g = _run_leaf_hooks(t, g)
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                               f"pass allow_unused=True to get None for it")
+        results.append(g)
+    return tuple(results)
+
+
+def _capture(t: Tensor, i: int, captured: dict) -> "_HookHandle":
+    """Record the gradient reaching the non-leaf `t` as ``captured[i]`` (a node hook, removed after)."""
+    def store(g):
+        captured[i] = g if i not in captured else captured[i] + g
+    return t._node.register_hook(store, t._index)
+
+
+def _as_tensor_list(tensors, op: str, what: str) -> list:
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {what} must be Tensors, got {type(t).__name__}")
+    return tensors
+
+
+def _add_to_grad(t: Tensor, g) -> None:
+    """``t.grad += g`` (a new array or Tensor when there was none): a Tensor in the graph when
+    `g` is one (after ``create_graph=True``), an array otherwise."""
+    if t.grad is None:
+        t.grad = g
+    elif isinstance(g, Tensor) or isinstance(t.grad, Tensor):
+        t.grad = t.grad + g
+    else:
+        t.grad += g
+
+
+def _seed(tensors, grads, differentiable: bool = False) -> tuple:
+    """The pending gradients of the roots: ``(pending per node, pending per leaf, heap)``; the
+    gradients are Tensors when `differentiable` (``create_graph``)."""
+    tensors = _as_tensor_list(tensors, "backward", "outputs")
+    if grads is None:
+        grads = [None] * len(tensors)
+    elif isinstance(grads, (Tensor, np.ndarray, int, float)):  # one gradient; a sequence has one per tensor
+        grads = [grads]
+    grads = list(grads)
     if len(grads) != len(tensors):
         raise ValueError(f"backward: got {len(grads)} gradients for {len(tensors)} tensors")
     pending: dict = {}  # node -> [grad, owned] (one output) or a list of those / None per output
     leaves: dict = {}   # leaf tensor -> [grad, owned]
     heap: list = []
     for t, g in zip(tensors, grads):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"backward: expected Tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError("backward: the tensor does not require grad and has no grad_fn")
         if g is None:
@@ -903,11 +1065,17 @@ def _seed(tensors, grads) -> tuple:
                 raise RuntimeError(f"backward: grad can be implicitly created only for one-element outputs; "
                                    f"pass a gradient for the output of shape {t.shape}")
             g = np.ones_like(t._data)
-        else:
+        elif not (differentiable and isinstance(g, Tensor)):
             g = np.asarray(g._data if isinstance(g, Tensor) else g)
-            if g.shape != t.shape:
-                raise ValueError(f"backward: grad of shape {g.shape} does not match the tensor's shape {t.shape}")
-            g = g.astype(t.dtype, copy=False)
+        if g.shape != t.shape:
+            raise ValueError(f"backward: grad of shape {g.shape} does not match the tensor's shape {t.shape}")
+        if differentiable:
+            g = (g if isinstance(g, Tensor) else Tensor._wrap(g, None, 0)).astype(t.dtype)
+            target, key = (leaves, t) if t._node is None else (pending, t._node)
+            if _accumulate_tensor(target, key, t._index if t._node is not None else None, g) and t._node:
+                heapq.heappush(heap, (t._node.seq, t._node))
+            continue
+        g = g.astype(t.dtype, copy=False)
         if t._node is None:
             _accumulate(leaves, t, g)
         elif _accumulate_output(pending, t._node, t._index, g):
@@ -978,7 +1146,7 @@ def _run_node(node: Function, entry, stale: bool) -> tuple:
         _run_node_hooks(node, grads_out)
     grads_in = _checked_grads(node, node.backward(*grads_out))
     if _anomaly_enabled:
-        _check_finite(node, grads_in, "gradient for input")
+        _check_finite(node, grads_in, "gradient for input", grads_out, "gradients of its outputs", node.scope)
     return grads_in
 
 
@@ -990,6 +1158,76 @@ def _checked_grads(node: Function, grads_in) -> tuple:
         raise RuntimeError(f"backward: op '{node.name}' returned {len(grads_in)} gradients "
                            f"for its {len(node.edges)} inputs")
     return grads_in
+
+
+def _walk_differentiable(heap: list, pending: dict, leaves: dict) -> None:
+    """The walk of ``create_graph=True``: the gradients are Tensors and each node runs its
+    ``vjp``, written with ops, so the backward pass is recorded like any forward pass. Saved
+    arrays are kept (the new graph refers to them)."""
+    stale = -_last_change
+    with enable_grad():
+        while heap:
+            node = heapq.heappop(heap)[1]
+            entry = pending.pop(node)
+            if node.saved_tensors is None:
+                raise _released_error(node)
+            if node.seq > stale:
+                _check_saved_versions(node)
+            grads_out = list(entry) if len(node.meta) > 1 else [entry]
+            if node.hooks:
+                _run_node_hooks(node, grads_out)
+            grads_in = _checked_grads(node, node.vjp(*grads_out))
+            for edge, g, need in zip(node.edges, grads_in, node.needs_input_grad):
+                if not need or g is None:
+                    continue
+                parent, index = edge
+                if not isinstance(g, Tensor):
+                    g = Tensor._wrap(np.asarray(g), None, 0)
+                if isinstance(parent, Tensor):
+                    _accumulate_tensor(leaves, parent, None, _fit_tensor(g, parent.shape, parent.dtype, node))
+                elif _accumulate_tensor(pending, parent, index, _fit_tensor(g, *parent.meta[index], node)):
+                    heapq.heappush(heap, (parent.seq, parent))
+
+
+def _fit_tensor(g: Tensor, shape: tuple, dtype, node: Function) -> Tensor:
+    """`_fit` with ops: `g` summed over broadcast dimensions to `shape` and cast to `dtype`."""
+    if g.shape != shape:
+        extra = g.ndim - len(shape)
+        if extra < 0:
+            raise ValueError(f"backward: op '{node.name}' returned a gradient of shape {g.shape} "
+                             f"for an input of shape {shape}")
+        if extra:
+            g = g.sum(axis=tuple(range(extra)))
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if stretched:
+            g = g.sum(axis=stretched, keepdims=True)
+        if g.shape != shape:
+            raise ValueError(f"backward: op '{node.name}' returned a gradient for an input of shape {shape} "
+                             f"that does not reduce to it")
+    return g.astype(dtype)
+
+
+def _accumulate_tensor(pending: dict, key, index, g: Tensor) -> bool:
+    """``pending[key] (+)= g`` with ops (output `index` of a node with several outputs);
+    True when `key` was not pending yet."""
+    entry = pending.get(key)
+    new = entry is None
+    if index is None or len(key.meta) == 1:
+        pending[key] = g if new else entry + g
+    else:
+        if new:
+            entry = pending[key] = [None] * len(key.meta)
+        entry[index] = g if entry[index] is None else entry[index] + g
+    return new
+
+
+def _run_leaf_hooks(leaf: Tensor, g):
+    """`g` after the hooks registered on `leaf` (each may return a replacement)."""
+    for hook in list(leaf._hooks or ()):
+        replaced = hook(g)
+        if replaced is not None:
+            g = _hook_result(replaced, g)
+    return g
 
 
 def _fit(g: np.ndarray, shape: tuple, dtype, node: Function) -> np.ndarray:
@@ -1026,12 +1264,16 @@ def _run_node_hooks(node: Function, grads_out: list) -> None:
                     grads_out[index] = _hook_result(replaced, grads_out[index])
 
 
-def _hook_result(replaced, grad: np.ndarray) -> np.ndarray:
-    """A hook's replacement gradient, checked against the shape and cast to the dtype of `grad`."""
-    replaced = np.asarray(replaced)
+def _hook_result(replaced, grad):
+    """A hook's replacement gradient, checked against the shape and cast to the dtype of `grad`
+    (a Tensor stays one when the gradients are Tensors, under ``create_graph``)."""
+    if isinstance(grad, Tensor):
+        replaced = replaced if isinstance(replaced, Tensor) else Tensor._wrap(np.asarray(replaced), None, 0)
+    else:
+        replaced = np.asarray(replaced)
     if replaced.shape != grad.shape:
         raise ValueError(f"hook: returned a gradient of shape {replaced.shape} for a gradient of shape {grad.shape}")
-    return replaced.astype(grad.dtype, copy=False)
+    return replaced.astype(grad.dtype) if isinstance(replaced, Tensor) else replaced.astype(grad.dtype, copy=False)
 
 
 def _summed(entry, grad) -> list:

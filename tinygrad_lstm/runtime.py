@@ -10,8 +10,6 @@ import ctypes
 import os
 import sys
 
-from threadpoolctl import threadpool_limits
-
 __all__ = ["tune_process", "single_threaded_blas", "reuse_freed_memory", "describe"]
 
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -30,6 +28,7 @@ def single_threaded_blas() -> bool:
     """
     if any(name in os.environ for name in BLAS_VARIABLES):
         return False
+    from threadpoolctl import threadpool_limits
     threadpool_limits(limits=1, user_api="blas")
     return True
 

@@ -2,6 +2,7 @@
 
 - ``classic``: the column-major API most courses teach (``rnn_forward``, ``lstm_backward``, ...).
 - ``fused``: one layer in PyTorch's layout, vectorised; the speed reference for autograd.
+- ``stacked``: layers and directions of ``fused`` layers composed by hand (``stacked_bptt``).
 - ``adapters``: move weights, gradients and data between the classic layout and PyTorch's.
 - ``cs231n``: the same functions in the batch-first layout of Stanford CS231n (gates i, f, o, g).
 - ``course``: `check_course_code` checks a learner's own course-layout code against the graph
@@ -45,6 +46,7 @@ from .fused import (
     rnn_backward_fused,
     rnn_forward_fused,
 )
+from .stacked import stacked_bptt
 
 __all__ = [
     "rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
@@ -53,6 +55,7 @@ __all__ = [
     "rnn_forward_fused", "rnn_backward_fused",
     "lstm_forward_fused", "lstm_backward_fused",
     "gru_forward_fused", "gru_backward_fused",
+    "stacked_bptt",
     "lstm_params_to_torch", "lstm_params_from_torch",
     "rnn_params_to_torch", "rnn_params_from_torch",
     "lstm_grads_to_torch", "lstm_grads_from_torch", "rnn_grads_to_torch", "rnn_grads_from_torch",

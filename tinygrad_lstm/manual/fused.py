@@ -24,24 +24,22 @@ biases that were given. Equations: ``docs/math.md``.
 """
 import numpy as np
 
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-
-def _check_inputs(kind, x, states, weight_ih, weight_hh, bias_ih, bias_hh):
-    """Raise a ValueError naming the first argument whose shape does not fit the others."""
+def _check_inputs(caller, num_gates, x, states, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Raise a ValueError naming `caller` and the first argument whose shape does not fit the others."""
     if x.ndim != 3:
-        raise ValueError(f"x must be (T, B, D), got shape {x.shape}")
+        raise ValueError(f"{caller}: x must be (T, B, D), got shape {x.shape}")
     T, B, D = x.shape
     gate_rows, H = weight_hh.shape
-    if gate_rows != _GATES[kind] * H:
-        raise ValueError(f"{kind} weight_hh must be ({_GATES[kind]}*H, H), got {weight_hh.shape}")
+    if gate_rows != num_gates * H:
+        raise ValueError(f"{caller}: weight_hh must be ({num_gates}*H, H), got {weight_hh.shape}")
     expected = {"weight_ih": (gate_rows, D), "bias_ih": (gate_rows,), "bias_hh": (gate_rows,)}
     given = {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}
     expected.update({name: (B, H) for name in states})
     given.update(states)
     for name, array in given.items():
         if array is not None and array.shape != expected[name]:
-            raise ValueError(f"{kind}: {name} must have shape {expected[name]}, got {array.shape}")
+            raise ValueError(f"{caller}: {name} must have shape {expected[name]}, got {array.shape}")
 
 
 def _input_projection(x, weight_ih, dtype, *biases):
@@ -111,8 +109,8 @@ def rnn_forward_fused(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, n
     cache : dict for ``rnn_backward_fused``
     """
     if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    _check_inputs("rnn", x, {"h0": h0}, weight_ih, weight_hh, bias_ih, bias_hh)
+        raise ValueError(f"rnn_forward_fused: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    _check_inputs("rnn_forward_fused", 1, x, {"h0": h0}, weight_ih, weight_hh, bias_ih, bias_hh)
     dtype = np.result_type(x, h0, weight_ih, weight_hh)
     T, B, _ = x.shape
     H = weight_hh.shape[1]
@@ -191,7 +189,7 @@ def lstm_forward_fused(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=No
     (h_n, c_n) : ndarrays (B, H)
     cache : dict for ``lstm_backward_fused``
     """
-    _check_inputs("lstm", x, {"h0": h0, "c0": c0}, weight_ih, weight_hh, bias_ih, bias_hh)
+    _check_inputs("lstm_forward_fused", 4, x, {"h0": h0, "c0": c0}, weight_ih, weight_hh, bias_ih, bias_hh)
     dtype = np.result_type(x, h0, c0, weight_ih, weight_hh)
     T, B, _ = x.shape
     H = weight_hh.shape[1]
@@ -306,7 +304,7 @@ def gru_forward_fused(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     h_n : ndarray (B, H)
     cache : dict for ``gru_backward_fused``
     """
-    _check_inputs("gru", x, {"h0": h0}, weight_ih, weight_hh, bias_ih, bias_hh)
+    _check_inputs("gru_forward_fused", 3, x, {"h0": h0}, weight_ih, weight_hh, bias_ih, bias_hh)
     dtype = np.result_type(x, h0, weight_ih, weight_hh)
     T, B, _ = x.shape
     H = weight_hh.shape[1]

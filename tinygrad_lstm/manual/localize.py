@@ -24,8 +24,7 @@ from itertools import permutations
 import numpy as np
 
 __all__ = ["GradientCheck", "check_gradient", "check_torch_gradient", "first_wrong_lengths",
-           "first_wrong_step", "diagnose", "Wording", "rounding_only", "tolerance", "TOLERANCES", "TORCH_GATES",
-           "FLOAT32_WARNING"]
+           "first_wrong_step", "diagnose", "Wording", "rounding_only", "tolerance", "TOLERANCES", "FLOAT32_WARNING"]
 
 # (rtol, atol) of ``|a - b| <= atol + rtol * |b|`` per dtype. Two float64 BPTTs of O(1) values
 # agree to ~1e-15, so float64 catches any bug above 1e-9 and even a value stored in float32
@@ -41,9 +40,27 @@ FLOAT32_WARNING = ("WARNING: checking in float32: its rounding (~1e-7 per operat
 # the first step starts from a zero cell state, where the forget gate gets no gradient.
 LAST_STEP_WRONG = "is wrong at the last step, which receives no carried gradient"
 
-# PyTorch stacks the gates of its recurrent layers as row blocks of the weights and biases.
-TORCH_GATES = {"rnn": None, "rnn_tanh": None, "rnn_relu": None, "lstm": ("i", "f", "g", "o"),
-               "gru": ("r", "z", "n")}
+
+def _torch_gates(mode: str) -> tuple | None:
+    """The gates stacked as row blocks of the weights and biases of a PyTorch layer of `mode` (a
+    recurrent kind of `tl.nn.kinds`, or PyTorch's ``rnn_tanh``/``rnn_relu``), or None for one gate."""
+    from ..nn.kinds import get_kind, kind_names  # the registry of recurrent kinds knows the gates
+    modes = {name: get_kind(name).gates for name in kind_names()}
+    modes.update(rnn_tanh=modes["rnn"], rnn_relu=modes["rnn"])
+    if mode not in modes:
+        raise ValueError(f"check_torch_gradient: mode must be one of {sorted(modes)}, got {mode!r}")
+    return modes[mode] if len(modes[mode]) > 1 else None
+
+
+def __getattr__(name: str):
+    """``TORCH_GATES``, the gate table that is now the registry's (`tl.nn.kinds`), deprecated."""
+    if name == "TORCH_GATES":
+        import warnings
+        from ..nn.kinds import kind_names
+        warnings.warn("tinygrad_lstm.manual.localize.TORCH_GATES is deprecated: the gates of each recurrent kind "
+                      "are in its record, tl.nn.kinds.get_kind(name).gates", DeprecationWarning, stacklevel=2)
+        return {mode: _torch_gates(mode) for mode in (*kind_names(), "rnn_tanh", "rnn_relu")}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def tolerance(dtype) -> tuple:
@@ -217,13 +234,14 @@ def check_torch_gradient(name: str, value, reference, mode: str, *, rtol: float 
     """`check_gradient` for a gradient named as in PyTorch's recurrent layers.
 
     ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (a cell's) and ``weight_ih_l{k}`` etc.
-    (a layer's, with or without ``_reverse``) of an ``"lstm"`` or ``"gru"`` are split into their gate
-    rows (`TORCH_GATES`); other names (``x``, ``h0``, ``weight_hr_l0``, an RNN's weights) are
-    compared whole.
+    (a layer's, with or without ``_reverse``) of a kind with several gates (`mode` ``"lstm"``,
+    ``"gru"`` or another kind of `tl.nn.kinds`) are split into their gate rows; other names
+    (``x``, ``h0``, ``weight_hr_l0``, an RNN's weights: modes ``"rnn"``, ``"rnn_tanh"``,
+    ``"rnn_relu"``) are compared whole.
     """
-    if mode not in TORCH_GATES:
-        raise ValueError(f"check_torch_gradient: mode must be one of {sorted(TORCH_GATES)}, got {mode!r}")
-    gates = TORCH_GATES[mode] if re.match(r"(weight|bias)_(ih|hh)(_l\d+)?(_reverse)?$", name) else None
+    gates = _torch_gates(mode)
+    if not re.match(r"(weight|bias)_(ih|hh)(_l\d+)?(_reverse)?$", name):
+        gates = None
     return check_gradient(name, value, reference, rtol=rtol, atol=atol, gates=gates, gate_axis=0)
 
 

@@ -10,6 +10,7 @@ from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential,
 from .normalization import LayerNorm
 from .recurrent import Recurrent
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase, detach_state
+from . import kinds  # after the modules it registers
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys", "StateDictError",

@@ -129,7 +129,8 @@ class Recurrent(Module):
         forward cell, the others being new cells of its class built with the same
         constructor arguments and fresh parameters. Or a factory such as
         ``lambda input_size: tl.nn.LSTMCell(input_size, 8)``, called once per layer and
-        direction; it needs `input_size`.
+        direction: with `input_size` at construction, otherwise at the first call, from the
+        input's last dimension (until then the module has no parameters).
     num_layers : int
         Layer ``k > 0`` reads the outputs of layer ``k - 1`` (both directions concatenated).
     bidirectional : bool
@@ -147,7 +148,7 @@ class Recurrent(Module):
         random mask at every step, in evaluation the expectation
         ``p * previous + (1 - p) * new`` (Krueger et al. 2017). The output is the zoned state.
     input_size : int, optional
-        The number of input features; needed with a factory.
+        The number of input features, for a factory (to build the cells at once).
 
     With one layer and one direction (the defaults) the cell is the child ``cell``: parameters
     ``cell.weight_ih`` ..., state shapes the cell's own. Otherwise the parameters take
@@ -190,11 +191,20 @@ class Recurrent(Module):
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(f"Recurrent: dropout={self.dropout} acts between layers and has no effect with "
                           f"num_layers=1", stacklevel=2)
+        self._stacked = self.num_layers > 1 or self.bidirectional
+        self.input_size = self.hidden_size = self.dtype = None
+        if not isinstance(cell, Module) and callable(cell) and input_size is None:
+            object.__setattr__(self, "_factory", cell)  # built by the first call, from the input's size
+            return
+        self._materialize(cell, input_size)
+
+    def _materialize(self, cell, input_size) -> None:
+        """Build the cells and register their parameters (at construction, or at the first call)."""
         cells = self._build(cell, input_size)
         first = cells[0][0]
         self.input_size, self.hidden_size = int(first.input_size), int(first.hidden_size)
         self.dtype = np.dtype(first.dtype) if getattr(first, "dtype", None) is not None else None
-        self._stacked = self.num_layers > 1 or self.bidirectional
+        self.__dict__.pop("_factory", None)
         if not self._stacked:
             self.cell = first
             return
@@ -203,6 +213,11 @@ class Recurrent(Module):
             for direction, member in enumerate(directions):
                 for name, value in [*member.named_parameters(recurse=False), *member.named_children()]:
                     setattr(self, name + _suffix(layer, direction), value)
+
+    def _check_built(self, what: str) -> None:
+        if "_factory" in self.__dict__:
+            raise RuntimeError(f"Recurrent.{what}: the cells are built by the first call, from the input's "
+                               f"size; call the module once, or pass input_size= to the constructor")
 
     def _build(self, cell, input_size) -> list:
         """``cells[layer][direction]``, checked against the protocol and the sizes they must have."""
@@ -213,9 +228,6 @@ class Recurrent(Module):
                                  f"{cell.input_size}")
             given, factory = cell, (lambda size: _rebuild(cell, size))
         elif callable(cell):
-            if input_size is None:
-                raise TypeError("Recurrent: a cell factory needs input_size=, the number of input features, "
-                                "e.g. Recurrent(lambda input_size: tl.nn.LSTMCell(input_size, 8), input_size=4)")
             given, factory = None, cell
             input_size = check_size(input_size, "input_size", "Recurrent")
         else:
@@ -249,6 +261,7 @@ class Recurrent(Module):
     @property
     def cells(self) -> tuple:
         """The cell of each layer and direction: ``cells[layer][direction]``."""
+        self._check_built("cells")
         return tuple(map(tuple, self._cells)) if self._stacked else ((self.cell,),)
 
     def _bind_cells(self) -> None:
@@ -267,6 +280,7 @@ class Recurrent(Module):
     def init_state(self, batch_size: int) -> Tensor | tuple:
         """The zero state: the cell's own with one layer and direction, else each element
         stacked to ``(num_layers * num_directions, batch_size, size)``."""
+        self._check_built("init_state")
         if not self._stacked:
             return self.cell.init_state(batch_size)
         self._bind_cells()
@@ -295,6 +309,11 @@ class Recurrent(Module):
         final_state : Tensor or tuple of Tensors
             Shaped as `state`.
         """
+        if "_factory" in self.__dict__:
+            size = np.shape(x.data if isinstance(x, Tensor) else x)
+            if len(size) != 3:
+                raise ValueError(f"Recurrent: expected input with 3 dimensions, got shape {size}")
+            self._materialize(self._factory, size[-1])
         if self._stacked:
             self._bind_cells()
         cells = self.cells

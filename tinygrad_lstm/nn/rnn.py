@@ -395,13 +395,32 @@ class RNNBase(Module):
                 state, outputs[t] = masked_step(state, self._step(step_inputs[t], state, constants), mask)
         return stack(outputs, axis=0), state
 
+    @property
+    def _state_sizes(self) -> tuple:
+        """Features of each state part: ``h`` (``proj_size`` when projected), then ``c`` for the LSTM."""
+        return (self.proj_size or self.hidden_size, self.hidden_size)[:self.state_size]
+
+    def init_state(self, batch_size: int | None = None):
+        """The zero initial state, as `forward` takes it in ``hx``.
+
+        Each part is ``(num_layers * num_directions, batch_size, H)``, or
+        ``(num_layers * num_directions, H)`` for None (unbatched); the LSTM's is a tuple
+        ``(h_0, c_0)`` whose ``h_0`` has ``proj_size`` features when projected.
+        """
+        count = self.num_layers * self.num_directions
+        leading = (count,) if batch_size is None else (count, batch_size)
+        parts = tuple(Tensor._wrap(np.zeros(leading + (size,), self.dtype), None, 0) for size in self._state_sizes)
+        return parts if self.state_size > 1 else parts[0]
+
     def _initial_states(self, hx, batch: int, batched: bool) -> list:
-        """One state tuple per layer and direction, from `hx` or zeros."""
+        """One state tuple per layer and direction, from `hx` or `init_state`."""
         name = type(self).__name__
         count = self.num_layers * self.num_directions
-        sizes = (self.proj_size or self.hidden_size, self.hidden_size)[:self.state_size]  # h (projected), c
         if hx is None:
-            return [tuple(Tensor._wrap(np.zeros((batch, size), self.dtype), None, 0) for size in sizes)] * count
+            zeros = self.init_state(batch)
+            # One zero tensor per state part, shared by every layer and direction (one leaf of the graph).
+            return [tuple(part[0] for part in (zeros if self.state_size > 1 else (zeros,)))] * count
+        sizes = self._state_sizes
         if self.state_size > 1:
             if not isinstance(hx, (tuple, list)) or len(hx) != self.state_size:
                 raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")

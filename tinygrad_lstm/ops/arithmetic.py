@@ -21,6 +21,8 @@ class Add(Function):
     def backward(ctx, grad_output):
         return grad_output, grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output, grad_output
 
 @tensor_method
 def __add__(self, other): return Add.apply(self, other)
@@ -35,6 +37,8 @@ class Sub(Function):
     def backward(ctx, grad_output):
         return grad_output, (-grad_output if ctx.needs_input_grad[1] else None)
 
+    def vjp(ctx, grad_output):
+        return grad_output, (-grad_output if ctx.needs_input_grad[1] else None)
 
 @tensor_method
 def __sub__(self, other): return Sub.apply(self, other)
@@ -53,6 +57,11 @@ class Mul(Function):
         return (grad_output * b if need_a else None,
                 grad_output * a if need_b else None)
 
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (grad_output * ctx.saved_input(1, b) if need_a else None,
+                grad_output * ctx.saved_input(0, a) if need_b else None)
 
 @tensor_method
 def __mul__(self, other): return Mul.apply(self, other)
@@ -75,6 +84,10 @@ class Div(Function):
         grad_a = grad_output / b
         return grad_a, (-grad_a * out if ctx.needs_input_grad[1] else None)
 
+    def vjp(ctx, grad_output):
+        b, out = ctx.saved_tensors
+        grad_a = grad_output / ctx.saved_input(1, b)
+        return grad_a, (-grad_a * ctx.saved_output(0, out) if ctx.needs_input_grad[1] else None)
 
 @tensor_method
 def __truediv__(self, other): return Div.apply(self, other)
@@ -89,6 +102,8 @@ class Neg(Function):
     def backward(ctx, grad_output):
         return -grad_output
 
+    def vjp(ctx, grad_output):
+        return -grad_output
 
 @tensor_method
 def __neg__(self): return Neg.apply(self)
@@ -206,6 +221,20 @@ class Pow(Function):
             grad_b = grad_output * np.where(a == 0, 0, out * np.log(np.where(a == 0, 1, a)))
         return grad_a, grad_b
 
+    def vjp(ctx, grad_output):
+        a, b, _ = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        a_t, b_t = ctx.saved_input(0, a), ctx.saved_input(1, b)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = grad_output * b_t * a_t ** (b_t - 1)
+            if np.any(b == 0):
+                grad_a = grad_a * (b != 0)
+        if need_b:
+            zero = a == 0  # a^b log(a) is 0 there (the limit for b > 0), as in PyTorch
+            grad_b = grad_output * a_t ** b_t * (a_t + zero).log() * ~zero if np.any(zero) else \
+                grad_output * a_t ** b_t * a_t.log()
+        return grad_a, grad_b
 
 @tensor_method
 def __pow__(self, other): return Pow.apply(self, other)
@@ -309,6 +338,32 @@ class MatMul(Function):
             else:
                 grad_b = np.matmul(np.swapaxes(a, -1, -2), g)
         return grad_a, grad_b
+
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        a_t, b_t = ctx.saved_input(0, a), ctx.saved_input(1, b)
+        g = grad_output
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b_t if need_a else None), (g * a_t if need_b else None)
+        if a.ndim == 1:  # (n) @ (..., n, m): treat a as a row
+            grad_a = MatMul.apply(g.reshape(g.shape[:-1] + (1, g.shape[-1])), _last_two_swapped(b_t))
+            grad_a = grad_a.reshape(grad_a.shape[:-2] + (a.shape[0],)) if need_a else None
+            grad_b = MatMul.apply(a_t.reshape(a.shape[0], 1), g.reshape(g.shape[:-1] + (1, g.shape[-1]))) \
+                if need_b else None
+            return grad_a, grad_b
+        if b.ndim == 1:  # (..., k, n) @ (n): treat b as a column
+            g_column = g.reshape(g.shape + (1,))
+            grad_a = MatMul.apply(g_column, b_t.reshape(1, b.shape[0])) if need_a else None
+            grad_b = MatMul.apply(_last_two_swapped(a_t), g_column) if need_b else None
+            return grad_a, (grad_b.reshape(grad_b.shape[:-1]) if grad_b is not None else None)
+        return (MatMul.apply(g, _last_two_swapped(b_t)) if need_a else None,
+                MatMul.apply(_last_two_swapped(a_t), g) if need_b else None)
+
+def _last_two_swapped(t: Tensor) -> Tensor:
+    from .shape import Transpose
+    axes = tuple(range(t.ndim - 2)) + (t.ndim - 1, t.ndim - 2)
+    return Transpose.apply(t, axes=axes)
 
 
 @tensor_method
@@ -436,6 +491,17 @@ class AddMM(Function):
         grad_b = _matrix_grad(a, grad_output, b) if need_b else None
         return (grad_output if need_input else None), grad_a, grad_b
 
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        need_input, need_a, need_b = ctx.needs_input_grad
+        a_t, b_t = ctx.saved_input(1, a), ctx.saved_input(2, b)
+        grad_a = MatMul.apply(grad_output, _last_two_swapped(b_t)) if need_a else None
+        grad_b = None
+        if need_b:
+            rows = a_t if a.ndim == 2 else a_t.reshape(1, a.shape[0])
+            grad_rows = grad_output if a.ndim == 2 else grad_output.reshape(1, grad_output.shape[0])
+            grad_b = MatMul.apply(_last_two_swapped(rows), grad_rows)
+        return (grad_output if need_input else None), grad_a, grad_b
 
 @tensor_method
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:

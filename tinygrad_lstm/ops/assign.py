@@ -25,6 +25,8 @@ class Copy(Function):
     def backward(ctx, grad_output):
         return None, grad_output
 
+    def vjp(ctx, grad_output):
+        return None, grad_output
 
 @tensor_method
 def copy_(self, src):
@@ -73,6 +75,8 @@ class Clone(Function):
     def backward(ctx, grad_output):
         return grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output
 
 @tensor_method
 def clone(self):
@@ -89,6 +93,8 @@ class Cast(Function):
     def backward(ctx, grad_output):
         return grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output
 
 @tensor_method
 def astype(self, dtype):

@@ -48,6 +48,29 @@ class GetItem(Function):
             grad[ctx.index] = grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        return PlaceAt.apply(grad_output, index=ctx.index, shape=ctx.shape)
+
+
+class PlaceAt(Function):
+    """Zeros of `shape` with `a` placed (added, for repeated indices) at `index`: the backward
+    of `GetItem`, as an op so that it can be differentiated again."""
+
+    def forward(ctx, a, index=None, shape=()):
+        ctx.index = index
+        grad = np.zeros(shape, dtype=a.dtype)
+        if _has_integer_array(index):
+            np.add.at(grad, index, a)
+        else:
+            grad[index] = a
+        return grad
+
+    def backward(ctx, grad_output):
+        return grad_output[ctx.index]
+
+    def vjp(ctx, grad_output):
+        return GetItem.apply(grad_output, index=ctx.index)
+
 
 @tensor_method
 def __getitem__(self, index):

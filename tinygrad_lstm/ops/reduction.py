@@ -46,8 +46,14 @@ def _count(shape: tuple, axis) -> int:
     return int(np.prod(shape if axis is None else [shape[i] for i in axis]))
 
 
-# --------------------------------------------------------------------------- sum, mean, prod
+def _broadcast_back(grad_output, shape, axis, keepdims):
+    """A reduced gradient (a Tensor) broadcast back to the input `shape`, with ops."""
+    from .shape import Reshape
+    kept = tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
+    return Reshape.apply(grad_output, shape=kept) + np.zeros(shape, grad_output.dtype)
 
+
+# --------------------------------------------------------------------------- sum, mean, prod
 
 class Sum(Function):
     def forward(ctx, a, axis=None, keepdims=False):
@@ -58,6 +64,8 @@ class Sum(Function):
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims)
         return np.broadcast_to(grad, ctx.shape)
 
+    def vjp(ctx, grad_output):
+        return _broadcast_back(grad_output, ctx.shape, ctx.axis, ctx.keepdims)
 
 @tensor_method
 def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
@@ -79,6 +87,8 @@ class Mean(Function):
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims) / grad_output.dtype.type(ctx.count or 1)
         return np.broadcast_to(grad, ctx.shape)
 
+    def vjp(ctx, grad_output):
+        return _broadcast_back(grad_output, ctx.shape, ctx.axis, ctx.keepdims) / ctx.count
 
 def _float_input(op: str, tensor: Tensor, dtype) -> Tensor:
     tensor = _cast(tensor, dtype)
@@ -278,16 +288,23 @@ class Max(Function):
         ctx.axis, ctx.keepdims = axis, keepdims
         return out if keepdims else (np.squeeze(out, axis=axis) if axis is not None else out.reshape(()))
 
-    @np.errstate(divide="ignore", invalid="ignore")
-    def backward(ctx, grad_output):
+    def share(ctx) -> np.ndarray:
+        """Each element's share of the gradient: 1 / (number of maxima) at the maxima, else 0."""
         a, out = ctx.saved_tensors
         is_max = a == out
         if ctx.nan_takes_gradient and np.isnan(out).any():  # NaN == NaN is False
             is_max |= np.isnan(a) & np.isnan(out)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where a NaN gets no share (Amax)
+            return is_max / is_max.sum(axis=ctx.axis, keepdims=True)
+
+    def backward(ctx, grad_output):
         grad = _expand_reduced(grad_output, ctx.axis, ctx.keepdims)
         if ctx.axis is None:
-            grad = np.reshape(grad, (1,) * a.ndim)
-        return grad * is_max / is_max.sum(axis=ctx.axis, keepdims=True)
+            grad = np.reshape(grad, (1,) * ctx.saved_tensors[0].ndim)
+        return grad * ctx.share()
+
+    def vjp(ctx, grad_output):
+        return _broadcast_back(grad_output, ctx.saved_tensors[0].shape, ctx.axis, ctx.keepdims) * ctx.share()
 
 
 class Min(Max):
@@ -489,6 +506,9 @@ class LogSoftmax(Function):
         (out,) = ctx.saved_tensors
         return grad_output - np.exp(out) * grad_output.sum(axis=ctx.axis, keepdims=True)
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output - out.exp() * grad_output.sum(axis=ctx.axis, keepdims=True)
 
 class Softmax(Function):
     """exp(a - max) / sum(exp(a - max)) along `axis` (None for a 0-d tensor: the result is 1)."""
@@ -505,6 +525,9 @@ class Softmax(Function):
         (out,) = ctx.saved_tensors
         return out * (grad_output - (grad_output * out).sum(axis=ctx.axis, keepdims=True))
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return out * (grad_output - (grad_output * out).sum(axis=ctx.axis, keepdims=True))
 
 def softmax_dim(op: str, tensor: Tensor, dim, axis=None, *, implicit: bool = False):
     """The dim to normalise as an index (None for a 0-d tensor), from `dim` or its alias `axis`.

@@ -31,6 +31,8 @@ class Reshape(Function):
     def backward(ctx, grad_output):
         return grad_output.reshape(ctx.shape)
 
+    def vjp(ctx, grad_output):
+        return Reshape.apply(grad_output, shape=ctx.shape)
 
 @tensor_method
 def reshape(self, *shape):
@@ -145,6 +147,8 @@ class Transpose(Function):
     def backward(ctx, grad_output):
         return np.transpose(grad_output, np.argsort(ctx.axes))
 
+    def vjp(ctx, grad_output):
+        return Transpose.apply(grad_output, axes=tuple(np.argsort(ctx.axes)))
 
 @tensor_method
 def permute(self, *dims):
@@ -413,6 +417,9 @@ class Concat(Function):
         pieces = iter(np.split(grad_output, ctx.bounds, axis=ctx.axis))
         return tuple(np.zeros(0, grad_output.dtype) if skip else next(pieces) for skip in ctx.skipped)
 
+    def vjp(ctx, grad_output):
+        sizes = np.diff(np.concatenate([[0], ctx.bounds, [grad_output.shape[ctx.axis]]])).tolist()
+        return Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis)
 
 class Stack(Function):
     def forward(ctx, *arrays, axis=0):
@@ -423,6 +430,8 @@ class Stack(Function):
     def backward(ctx, grad_output):
         return tuple(np.moveaxis(grad_output, ctx.axis, 0))
 
+    def vjp(ctx, grad_output):
+        return Unbind.apply(grad_output, axis=ctx.axis)
 
 def _check_same_shapes(op, arrays, axis):
     first = np.shape(arrays[0])
@@ -502,6 +511,11 @@ class Split(Function):
                   for g, n in zip(grad_outputs, ctx.sizes)]
         return np.concatenate(pieces, axis=ctx.axis)
 
+    def vjp(ctx, *grad_outputs):
+        dtype = next(g.dtype for g in grad_outputs if g is not None)
+        pieces = [g if g is not None else np.zeros(_piece_shape(ctx.shape, ctx.axis, n), dtype)
+                  for g, n in zip(grad_outputs, ctx.sizes)]
+        return Concat.apply(*pieces, axis=ctx.axis)
 
 def _split_dim(op: str, tensor: Tensor, dim, axis) -> int:
     needs_dims(op, tensor.shape)
@@ -610,6 +624,10 @@ class Unbind(Function):
                 grad[i] = g
         return np.moveaxis(grad, 0, ctx.axis)
 
+    def vjp(ctx, *grad_outputs):
+        dtype = next(g.dtype for g in grad_outputs if g is not None)
+        moved = ctx.shape[:ctx.axis] + ctx.shape[ctx.axis + 1:]
+        return Stack.apply(*[g if g is not None else np.zeros(moved, dtype) for g in grad_outputs], axis=ctx.axis)
 
 @tensor_method
 def unbind(self, dim: int = 0, *, axis: int | None = None):

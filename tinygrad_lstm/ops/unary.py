@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function, inplace, tensor_method
+from .indexing import Where
 
 
 class Exp(Function):
@@ -24,6 +25,8 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad_output * out
 
+    def vjp(ctx, grad_output):
+        return grad_output * ctx.saved_output(0, ctx.saved_tensors[0])
 
 @tensor_method
 def exp(self):
@@ -44,6 +47,8 @@ class Log(Function):
         (a,) = ctx.saved_tensors
         return grad_output / a
 
+    def vjp(ctx, grad_output):
+        return grad_output / ctx.saved_input(0, ctx.saved_tensors[0])
 
 @tensor_method
 def log(self):
@@ -66,6 +71,9 @@ class Tanh(Function):
         grad *= grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output * (1 - out * out)
 
 @tensor_method
 def tanh(self):
@@ -108,6 +116,9 @@ class Sigmoid(Function):
         grad *= grad_output
         return grad
 
+    def vjp(ctx, grad_output):
+        out = ctx.saved_output(0, ctx.saved_tensors[0])
+        return grad_output * out * (1 - out)
 
 @tensor_method
 def sigmoid(self):
@@ -125,6 +136,9 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad_output * (out > 0)
 
+    def vjp(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out > 0)
 
 @tensor_method
 def relu(self):
@@ -141,6 +155,9 @@ class Abs(Function):
         (a,) = ctx.saved_tensors
         return grad_output * np.sign(a)
 
+    def vjp(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * np.sign(a)
 
 @tensor_method
 def abs(self):
@@ -181,25 +198,27 @@ class Clamp(Function):
         ctx.save_for_backward(a, low, high)
         return np.clip(a, low, high)
 
-    def backward(ctx, grad_output):
+    def masks(ctx) -> tuple:
+        """Where each argument that needs a gradient gets it (None for the others)."""
         a, low, high = ctx.saved_tensors
         need_a, need_low, need_high = ctx.needs_input_grad
-        zero = np.zeros((), dtype=grad_output.dtype)
-        grad_a = grad_low = grad_high = None
+        inside = below = above = None
         if need_a:
-            inside = True
-            if low is not None:
-                inside = a >= low
+            inside = (a >= low) if low is not None else np.ones(a.shape, dtype=bool)
             if high is not None:
                 inside = inside & (a <= high)
-            grad_a = np.where(inside, grad_output, zero)
         if need_low:
             below = a < low if high is None else (a < low) & (low < high)
-            grad_low = np.where(below, grad_output, zero)
         if need_high:
             above = a > high if low is None else (a > high) | (high < low)
-            grad_high = np.where(above, grad_output, zero)
-        return grad_a, grad_low, grad_high
+        return inside, below, above
+
+    def backward(ctx, grad_output):
+        zero = np.zeros((), dtype=grad_output.dtype)
+        return tuple(None if mask is None else np.where(mask, grad_output, zero) for mask in ctx.masks())
+
+    def vjp(ctx, grad_output):
+        return tuple(None if mask is None else Where.apply(mask, grad_output, 0.0) for mask in ctx.masks())
 
 
 @tensor_method

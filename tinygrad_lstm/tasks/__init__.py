@@ -12,53 +12,28 @@ Each task is a module ``tinygrad_lstm.tasks.<name>`` with
 - ``run(args) -> int``: trains with the parsed options, prints a short summary on stdout
   (progress bars go to stderr) and returns the exit code;
 - a module docstring whose first line is the task's one-line description (``--help``).
+
+The tasks share their training loop, `tinygrad_lstm.tasks.training.fit`, and take their
+argument types (`positive_int`, ...) from `tinygrad_lstm.cli`.
 """
-import argparse
 import importlib
+import warnings
 
 TASKS = ("adding", "chars", "sine")
 
-__all__ = ["TASKS", "load_task", "non_negative_int", "positive_int", "positive_float", "non_negative_float"]
+__all__ = ["TASKS", "load_task"]
+
+_MOVED_TO_CLI = ("non_negative_int", "positive_int", "positive_float", "non_negative_float")
 
 
-def _int_at_least(text: str, minimum: int, kind: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type: an int >= 0, or a usage error naming the value."""
-    return _int_at_least(text, 0, "non-negative")
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an int >= 1, or a usage error naming the value."""
-    return _int_at_least(text, 1, "positive")
-
-
-def _float_above(text: str, kind: str, strict: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 if strict else value >= 0) or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a {kind} number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0, or a usage error naming the value."""
-    return _float_above(text, "positive", strict=True)
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number >= 0, or a usage error naming the value."""
-    return _float_above(text, "non-negative", strict=False)
+def __getattr__(name: str):
+    """The argparse types that moved to `tinygrad_lstm.cli`, with a DeprecationWarning."""
+    if name in _MOVED_TO_CLI:
+        warnings.warn(f"tinygrad_lstm.tasks.{name} moved to tinygrad_lstm.cli.{name}", DeprecationWarning,
+                      stacklevel=2)
+        from .. import cli
+        return getattr(cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_task(name: str):

@@ -15,26 +15,35 @@ RNN does not have and an LSTM does.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
+import copy
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..cli import add_cell_argument, positive_int
 from ..engine import Tensor, no_grad
-from ..nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, Module, Parameter, RNNCell
+from ..nn import Linear, Module, Recurrent
 from ..nn.functional import mse_loss
-from ..nn.utils import clip_grad_norm_
+from ..nn.kinds import get_kind, kind_names
 from ..optim import Adam
 from ..random import manual_seed
-from . import non_negative_float, positive_float, positive_int
+from .training import add_optimizer_arguments, check_counts, fit
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
            "add_arguments", "run"]
 
 BASELINE_MSE = 1 / 6  # predicting the mean: Var(u1 + u2) for two independent U(0, 1)
 SOLVED_MSE = 0.01
-CELLS = ("rnn", "lstm", "gru")
+
+
+def __getattr__(name: str):
+    """``CELLS``, the kind names this task took before the registry: now every kind of `tl.nn.kinds`."""
+    if name == "CELLS":
+        warnings.warn("tinygrad_lstm.tasks.adding.CELLS is deprecated: the adding task takes every recurrent kind, "
+                      "tl.nn.kinds.kind_names()", DeprecationWarning, stacklevel=2)
+        return kind_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_batch(batch: int, T: int = 50, rng: np.random.Generator | None = None, dtype=np.float32) -> tuple:
@@ -70,29 +79,33 @@ def make_batch(batch: int, T: int = 50, rng: np.random.Generator | None = None, 
 
 
 class AddingModel(Module):
-    """A one-layer RNN, LSTM or GRU read out by a `Linear` layer from its last hidden state.
+    """A one-layer recurrent module read out by a `Linear` layer from its last hidden state.
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : str or RecurrentKind
+        The recurrent kind (`tl.nn.kinds.get_kind`): ``"rnn"``, ``"lstm"``, ``"gru"``, a
+        registered kind or ``"module:Class"``.
     hidden : int
     dtype : numpy floating dtype
 
     Call ``model(x)`` with ``x (T, B, 2)``; returns the prediction ``(B, 1)``.
     """
 
-    def __init__(self, cell: str = "lstm", hidden: int = 32, dtype=np.float32):
+    def __init__(self, cell="lstm", hidden: int = 32, dtype=np.float32):
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"AddingModel: cell must be one of {CELLS}, got {cell!r}")
-        self.cell = cell
-        self.rnn = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell](2, hidden, dtype=dtype)
+        try:
+            self.kind = get_kind(cell, owner="AddingModel: cell")
+        except (KeyError, ImportError, TypeError) as e:
+            raise ValueError(e.args[0]) from None
+        self.cell = self.kind.name
+        self.rnn = self.kind.build(2, hidden, dtype=dtype)
         self.readout = Linear(hidden, 1, dtype=dtype)
 
     def forward(self, x):
         _, final = self.rnn(x)
         h_n = final[0] if isinstance(final, tuple) else final
-        return self.readout(h_n[-1])
+        return self.readout(h_n[-1] if h_n.ndim == 3 else h_n)  # (layers, B, H) or one layer's (B, H)
 
 
 @dataclass
@@ -102,6 +115,7 @@ class TrainResult:
     Attributes
     ----------
     cell : str
+        The kind's name.
     model : AddingModel
         The trained model.
     initial_state : dict
@@ -142,7 +156,7 @@ def evaluate(model: Module, x: np.ndarray, y: np.ndarray) -> float:
         return float(mse_loss(model(x), y).item())
 
 
-def train(cell: str = "lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: int = 50,
+def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: int = 50,
           lr: float = 1e-2, clip: float = 1.0, seed: int = 0, test_size: int = 1000, eval_every: int = 100,
           progress: bool = True, dtype=np.float32) -> TrainResult:
     """Train `AddingModel` with Adam on fresh random batches; MSE loss, gradient-norm clipping.
@@ -152,7 +166,8 @@ def train(cell: str = "lstm", steps: int = 1000, batch: int = 64, hidden: int = 
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : str or RecurrentKind
+        The recurrent kind (see `AddingModel`).
     steps, batch, hidden, T : int
         Adam steps, sequences per step, hidden size, sequence length.
     lr : float
@@ -175,50 +190,31 @@ def train(cell: str = "lstm", steps: int = 1000, batch: int = 64, hidden: int = 
     """
     config = dict(cell=cell, steps=steps, batch=batch, hidden=hidden, T=T, lr=lr, clip=clip, seed=seed,
                   test_size=test_size, eval_every=eval_every)
-    for name in ("steps", "batch", "hidden", "test_size", "eval_every"):
-        if not isinstance(config[name], (int, np.integer)) or config[name] < 1:
-            raise ValueError(f"train: {name} must be a positive integer, got {config[name]!r}")
+    check_counts({name: config[name] for name in ("steps", "batch", "hidden", "test_size", "eval_every")})
     manual_seed(seed)
     model = AddingModel(cell, hidden, dtype)
+    config["cell"] = model.cell
     initial_state = model.state_dict()
     rng = np.random.default_rng([seed, 0])
     test_x, test_y = make_batch(test_size, T, np.random.default_rng([seed, 1]), dtype)
-    params = list(model.parameters())
-    optimizer = Adam(params, lr=lr)
-    losses = np.empty(steps)
-    eval_steps, test_mse = [0], [evaluate(model, test_x, test_y)]
-    bar = _progress(range(steps), progress, f"{cell.upper():>4} adding T={T}")
-    start = time.perf_counter()
-    for step in bar:
+    parameters = list(model.parameters())
+
+    def loss_at(step):
         x, y = make_batch(batch, T, rng, dtype)
-        loss = mse_loss(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        if clip is not None:
-            clip_grad_norm_(params, clip)
-        optimizer.step()
-        losses[step] = loss.item()
-        if (step + 1) % eval_every == 0 or step + 1 == steps:
-            eval_steps.append(step + 1)
-            test_mse.append(evaluate(model, test_x, test_y))
-            if progress:
-                bar.set_postfix(test_mse=f"{test_mse[-1]:.4f}")
-    seconds = time.perf_counter() - start
-    return TrainResult(cell, model, initial_state, losses, np.array(eval_steps), np.array(test_mse), seconds, config)
+        return mse_loss(model(x), y)
 
-
-def _progress(iterable, enabled: bool, description: str):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-    return tqdm(iterable, desc=description, file=sys.stderr, leave=True, dynamic_ncols=True)
+    curves = fit(parameters, Adam(parameters, lr=lr), loss_at, steps, clip=clip,
+                 evaluate=lambda: evaluate(model, test_x, test_y), eval_every=eval_every, progress=progress,
+                 description=f"{model.kind.title:>4} adding T={T}")
+    return TrainResult(model.cell, model, initial_state, curves.losses, curves.eval_steps, curves.evals,
+                       curves.seconds, config)
 
 
 def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``||d loss / d h_t||`` for every step ``t``: how much gradient reaches each hidden state.
 
-    The recurrence is unrolled step by step with the matching cell (`RNNCell`, `LSTMCell`,
-    `GRUCell`) holding float64 copies of the model's weights (float32 would round the
+    The recurrence is unrolled step by step with the model's cell (for a sequence module, a
+    cell of its kind holding the first layer's weights) in float64 (float32 would round the
     smallest norms to zero), a hook on each step's hidden state records the norm of its
     gradient (Frobenius, over the batch), and the MSE on ``x (T, B, 2)``, ``y (B, 1)`` is
     backpropagated. The model itself is not touched.
@@ -227,13 +223,7 @@ def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarra
     -------
     ndarray (T,)
     """
-    rnn, readout = model.rnn, model.readout
-    cell = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[model.cell](rnn.input_size, rnn.hidden_size,
-                                                                         dtype=np.float64)
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        setattr(cell, name, Parameter(getattr(rnn, f"{name}_l0").data, dtype=np.float64))
-    if model.cell == "rnn":
-        cell.nonlinearity = rnn.nonlinearity
+    cell, readout = _float64_cell(model), model.readout
     norms = np.zeros(x.shape[0])
 
     def recorder(t):
@@ -251,17 +241,27 @@ def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarra
     return norms
 
 
+def _float64_cell(model: AddingModel) -> Module:
+    """A float64 copy of the cell that computes the model's (first) layer."""
+    rnn = model.rnn
+    if type(rnn) is Recurrent:
+        return copy.deepcopy(rnn.cell).to(np.float64)
+    options = {option: getattr(rnn, option) for option in model.kind.options}
+    cell = model.kind.make_cell(rnn.input_size, rnn.hidden_size, np.float64, **options)
+    weights = rnn.state_dict()  # a cell's weight_ih is the sequence's weight_ih_l0, as in PyTorch
+    cell.load_state_dict({name: weights[f"{name}_l0"] for name in cell.state_dict()})
+    return cell
+
+
 # --------------------------------------------------------------------------- command line
 def add_arguments(parser) -> None:
     """The options of ``tinygrad-lstm train --task adding``."""
-    parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent layer (default: lstm)")
+    add_cell_argument(parser)
     parser.add_argument("--steps", type=positive_int, default=1000, help="Adam steps (default: 1000)")
     parser.add_argument("--batch", type=positive_int, default=64, help="sequences per step (default: 64)")
     parser.add_argument("--hidden", type=positive_int, default=32, help="hidden size (default: 32)")
     parser.add_argument("--length", type=_length, default=50, metavar="T", help="sequence length T (default: 50)")
-    parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default: 0.01)")
-    parser.add_argument("--clip", type=non_negative_float, default=1.0,
-                        help="gradient-norm clipping, 0 for none (default: 1)")
+    add_optimizer_arguments(parser)
 
 
 def run(args) -> int:
@@ -269,7 +269,7 @@ def run(args) -> int:
     result = train(args.cell, steps=args.steps, batch=args.batch, hidden=args.hidden, T=args.length, lr=args.lr,
                    clip=args.clip or None, seed=args.seed, progress=args.progress)
     verdict = "solved (< 0.01)" if result.solved else "not solved"
-    print(f"adding problem, T={args.length}: {args.cell.upper()} test MSE {result.final_test_mse:.4f} after "
+    print(f"adding problem, T={args.length}: {result.model.kind.title} test MSE {result.final_test_mse:.4f} after "
           f"{args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: {verdict}")
     return 0
 

@@ -32,20 +32,18 @@ import contextlib
 import io
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ..cli import non_negative_int, positive_float, positive_int
 from ..engine import Tensor, no_grad
 from ..nn import LSTM, Embedding, Linear, Module, detach_state
 from ..nn.functional import cross_entropy, softmax
-from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
-from . import non_negative_float, non_negative_int, positive_float, positive_int
 from ..serialization import load, save
+from .training import add_optimizer_arguments, check_counts, fit
 
 __all__ = ["DEFAULT_REPEATS", "default_text", "build_vocabulary", "encode", "decode", "make_streams", "CharLM",
            "sample", "save_checkpoint", "load_checkpoint", "CharResult", "train", "add_arguments", "run"]
@@ -292,12 +290,8 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
     """
     config = dict(steps=steps, batch=batch, seq_len=seq_len, hidden=hidden, embedding=embedding, layers=layers,
                   lr=lr, clip=clip, sample_length=sample_length, temperature=temperature, seed=seed)
-    sizes = dict(steps=steps, sample_length=sample_length, checkpoint_every=checkpoint_every,
-                 **{name: config[name] for name in _SIZES})
-    for name, value in sizes.items():
-        minimum = 0 if name in ("steps", "sample_length") else 1
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"train: {name} must be an integer >= {minimum}, got {value!r}")
+    check_counts(dict(steps=steps, sample_length=sample_length), minimum=0)
+    check_counts(dict(checkpoint_every=checkpoint_every, **{name: config[name] for name in _SIZES}))
     if resume and checkpoint is None:
         raise ValueError("train: resume=True needs a checkpoint path")
     text = default_text() if text is None else text
@@ -332,29 +326,25 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
 
     steps = max(steps, start)  # a checkpoint already past `steps` is only sampled
     losses = np.concatenate([previous_losses, np.zeros(steps - start)])
-    parameters = list(model.parameters())
-    bar = tqdm(range(start, steps), total=steps, initial=start, desc="chars", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
-    began = time.perf_counter()
-    for step in bar:
+
+    def loss_at(step):
+        nonlocal state
         offset = (step % chunks) * seq_len
         if offset == 0:
             state = None  # a new pass over the text starts from a zero state
         inputs = streams[offset:offset + seq_len]
         targets = streams[offset + 1:offset + seq_len + 1]
         logits, state = model(inputs, state)
-        loss = cross_entropy(logits.reshape(-1, len(vocab)), targets.reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        if clip is not None:
-            clip_grad_norm_(parameters, clip)
-        optimizer.step()
-        state = detach_state(state)
-        losses[step] = loss.item()
-        bar.set_postfix(loss=f"{losses[step]:.3f}", refresh=False)
+        return cross_entropy(logits.reshape(-1, len(vocab)), targets.reshape(-1))
+
+    def after_step(step):
+        nonlocal state
+        state = detach_state(state)  # carried to the next chunk without its history
         if checkpoint is not None and (step + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint, model, optimizer, step + 1, state, losses, vocab, config)
-    seconds = time.perf_counter() - began
+
+    seconds = fit(list(model.parameters()), optimizer, loss_at, steps, clip=clip, start=start, losses=losses,
+                  after_step=after_step, progress=progress, description="chars").seconds
     if checkpoint is not None and steps > start:
         save_checkpoint(checkpoint, model, optimizer, steps, state, losses, vocab, config)
     text_sample = ""
@@ -377,10 +367,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--hidden", type=positive_int, metavar="N", default=128, help="LSTM hidden size (default: 128)")
     parser.add_argument("--embedding", type=positive_int, metavar="N", default=32, help="character embedding size (default: 32)")
     parser.add_argument("--layers", type=positive_int, metavar="N", default=1, help="LSTM layers (default: 1)")
-    parser.add_argument("--lr", type=positive_float, metavar="X", default=1e-2,
-                        help="Adam learning rate (default: 0.01)")
-    parser.add_argument("--clip", type=non_negative_float, metavar="X", default=1.0,
-                        help="gradient-norm clipping, 0 for none (default: 1)")
+    add_optimizer_arguments(parser)
     parser.add_argument("--sample-length", type=non_negative_int, metavar="N", default=300,
                         help="characters to sample after training (default: 300)")
     parser.add_argument("--temperature", type=positive_float, metavar="X", default=0.8,

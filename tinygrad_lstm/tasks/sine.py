@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import pathlib
 import sys
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ..cli import non_negative_float, positive_int
 from ..engine import no_grad
 from ..nn import LSTM, Linear, Module
 from ..nn.functional import mse_loss
-from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
-from . import non_negative_float, positive_float, positive_int
+from .training import add_optimizer_arguments, check_counts, fit
 
 __all__ = ["MODES", "make_batch", "targets", "SineForecaster", "SineResult", "train", "evaluate",
            "plot_forecast", "add_arguments", "run"]
@@ -190,10 +188,8 @@ def train(mode: str = "seq2one", steps: int = 1000, batch: int = 32, T: int = 40
                   clip=clip, seed=seed, test_size=test_size, eval_every=eval_every)
     if mode not in MODES:
         raise ValueError(f"train: mode must be one of {MODES}, got {mode!r}")
-    for name in ("steps", "batch", "T", "horizon", "hidden", "test_size", "eval_every"):
-        value = config[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"train: {name} must be a positive integer, got {value!r}")
+    check_counts({name: config[name] for name in ("steps", "batch", "T", "horizon", "hidden", "test_size",
+                                                  "eval_every")})
     manual_seed(seed)
     model = SineForecaster(mode, hidden, horizon)
     rng = np.random.default_rng([seed, 0])
@@ -201,30 +197,20 @@ def train(mode: str = "seq2one", steps: int = 1000, batch: int = 32, T: int = 40
     test_target = targets(test_clean, mode, T, horizon)
     zero_mse = float(np.mean(np.square(test_target, dtype=np.float64)))
     parameters = list(model.parameters())
-    optimizer = Adam(parameters, lr=lr)
-    losses = np.empty(steps)
-    eval_steps, test_mse = [0], [evaluate(model, test_x, test_target)]
-    bar = tqdm(range(steps), desc=f"sine {mode}", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    began = time.perf_counter()
-    for step in bar:
+
+    def loss_at(step):
         x, clean = make_batch(batch, T, horizon, noise, rng)
-        loss = mse_loss(model(x), targets(clean, mode, T, horizon))
-        optimizer.zero_grad()
-        loss.backward()
-        if clip is not None:
-            clip_grad_norm_(parameters, clip)
-        optimizer.step()
-        losses[step] = loss.item()
-        if (step + 1) % eval_every == 0 or step + 1 == steps:
-            eval_steps.append(step + 1)
-            test_mse.append(evaluate(model, test_x, test_target))
-            bar.set_postfix(test_mse=f"{test_mse[-1]:.4f}", refresh=False)
-    seconds = time.perf_counter() - began
+        return mse_loss(model(x), targets(clean, mode, T, horizon))
+
+    curves = fit(parameters, Adam(parameters, lr=lr), loss_at, steps, clip=clip,
+                 evaluate=lambda: evaluate(model, test_x, test_target), eval_every=eval_every, progress=progress,
+                 description=f"sine {mode}")
+    test_mse = curves.evals
     plot = None
     if out is not None:
         plot = plot_forecast(model, test_x[:, :3], test_clean[:, :3], out,
                              title=f"{mode}, test MSE {test_mse[-1]:.4f} (predicting zero: {zero_mse:.3f})")
-    return SineResult(model, losses, np.array(eval_steps), np.array(test_mse), zero_mse, seconds, plot, config)
+    return SineResult(model, curves.losses, curves.eval_steps, test_mse, zero_mse, curves.seconds, plot, config)
 
 
 def plot_forecast(model: SineForecaster, x: np.ndarray, clean: np.ndarray, path, title: str = "") -> pathlib.Path:
@@ -285,12 +271,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--horizon", type=positive_int, metavar="N", default=10,
                         help="values forecast after the sequence in seq2one (default: 10)")
     parser.add_argument("--hidden", type=positive_int, metavar="N", default=32, help="LSTM hidden size (default: 32)")
-    parser.add_argument("--lr", type=positive_float, metavar="X", default=1e-2,
-                        help="Adam learning rate (default: 0.01)")
     parser.add_argument("--noise", type=non_negative_float, metavar="X", default=0.1,
                         help="observation noise std (default: 0.1)")
-    parser.add_argument("--clip", type=non_negative_float, metavar="X", default=1.0,
-                        help="gradient-norm clipping, 0 for none (default: 1)")
+    add_optimizer_arguments(parser)
     parser.add_argument("--out", metavar="PNG", default="sine_forecast.png",
                         help="where to plot prediction against truth (default: sine_forecast.png)")
 

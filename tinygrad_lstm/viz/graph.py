@@ -13,6 +13,7 @@ import html
 import math
 import pathlib
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,6 +55,26 @@ def _graphviz():
     except ImportError:
         raise ImportError("tinygrad_lstm.viz needs the graphviz Python package: pip install graphviz") from None
     return graphviz
+
+
+@dataclass(frozen=True)
+class DrawOptions:
+    """How `draw_graph` draws: its keyword arguments after ``params``, checked once."""
+
+    max_steps: int | None = None
+    show_shapes: bool = True
+    show_values: bool = False
+    show_grads: bool = False
+    rankdir: str = "LR"
+    legend: bool = False
+
+    def __post_init__(self):
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int)):
+            raise TypeError(f"draw_graph: max_steps must be an int or None, got {type(self.max_steps).__name__}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"draw_graph: max_steps must be at least 1, got {self.max_steps}")
+        if self.rankdir not in _RANKDIRS:
+            raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS}, got {self.rankdir!r}")
 
 
 def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: bool = True,
@@ -113,17 +134,10 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
     """
     graphviz = _graphviz()
     roots = _as_roots(root)
-    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)):
-        raise TypeError(f"draw_graph: max_steps must be an int or None, got {type(max_steps).__name__}")
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"draw_graph: max_steps must be at least 1, got {max_steps}")
-    if rankdir not in _RANKDIRS:
-        raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+    options = DrawOptions(max_steps, show_shapes, show_values, show_grads, rankdir, legend)
     names = _parameter_names(params)
-    graph = walk_graph(roots)
-    layout = _Layout(graph, names, max_steps)
-    labels = _Labeller(roots, names, show_shapes, show_values, show_grads)
-
+    layout = _Layout(walk_graph(roots), names, options.max_steps)
+    labels = _Labeller(roots, names, options)
     for kind, key, obj in layout.order:
         if kind == "leaf":
             leaf_kind = "parameter" if (id(obj) in names if names else obj.requires_grad) else "input"
@@ -137,21 +151,12 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
 
     dot = graphviz.Digraph(
         "graph",
-        graph_attr=dict(rankdir=rankdir, fontname="Helvetica", fontsize="11", nodesep="0.2",
+        graph_attr=dict(rankdir=options.rankdir, fontname="Helvetica", fontsize="11", nodesep="0.2",
                         ranksep="0.3", newrank="true"),
         node_attr=dict(fontname="Helvetica", fontsize="10", height="0.3", margin="0.08,0.04"),
         edge_attr=dict(arrowsize="0.6", color="#555555", fontname="Helvetica", fontsize="8",
                        fontcolor="#777777"))
-    layout.emit_clusters(graphviz, dot)
-    if legend:
-        dot.subgraph(_legend(graphviz))
-    for source, target, label, from_leaf, loose in layout.edges:
-        attrs = dict(_LEAF_EDGE) if from_leaf else {}
-        if label is not None:
-            attrs["taillabel"] = label
-        if loose:
-            attrs.update(_LOOSE_EDGE)
-        dot.edge(source, target, **attrs)
+    layout.emit(graphviz, dot, legend=_legend(graphviz) if options.legend else None)
     return dot
 
 
@@ -264,49 +269,67 @@ def _common_prefix(a: tuple, b: tuple) -> tuple:
 
 
 class _Layout:
-    """Which node goes in which cluster, in which order, and the edges between drawn nodes."""
+    """Which node goes in which cluster, in which order, and the edges between drawn nodes.
+
+    Built in phases: `_collect` decides where each leaf is drawn, `_collapse` which time
+    steps are hidden behind one node, `_scope` the draw order and the cluster of every drawn
+    node, `_link` the edges; `place` then labels the nodes and `emit` writes the clusters and
+    edges into a `graphviz.Digraph`.
+    """
 
     def __init__(self, graph, names: dict, max_steps: int | None):
-        nodes, leaves = graph.nodes, graph.leaves
-        op_index = {node: i for i, node in enumerate(nodes)}
-        leaf_index = {id(leaf): i for i, leaf in enumerate(leaves)}
-        op_paths = [tuple(node.scope.split("/")) if node.scope else () for node in nodes]
+        self.graph = graph
+        self._collect(names)
+        self._collapse(max_steps)
+        self._scope()
+        self._link()
+        self.clusters = {(): []}  # cluster path -> its entries: ("node", key, attrs) or ("cluster", path)
+        self.cluster_ids = {}
 
-        # A leaf is drawn in the innermost scope holding all its users. A constant (an
-        # unnamed leaf that needs no gradient, like a zero initial state) is drawn once per
-        # sequence scope using it instead, so it does not wire distant layers together.
+    def _collect(self, names: dict) -> None:
+        """Scope paths of the ops, and the leaf instances: which leaf, drawn in which scope, feeding which edge.
+
+        A leaf is drawn in the innermost scope holding all its users. A constant (an unnamed
+        leaf that needs no gradient, like a zero initial state) is drawn once per sequence
+        scope using it instead, so it does not wire distant layers together.
+        """
+        nodes, leaves = self.graph.nodes, self.graph.leaves
+        self.op_index = {node: i for i, node in enumerate(nodes)}
+        leaf_index = {id(leaf): i for i, leaf in enumerate(leaves)}
+        self.op_paths = [tuple(node.scope.split("/")) if node.scope else () for node in nodes]
         instances = {}  # (leaf index, sequence scope or None) -> index in leaf_paths
-        leaf_of, leaf_paths, leaf_ids = [], [], []
+        self.leaf_of, self.leaf_paths, self.leaf_ids = [], [], []
         copies = [0] * len(leaves)  # instances drawn so far of each leaf
-        edge_leaf = []  # per graph edge: the leaf instance it starts from, or None
-        for source, target, _, _ in graph.edges:
+        self.edge_leaf = []  # per graph edge: the leaf instance it starts from, or None
+        for source, target, _, _ in self.graph.edges:
             if not isinstance(source, Tensor):
-                edge_leaf.append(None)
+                self.edge_leaf.append(None)
                 continue
             j = leaf_index[id(source)]
-            path = op_paths[op_index[target]]
+            path = self.op_paths[self.op_index[target]]
             constant = id(source) not in names and not source.requires_grad
             where = _outside_steps(path) if constant else None
             instance = instances.get((j, where))
             if instance is None:
-                instance = instances[j, where] = len(leaf_paths)
-                leaf_ids.append(f"leaf{j}" if copies[j] == 0 else f"leaf{j}_{copies[j]}")
+                instance = instances[j, where] = len(self.leaf_paths)
+                self.leaf_ids.append(f"leaf{j}" if copies[j] == 0 else f"leaf{j}_{copies[j]}")
                 copies[j] += 1
-                leaf_of.append(j)
-                leaf_paths.append(path)
+                self.leaf_of.append(j)
+                self.leaf_paths.append(path)
             else:
-                leaf_paths[instance] = _common_prefix(leaf_paths[instance], path)
-            edge_leaf.append(instance)
+                self.leaf_paths[instance] = _common_prefix(self.leaf_paths[instance], path)
+            self.edge_leaf.append(instance)
         for j in range(len(leaves)):  # a root that is a leaf has no user
             if copies[j] == 0:
-                leaf_of.append(j)
-                leaf_paths.append(())
-                leaf_ids.append(f"leaf{j}")
+                self.leaf_of.append(j)
+                self.leaf_paths.append(())
+                self.leaf_ids.append(f"leaf{j}")
 
-        hidden = _hidden_steps(op_paths + leaf_paths, max_steps)
-        groups = list(dict.fromkeys(hidden.values()))
-        group_ids = {group: f"steps{i}" for i, group in enumerate(groups)}
-        self.groups = groups
+    def _collapse(self, max_steps: int | None) -> None:
+        """The key each op and leaf instance is drawn as: its own, or its collapsed group's ``steps<i>``."""
+        hidden = _hidden_steps(self.op_paths + self.leaf_paths, max_steps)
+        self.groups = list(dict.fromkeys(hidden.values()))
+        group_ids = {group: f"steps{i}" for i, group in enumerate(self.groups)}
 
         def key_of(path: tuple, own_id: str) -> str:
             for depth in range(1, len(path) + 1):
@@ -315,10 +338,13 @@ class _Layout:
                     return group_ids[group]
             return own_id
 
-        op_keys = [key_of(p, f"op{i}") for i, p in enumerate(op_paths)]
-        leaf_keys = [key_of(p, own_id) for p, own_id in zip(leaf_paths, leaf_ids)]
+        self.op_keys = [key_of(p, f"op{i}") for i, p in enumerate(self.op_paths)]
+        self.leaf_keys = [key_of(p, own_id) for p, own_id in zip(self.leaf_paths, self.leaf_ids)]
 
-        # Draw order: each leaf just before its first user, each collapsed group at its first op.
+    def _scope(self) -> None:
+        """Draw order (each leaf just before its first user, each collapsed group at its first op)
+        and the scope path of every drawn key."""
+        nodes, leaves = self.graph.nodes, self.graph.leaves
         self.order = []
         self.paths = {}
         placed = set()
@@ -328,7 +354,7 @@ class _Layout:
                 return
             placed.add(key)
             if key.startswith("steps"):
-                group = groups[int(key[5:])]
+                group = self.groups[int(key[5:])]
                 self.order.append(("collapsed", key, group))
                 self.paths[key] = group.parent
             else:
@@ -336,27 +362,31 @@ class _Layout:
                 self.paths[key] = path
 
         leaf_inputs = [[] for _ in nodes]
-        for (_, target, _, _), instance in zip(graph.edges, edge_leaf):
+        for (_, target, _, _), instance in zip(self.graph.edges, self.edge_leaf):
             if instance is not None:
-                leaf_inputs[op_index[target]].append(instance)
+                leaf_inputs[self.op_index[target]].append(instance)
         for i, node in enumerate(nodes):
             for instance in leaf_inputs[i]:
-                visit("leaf", leaf_keys[instance], leaves[leaf_of[instance]], leaf_paths[instance])
-            visit("op", op_keys[i], node, op_paths[i])
-        for instance, j in enumerate(leaf_of):
-            visit("leaf", leaf_keys[instance], leaves[j], leaf_paths[instance])
+                visit("leaf", self.leaf_keys[instance], leaves[self.leaf_of[instance]], self.leaf_paths[instance])
+            visit("op", self.op_keys[i], node, self.op_paths[i])
+        for instance, j in enumerate(self.leaf_of):
+            visit("leaf", self.leaf_keys[instance], leaves[j], self.leaf_paths[instance])
 
-        # Of a node's edges into the steps of a sequence from outside (a weight used by every
-        # step), only the one into the earliest step pulls on the layout; the others would
-        # stretch the picture, so they are drawn loose (dashed, weight 0).
-        step_depth = _step_depths(nodes, op_paths)
+    def _link(self) -> None:
+        """``edges``: ``(tail, head, label, from_leaf, loose)`` between drawn keys, each drawn once.
+
+        Of a node's edges into the steps of a sequence from outside (a weight used by every
+        step), only the one into the earliest step pulls on the layout; the others would
+        stretch the picture, so they are drawn loose (dashed, weight 0).
+        """
+        step_depth = _step_depths(self.graph.nodes, self.op_paths)
         edges = []
         anchors = {}  # tail -> (depth of the earliest step it enters, index in edges)
         seen_edges = set()
-        for (source, target, index, _), instance in zip(graph.edges, edge_leaf):
+        for (source, target, index, _), instance in zip(self.graph.edges, self.edge_leaf):
             from_leaf = instance is not None
-            tail = leaf_keys[instance] if from_leaf else op_keys[op_index[source]]
-            head = op_keys[op_index[target]]
+            tail = self.leaf_keys[instance] if from_leaf else self.op_keys[self.op_index[source]]
+            head = self.op_keys[self.op_index[target]]
             if tail == head:
                 continue
             multi = not from_leaf and len(source.meta) > 1
@@ -373,9 +403,6 @@ class _Layout:
         self.edges = [(tail, head, label, from_leaf, enters and i not in anchor_edges)
                       for i, (tail, head, label, from_leaf, enters) in enumerate(edges)]
 
-        self.clusters = {(): []}  # cluster path -> its entries: ("node", key, attrs) or ("cluster", path)
-        self.cluster_ids = {}
-
     def _step_path(self, key: str) -> tuple:
         """The scope path of a node, a collapsed group counting as its first hidden step."""
         if key.startswith("steps"):
@@ -384,6 +411,7 @@ class _Layout:
         return self.paths[key]
 
     def place(self, key: str, label: str, style: dict) -> None:
+        """Put the drawn node `key` in its cluster (creating the clusters on its scope path)."""
         path = self.paths[key]
         for depth in range(1, len(path) + 1):
             prefix = path[:depth]
@@ -393,7 +421,20 @@ class _Layout:
                 self.clusters[prefix[:-1]].append(("cluster", prefix))
         self.clusters[path].append(("node", key, dict(style, label=label)))
 
-    def emit_clusters(self, graphviz, dot) -> None:
+    def emit(self, graphviz, dot, legend=None) -> None:
+        """Add the placed nodes in their clusters, then `legend` (a subgraph, if any), then the edges."""
+        self._emit_clusters(graphviz, dot)
+        if legend is not None:
+            dot.subgraph(legend)
+        for source, target, label, from_leaf, loose in self.edges:
+            attrs = dict(_LEAF_EDGE) if from_leaf else {}
+            if label is not None:
+                attrs["taillabel"] = label
+            if loose:
+                attrs.update(_LOOSE_EDGE)
+            dot.edge(source, target, **attrs)
+
+    def _emit_clusters(self, graphviz, dot) -> None:
         """Add the clusters to ``dot``, innermost first (no recursion over the scope tree)."""
         built = {}
         for path in sorted(self.clusters, key=len, reverse=True):
@@ -488,8 +529,9 @@ def _html(title: str, lines: list, bold: bool = True) -> str:
 
 
 class _Labeller:
-    def __init__(self, roots: list, names: dict, show_shapes: bool, show_values: bool, show_grads: bool):
-        self.names, self.show_shapes, self.show_values, self.show_grads = names, show_shapes, show_values, show_grads
+    def __init__(self, roots: list, names: dict, options: DrawOptions):
+        self.names, self.show_shapes = names, options.show_shapes
+        self.show_values, self.show_grads = options.show_values, options.show_grads
         self.root_leaves = {id(t): t for t in roots if t.grad_fn is None}
         self.root_nodes = {}  # node -> root tensors it made
         for t in roots:

@@ -4,20 +4,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Tensor
-from ..nn import GRU, LSTM, RNN
+from ..nn.kinds import get_kind
 
 __all__ = ["unrolled_graph"]
 
-_MODULES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
-
-def unrolled_graph(cell: str = "lstm", steps: int = 3, hidden: int = 4, layers: int = 1,
+def unrolled_graph(cell="lstm", steps: int = 3, hidden: int = 4, layers: int = 1,
                    bidirectional: bool = False, input_size: int = 3, batch: int = 1, seed: int = 0):
-    """Run a fresh ``tl.nn.RNN``/``LSTM``/``GRU`` over a random sequence, ready for `draw_graph`.
+    """Run a fresh module of a recurrent kind over a random sequence, ready for `draw_graph`.
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : str or RecurrentKind
+        The kind (`tl.nn.kinds.get_kind`): ``"rnn"``, ``"lstm"``, ``"gru"``, a registered
+        kind or ``"module:Class"``.
     steps, hidden, layers, input_size, batch : int
         Sequence length, hidden size, number of layers, input features, batch size.
     bidirectional : bool
@@ -28,7 +28,8 @@ def unrolled_graph(cell: str = "lstm", steps: int = 3, hidden: int = 4, layers: 
     Returns
     -------
     roots : list of Tensor
-        ``[output, h_n]`` (``[output, h_n, c_n]`` for the LSTM).
+        The output and every part of the final state: ``[output, h_n]`` (``[output, h_n, c_n]``
+        for the LSTM).
     module : tl.nn.Module
         Pass it as ``params`` to name the parameters.
 
@@ -40,9 +41,11 @@ def unrolled_graph(cell: str = "lstm", steps: int = 3, hidden: int = 4, layers: 
     >>> "weight_hh_l0" in dot.source
     True
     """
-    if cell not in _MODULES:
-        raise ValueError(f"unrolled_graph: cell must be one of {sorted(_MODULES)}, got {cell!r}")
-    module = _MODULES[cell](input_size, hidden, num_layers=layers, bidirectional=bidirectional)
+    try:
+        kind = get_kind(cell, owner="unrolled_graph: cell")
+    except (KeyError, ImportError, TypeError) as e:
+        raise ValueError(e.args[0]) from None
+    module = kind.build(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
     x = np.random.default_rng(seed).standard_normal((steps, batch, input_size)).astype(np.float32)
     output, state = module(Tensor(x))
     return [output, *(state if isinstance(state, tuple) else (state,))], module

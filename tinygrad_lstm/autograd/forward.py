@@ -1,0 +1,169 @@
+"""Forward mode: `jvp` pushes tangents through a function op by op, next to its forward pass
+(``torch.func.jvp``), instead of pulling gradients back.
+
+Each op's rule is its `Function.jvp` (the tangent of its output from the tangents of its
+inputs), next to its forward and backward in `tinygrad_lstm.ops`. An op without one gets its
+tangent by the double-vjp trick: its differentiable `vjp` is linear in the output cotangent
+``u``, ``u -> J^T u``, and the gradient of ``<J^T u, t>`` with respect to ``u`` is ``J t``.
+`rules()` says which op uses which.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import engine
+from ..engine import Function, Tensor, enable_grad
+
+__all__ = ["jvp", "rules"]
+
+
+class _ForwardAD:
+    """The observer `jvp` installs on the engine: gives every op's outputs their tangents."""
+
+    def __init__(self):
+        self.tangents: dict = {}  # id(tensor) -> (tensor, tangent array); the tensor keeps the id valid
+
+    def tangent(self, t) -> np.ndarray | None:
+        entry = self.tangents.get(id(t)) if isinstance(t, Tensor) else None
+        return None if entry is None else entry[1]
+
+    def on_apply(self, ctx: Function, args, kwargs, result) -> None:
+        tangents = [self.tangent(a) for a in args]
+        if all(t is None for t in tangents):
+            return
+        outputs = result if isinstance(result, tuple) else (result,)
+        out = _op_jvp(ctx, args, kwargs, tangents, outputs)
+        for t, tangent in zip(outputs, out if isinstance(result, tuple) else (out,)):
+            if tangent is not None:
+                self.tangents[id(t)] = (t, np.asarray(tangent, dtype=t.dtype).reshape(t.shape))
+
+    def on_inplace(self, tensor: Tensor, result: Tensor) -> None:
+        tangent = self.tangent(result)
+        if tangent is None:
+            self.tangents.pop(id(tensor), None)
+        else:
+            self.tangents[id(tensor)] = (tensor, tangent.astype(tensor.dtype).reshape(tensor.shape))
+
+    def on_backward(self, tensors, grad_tensors, retain_graph):
+        with _observer(None):
+            return engine.backward(tensors, grad_tensors, retain_graph)
+
+    def on_effect(self, fn, args, kwargs):
+        return fn(*args, **kwargs)
+
+
+class _observer:
+    """Set the engine's observer (`engine._tracer`) for the duration of a with block."""
+
+    def __init__(self, observer):
+        self.observer = observer
+
+    def __enter__(self):
+        self.previous, engine._tracer = engine._tracer, self.observer
+        return self.observer
+
+    def __exit__(self, *exc) -> bool:
+        engine._tracer = self.previous
+        return False
+
+
+def _op_jvp(ctx: Function, args, kwargs, tangents: list, outputs: tuple):
+    """The tangent(s) of `ctx`'s outputs: its own rule, else the double-vjp trick."""
+    if type(ctx).jvp is not Function.jvp:
+        return ctx.jvp(*tangents)
+    return _double_vjp(ctx, args, tangents, outputs)
+
+
+def _double_vjp(ctx: Function, args, tangents: list, outputs: tuple):
+    """``J t`` as the gradient, with respect to the cotangent ``u``, of ``<vjp(u), t>``.
+
+    The vjp runs on a copy of the op that reads its saved values as constants, so this
+    graph does not reach (or free) the graph of the function being differentiated.
+    """
+    local = object.__new__(type(ctx))
+    local.__dict__.update(ctx.__dict__)
+    local.saved_tensors, local.meta = ctx.saved_tensors, ctx.meta
+    local.edges = tuple(None for _ in args)
+    local.needs_input_grad = tuple(t is not None for t in tangents)
+    with _observer(None), enable_grad():
+        cotangents = [Tensor._wrap(np.zeros(o.shape, o.dtype), None, 0).requires_grad_() for o in outputs]
+        grads = local.vjp(*cotangents)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        products = [(g * Tensor._wrap(np.asarray(t), None, 0)).sum()
+                    for g, t in zip(grads, tangents) if g is not None and t is not None]
+        total = sum(products[1:], products[0]) if products else None
+        if total is None or not total.requires_grad:
+            results = (None,) * len(outputs)
+        else:
+            results = engine.grad(total, cotangents, allow_unused=True)
+    results = tuple(np.zeros(o.shape, o.dtype) if r is None else r._data for r, o in zip(results, outputs))
+    return results if len(outputs) > 1 else results[0]
+
+
+def jvp(fn, primals, tangents) -> tuple:
+    """``(fn(*primals), J t)``: the outputs and their tangents, by forward mode (``torch.func.jvp``).
+
+    Parameters
+    ----------
+    fn : callable
+        Tensors in, a Tensor or (nested) tuples of Tensors out.
+    primals : tuple of Tensor or array_like
+        The point, one entry per argument of `fn`.
+    tangents : tuple of Tensor or array_like
+        One direction per primal, same shapes.
+
+    Returns
+    -------
+    (outputs, tangents_out) : the second in the structure of the first.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> out, tangent = tl.jvp(lambda x: x.tanh() * x, (tl.Tensor([0.0, 1.0]),), (tl.Tensor([1.0, 1.0]),))
+    >>> tangent.data.round(6)
+    array([0.      , 1.181568])
+    """
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument of fn)")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: got {len(primals)} primals and {len(tangents)} tangents")
+    if engine._tracer is not None:
+        raise RuntimeError("jvp: forward mode cannot run inside tl.jit or another jvp")
+    inputs = [p if isinstance(p, Tensor) else Tensor(p) for p in primals]
+    inputs = [Tensor._wrap(p._data, None, 0) for p in inputs]  # fresh leaves: the tangents belong to this call
+    forward = _ForwardAD()
+    for i, (p, t) in enumerate(zip(inputs, tangents)):
+        t = np.asarray(t._data if isinstance(t, Tensor) else t)
+        if t.shape != p.shape:
+            raise ValueError(f"jvp: tangent {i} has shape {t.shape}, its primal {p.shape}")
+        forward.tangents[id(p)] = (p, t.astype(p.dtype))
+    with _observer(forward):
+        result = fn(*inputs)
+    return result, _tangents_like(result, forward)
+
+
+def _tangents_like(result, forward: _ForwardAD):
+    """The tangent of every Tensor in `result` (a Tensor or nested tuples/lists of them), in its structure."""
+    if isinstance(result, Tensor):
+        tangent = forward.tangent(result)
+        return Tensor._wrap(np.zeros(result.shape, result.dtype) if tangent is None else tangent, None, 0)
+    if isinstance(result, (tuple, list)):
+        return type(result)(_tangents_like(r, forward) for r in result)
+    raise TypeError(f"jvp: fn must return Tensors (or tuples of them), got {type(result).__name__}")
+
+
+def rules() -> dict:
+    """For every op class in `tinygrad_lstm.ops`: ``"rule"`` (its own jvp) or ``"double-vjp"``."""
+    from .. import ops
+    found = {}
+    for cls in _subclasses(Function):
+        if cls.__module__.startswith(ops.__name__):
+            found[cls.__name__] = "rule" if cls.jvp is not Function.jvp else "double-vjp"
+    return dict(sorted(found.items()))
+
+
+def _subclasses(cls) -> list:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out

@@ -1,0 +1,320 @@
+"""`compare_gradients`: autograd's gradients of a model against the manual, numerical and torch references.
+
+Works on a copy of the model (``Module.to(dtype)``, eval mode); each reference is a column of
+the `GradientReport`: ``manual`` from `builtin_reference` or the caller, ``numerical`` by
+central differences (`tinygrad_lstm.checks.central_differences`), ``torch`` from the PyTorch
+twin (`tinygrad_lstm.compare.torch_twin`).
+"""
+from __future__ import annotations
+
+import copy
+import re
+
+import numpy as np
+
+from ..checks import central_differences
+from ..engine import Tensor, no_grad
+from ..nn import Module, Recurrent, RNNBase
+from .reference import builtin_reference
+from .report import Check, GradientReport, GradientRow
+from .structure import as_tuple, call, flatten, rebuild, state_names
+from .torch_twin import build_torch_module, import_torch, torch_grads
+
+__all__ = ["compare_gradients", "TOLERANCES"]
+
+REFERENCES = ("manual", "numerical", "torch")
+
+# (rtol, atol) per dtype and reference: a tensor passes when
+# max|autograd - reference| <= atol + rtol * max|reference|.
+TOLERANCES = {
+    "float64": {"manual": (1e-9, 1e-12), "numerical": (1e-5, 1e-6), "torch": (1e-9, 1e-12)},
+    "float32": {"manual": (1e-4, 1e-6), "numerical": (1e-3, 1e-5), "torch": (1e-4, 1e-6)},
+}
+EPS = 1e-6  # step of the central differences (always in float64)
+
+
+# --------------------------------------------------------------------------- the comparison
+def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, torch_module="auto",
+                      numerical_elements: int | None = 512, dtype=np.float64, seed: int = 0,
+                      tolerances: dict | None = None) -> GradientReport:
+    """Compare autograd's gradients of `model` with a hand-written BPTT, central differences and PyTorch.
+
+    Works on a copy of `model` cast to `dtype` and put in eval mode (dropout off); the
+    model itself is not changed.
+
+    Parameters
+    ----------
+    model : Module
+        Called as ``model(x)`` or ``model(x, state)``; returns a Tensor or a (nested)
+        tuple of Tensors, e.g. ``(output, h_n)`` or ``(output, (h_n, c_n))``.
+    x : array_like or Tensor
+        The input, e.g. ``(T, B, D)`` for `nn.LSTM`, ``(B, D)`` for a cell.
+    state : array_like, Tensor or tuple of them, optional
+        The initial state. When omitted, a random one is drawn for models that take one
+        (`nn.RNN/LSTM/GRU`: ``(num_layers * num_directions, B, H)``; cells, `nn.Recurrent`
+        and any module with ``init_state(batch_size)``: its shapes), so its gradient is
+        checked too. Rows ``h0`` (and ``c0`` for a pair, ``state<k>`` for longer tuples).
+    loss_fn : callable, optional
+        ``loss_fn(outputs) -> one-element Tensor``. Default: a random linear function of
+        every output, ``sum_k sum(outputs_k * R_k)`` with fixed ``R_k ~ N(0, 1)``, so every
+        gradient is nontrivial.
+    manual : callable or False, optional
+        ``manual(params, x, state, grad_outputs) -> dict``: a hand-written backward.
+        ``params`` maps parameter names to arrays, ``x`` and ``state`` are arrays as given
+        to the model, ``grad_outputs`` is d loss / d outputs (arrays in the structure of
+        the outputs); it returns the gradient of every parameter name, ``"x"`` and each
+        state row name. Default: the built-in reference for the built-in modules (see
+        `builtin_reference`), none for other modules. False: no manual column.
+    torch_module : "auto", torch.nn.Module or None
+        ``"auto"``: the matching PyTorch module for the built-in modules, when torch is
+        installed. A module: loaded with this model's state dict (same parameter names)
+        and called like it. None: no torch column.
+    numerical_elements : int or None
+        Check at most this many elements of each tensor by central differences (a
+        random subset of larger tensors); None checks every element, 0 skips the
+        numerical column. Each checked element costs two forward passes (O(#elements)).
+    dtype : float64 or float32
+        The dtype autograd, the manual reference and torch run in. Central differences
+        always run in float64 on the same (rounded) values.
+    seed : int
+        Seeds the random state, the default loss and the subset of checked elements.
+    tolerances : dict, optional
+        ``{reference: (rtol, atol)}`` overriding `TOLERANCES` for `dtype`.
+
+    Returns
+    -------
+    GradientReport
+
+    Examples
+    --------
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> lstm = tl.nn.LSTM(3, 4)
+    >>> report = tl.compare_gradients(lstm, np.random.default_rng(0).standard_normal((5, 2, 3)),
+    ...                               torch_module=None)
+    >>> report.ok, [row.name for row in report.rows][:2]
+    (True, ['weight_ih_l0', 'weight_hh_l0'])
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"compare_gradients: model must be a tl.nn.Module, got {type(model).__name__}")
+    dtype = np.dtype(dtype)
+    if dtype.name not in TOLERANCES:
+        raise TypeError(f"compare_gradients: dtype must be float64 or float32, got {dtype}")
+    if numerical_elements is not None and (isinstance(numerical_elements, bool) or numerical_elements < 0):
+        raise ValueError(f"compare_gradients: numerical_elements must be None or >= 0, got {numerical_elements!r}")
+    if isinstance(torch_module, str) and torch_module != "auto":
+        raise ValueError(f"compare_gradients: torch_module must be 'auto', a torch.nn.Module or None, "
+                         f"got {torch_module!r}")
+    limits = dict(TOLERANCES[dtype.name])
+    for ref, pair in (tolerances or {}).items():
+        if ref not in REFERENCES:
+            raise KeyError(f"compare_gradients: unknown reference {ref!r} in tolerances; expected one of {REFERENCES}")
+        limits[ref] = tuple(float(v) for v in pair)
+    rng = np.random.default_rng(seed)
+
+    work = _working_copy(model, dtype)
+    x = np.array(x.data if isinstance(x, Tensor) else x, dtype=dtype)
+    state = _initial_state(work, x, state, dtype, rng)
+    names = [name for name, _ in work.named_parameters()]
+    input_names = ["x", *state_names(state)]
+
+    with no_grad():
+        template, _ = _call(work, x, state)
+    loss_description = "custom loss_fn"
+    if loss_fn is None:
+        loss_fn = _RandomLinearLoss([rng.standard_normal(t.shape) for t in flatten(template)])
+        loss_description = f"random linear function of every output, sum_k sum(output_k * R_k), R_k ~ N(0, 1) (seed {seed})"
+    grad_outputs = _output_grads(loss_fn, template)
+    autograd = _autograd_grads(work, x, state, loss_fn, names)
+
+    columns = {
+        "manual": _manual_column(work, x, state, grad_outputs, manual),
+        "numerical": _numerical_column(work, x, state, loss_fn, numerical_elements, rng),
+        "torch": _torch_column(work, x, state, grad_outputs, torch_module),
+    }
+    references, skipped, results = {}, {}, {}
+    for ref, (description, result) in columns.items():
+        if result is not None:
+            references[ref], results[ref] = description, result
+        elif description is not None:
+            skipped[ref] = description
+    if not references:
+        raise ValueError("compare_gradients: nothing to compare: manual, numerical and torch are all switched off")
+
+    rows = []
+    for name in [*names, *input_names]:
+        grad = autograd[name]
+        row = GradientRow(name, grad.shape, float(np.abs(grad).max(initial=0.0)))
+        for ref in references:
+            row.checks[ref] = Check.between(grad, results[ref][name], limits[ref])
+        rows.append(row)
+    return GradientReport(_describe(model), dtype.name, loss_description, rows, references,
+                          {ref: limits[ref] for ref in references}, skipped)
+
+
+def _manual_column(model, x, state, grad_outputs, manual) -> tuple:
+    """``(description, gradients)``, or ``(why not compared, None)``, or ``(None, None)`` when switched off."""
+    if manual is False:
+        return None, None
+    if manual is None:
+        manual = builtin_reference(model)
+        if manual is None:
+            return (f"no built-in hand-written reference for {type(model).__name__}; pass manual= to add one",
+                    None)
+        description = f"hand-written BPTT: {getattr(manual, 'description', manual.__name__)}"
+    elif not callable(manual):
+        raise TypeError(f"compare_gradients: manual must be callable or False, got {type(manual).__name__}")
+    else:
+        description = f"hand-written backward {getattr(manual, '__name__', type(manual).__name__)}()"
+    params = {name: p.data.copy() for name, p in model.named_parameters()}
+    state_copy = tuple(s.copy() for s in state) if isinstance(state, tuple) else (
+        None if state is None else state.copy())
+    grads = manual(params, x.copy(), state_copy, grad_outputs)
+    return description, _check_names(grads, [*params, "x", *state_names(state)], "manual")
+
+
+def _numerical_column(model, x, state, loss_fn, numerical_elements, rng) -> tuple:
+    if numerical_elements == 0:
+        return "numerical_elements=0", None
+    description = f"central differences in float64, eps {EPS:.0e} (2 forward passes per element)"
+    return description, _numerical_grads(model, x, state, loss_fn, numerical_elements, rng)
+
+
+def _torch_column(model, x, state, grad_outputs, torch_module) -> tuple:
+    if torch_module is None:
+        return None, None
+    torch, reason = import_torch()
+    if torch is None:
+        return reason, None
+    if isinstance(torch_module, str):
+        torch_module = build_torch_module(torch, model)
+        if torch_module is None:
+            return f"no built-in PyTorch equivalent of {type(model).__name__}; pass torch_module=", None
+    description = f"PyTorch {torch.__version__} autograd ({type(torch_module).__name__}, same weights)"
+    return description, torch_grads(torch, torch_module, model, x, state, grad_outputs)
+
+
+def _describe(model: Module) -> str:
+    """The model's repr on one line: ``Recurrent((cell): MyCell())``."""
+    text = re.sub(r"\s+", " ", repr(model))
+    return text.replace("( ", "(").replace(" )", ")")
+
+
+# --------------------------------------------------------------------------- model plumbing
+def _working_copy(model: Module, dtype: np.dtype) -> Module:
+    """A deep copy of `model` in `dtype`, without gradients, in eval mode (dropout off)."""
+    work = copy.deepcopy(model).to(dtype)
+    work.zero_grad()
+    return work.eval()
+
+
+def _initial_state(model: Module, x: np.ndarray, state, dtype: np.dtype, rng: np.random.Generator):
+    """`state` as an array or tuple of arrays of `dtype`; random when omitted and the model takes one."""
+    if state is not None:
+        if isinstance(state, (tuple, list)):
+            return tuple(np.array(s.data if isinstance(s, Tensor) else s, dtype=dtype) for s in state)
+        return np.array(state.data if isinstance(state, Tensor) else state, dtype=dtype)
+    if isinstance(model, (RNNBase, Recurrent)):  # (T, B, D), (B, T, D) batch-first, or unbatched (T, D)
+        template = model.init_state(x.shape[0 if model.batch_first else 1] if x.ndim == 3 else None)
+    elif callable(getattr(model, "init_state", None)):  # a cell: (B, D) or (D,)
+        template = model.init_state(x.shape[0] if x.ndim > 1 else None)
+    else:
+        return None
+
+    def draw(t):
+        return (0.5 * rng.standard_normal(np.shape(t.data if isinstance(t, Tensor) else t))).astype(dtype)
+    return tuple(draw(t) for t in template) if isinstance(template, (tuple, list)) else draw(template)
+
+
+def _call(model: Module, x, state, requires_grad: bool = False) -> tuple:
+    """Run the model on Tensors made from the arrays: ``(outputs, [x tensor, state tensors...])``."""
+    inputs = [Tensor(a, requires_grad=requires_grad) for a in (x, *as_tuple(state))]
+    outputs = call(model, inputs, state)
+    for t in flatten(outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"compare_gradients: the model must return Tensors (or tuples of them), "
+                            f"got {type(t).__name__}")
+    return outputs, inputs
+
+
+class _RandomLinearLoss:
+    """``sum_k sum(outputs_k * R_k)`` for fixed arrays ``R_k`` (cast to each output's dtype)."""
+
+    def __init__(self, weights: list):
+        self.weights = weights
+
+    def __call__(self, outputs) -> Tensor:
+        total = None
+        for output, weight in zip(flatten(outputs), self.weights):
+            term = (output * weight.astype(output.dtype)).sum()
+            total = term if total is None else total + term
+        return total
+
+
+def _loss_tensor(loss) -> Tensor:
+    if not isinstance(loss, Tensor) or loss.size != 1:
+        raise ValueError(f"compare_gradients: loss_fn must return a one-element Tensor, got "
+                         f"{type(loss).__name__} of shape {np.shape(loss)}")
+    return loss
+
+
+def _output_grads(loss_fn, outputs) -> tuple:
+    """d loss / d outputs, as arrays in the structure of `outputs`."""
+    leaves = [Tensor(t.data.copy(), requires_grad=True) for t in flatten(outputs)]
+    loss = _loss_tensor(loss_fn(rebuild(outputs, iter(leaves))))
+    if not loss.requires_grad:
+        raise ValueError("compare_gradients: loss_fn's result does not depend on the model's outputs")
+    loss.backward()
+    grads = [leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data) for leaf in leaves]
+    return rebuild(outputs, iter(grads))
+
+
+def _autograd_grads(model: Module, x, state, loss_fn, names: list) -> dict:
+    outputs, inputs = _call(model, x, state, requires_grad=True)
+    _loss_tensor(loss_fn(outputs)).backward()
+    params = dict(model.named_parameters())
+    grads = {name: _grad_or_zeros(params[name]) for name in names}
+    grads.update(zip(["x", *state_names(state)], (_grad_or_zeros(t) for t in inputs)))
+    model.zero_grad()
+    return grads
+
+
+def _grad_or_zeros(t: Tensor) -> np.ndarray:
+    return t.grad if t.grad is not None else np.zeros_like(t.data)
+
+
+def _check_names(grads: dict, expected: list, reference: str) -> dict:
+    if not isinstance(grads, dict):
+        raise TypeError(f"compare_gradients: the {reference} reference must return a dict of gradients, "
+                        f"got {type(grads).__name__}")
+    missing = [name for name in expected if name not in grads]
+    unexpected = [name for name in grads if name not in expected]
+    if missing or unexpected:
+        raise KeyError(f"compare_gradients: the {reference} reference returned wrong names: missing {missing}, "
+                       f"unexpected {unexpected}")
+    return grads
+
+
+# --------------------------------------------------------------------------- central differences
+def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng) -> dict:
+    """``{name: (flat indices, d loss / d element)}`` by central differences in float64."""
+    exact = copy.deepcopy(model).to(np.float64)
+    x = x.astype(np.float64)
+    state = tuple(s.astype(np.float64) for s in state) if isinstance(state, tuple) else (
+        None if state is None else state.astype(np.float64))
+    for parameter in exact.parameters():  # perturbed in place, element by element
+        parameter.data = np.ascontiguousarray(parameter.data)
+    targets = {name: p.data for name, p in exact.named_parameters()}
+    targets.update(zip(["x", *state_names(state)], (x, *as_tuple(state))))
+
+    def loss() -> float:
+        with no_grad():
+            return float(_loss_tensor(loss_fn(_call(exact, x, state)[0])).data.reshape(()))
+
+    results = {}
+    for name, array in targets.items():
+        if max_elements is None or array.size <= max_elements:
+            indices = np.arange(array.size)
+        else:
+            indices = np.sort(rng.choice(array.size, size=max_elements, replace=False))
+        results[name] = (indices, central_differences(loss, array, indices, EPS))
+    return results

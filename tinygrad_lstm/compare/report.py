@@ -1,0 +1,182 @@
+"""What `compare_gradients` returns: a `GradientReport` of `GradientRow`s of `Check`s.
+
+The report renders as an aligned table (``str(report)``), says whether everything agreed
+(``report.ok``, the command line's exit status) and converts to plain data (``to_dict``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Check", "GradientRow", "GradientReport"]
+
+
+@dataclass
+class Check:
+    """Autograd against one reference, for one tensor.
+
+    ``max_abs = max|autograd - reference|`` and ``max_rel = max_abs / max|reference|`` over
+    the `checked` elements compared (of `size`); `passed` applies the report's tolerance.
+    """
+
+    max_abs: float
+    max_rel: float
+    passed: bool
+    checked: int
+    size: int
+
+    @classmethod
+    def between(cls, autograd: np.ndarray, reference, tolerance: tuple) -> "Check":
+        """Compare on all elements, or on ``reference = (flat_indices, values)`` for a subset.
+
+        Passes when ``max_abs <= atol + rtol * max|reference|`` for ``tolerance = (rtol, atol)``
+        (never with a NaN).
+        """
+        size = autograd.size
+        if isinstance(reference, tuple):
+            indices, values = reference
+            autograd = autograd.reshape(-1)[indices]
+        else:
+            values = reference
+        autograd = np.asarray(autograd, np.float64)
+        values = np.asarray(values, np.float64)
+        if values.shape != autograd.shape:
+            raise ValueError(f"compare_gradients: a reference gradient has shape {values.shape}, "
+                             f"autograd's {autograd.shape}")
+        rtol, atol = tolerance
+        error = float(np.abs(autograd - values).max(initial=0.0))
+        scale = float(np.abs(values).max(initial=0.0))
+        relative = error / scale if scale > 0 else (0.0 if error == 0 else float("inf"))
+        passed = bool(error <= atol + rtol * scale)  # False for NaN
+        return cls(error, relative, passed, int(autograd.size), int(size))
+
+
+@dataclass
+class GradientRow:
+    """One tensor: its name, shape, largest autograd gradient entry and one `Check` per reference."""
+
+    name: str
+    shape: tuple
+    grad_max: float
+    checks: dict = field(default_factory=dict)
+
+
+@dataclass
+class GradientReport:
+    """What `compare_gradients` found: one `GradientRow` per parameter, input and initial state.
+
+    Attributes
+    ----------
+    model : str
+        What was checked (the model's repr, first line).
+    dtype : str
+        The dtype autograd, the manual reference and torch ran in.
+    loss : str
+        How the scalar loss was made from the model's outputs.
+    rows : list of GradientRow
+    references : dict of str to str
+        The references compared against (``manual``, ``numerical``, ``torch``) and what each is.
+    tolerances : dict of str to (rtol, atol)
+    skipped : dict of str to str
+        References not compared, and why.
+    """
+
+    model: str
+    dtype: str
+    loss: str
+    rows: list
+    references: dict
+    tolerances: dict
+    skipped: dict
+
+    @property
+    def ok(self) -> bool:
+        """True when every comparison of every tensor passed."""
+        return not self.failures()
+
+    def failures(self) -> list:
+        """``(tensor name, reference)`` for every comparison that failed."""
+        return [(row.name, ref) for row in self.rows for ref, check in row.checks.items() if not check.passed]
+
+    def to_dict(self) -> dict:
+        """The report as plain Python data (JSON-serialisable)."""
+        return {
+            "model": self.model, "dtype": self.dtype, "loss": self.loss, "ok": self.ok,
+            "references": {ref: {"description": text, "rtol": self.tolerances[ref][0],
+                                 "atol": self.tolerances[ref][1]} for ref, text in self.references.items()},
+            "skipped": dict(self.skipped),
+            "rows": [{"name": row.name, "shape": list(row.shape), "grad_max": row.grad_max,
+                      "checks": {ref: {"max_abs": c.max_abs, "max_rel": c.max_rel, "passed": c.passed,
+                                       "checked": c.checked, "size": c.size} for ref, c in row.checks.items()}}
+                     for row in self.rows],
+        }
+
+    def summary(self) -> str:
+        """One line: ``all agree: ...`` or ``DISAGREE: ...`` naming the failed comparisons."""
+        refs = " = ".join(["autograd", *self.references])
+        failures = self.failures()
+        if not failures:
+            return f"all agree: {refs} for all {len(self.rows)} tensors"
+        total = sum(len(row.checks) for row in self.rows)
+        listed = ", ".join(f"{name} ({ref})" for name, ref in failures)
+        return f"DISAGREE: {len(failures)} of {total} comparisons failed: {listed}"
+
+    def __str__(self) -> str:
+        lines = [f"Gradient check of {self.model}, {self.dtype}: autograd (backpropagation through the graph) against"]
+        width = max(len(ref) for ref in (*self.references, *self.skipped))
+        lines += [f"  {ref:<{width}}  {text}" for ref, text in self.references.items()]
+        lines += [f"  {ref:<{width}}  (not compared: {reason})" for ref, reason in self.skipped.items()]
+        lines.append(f"loss: {self.loss}")
+        lines.append("abs = max|autograd - reference|, rel = abs / max|reference|; "
+                     "ok when abs <= atol + rtol * max|reference| with")
+        lines.append("  " + "; ".join(f"{ref}: rtol {rtol:.0e}, atol {atol:.0e}"
+                                      for ref, (rtol, atol) in self.tolerances.items()))
+        lines.append("")
+        lines.extend(self._table())
+        if any(c.checked < c.size for row in self.rows for c in row.checks.values()):
+            lines.append("* central differences on a random subset of the elements (see checked/size in to_dict())")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def _table(self) -> list:
+        head = ["tensor", "shape", "max|grad|"]
+        sub = ["", "", ""]
+        for ref in self.references:
+            head += [ref, "", ""]
+            sub += ["abs", "rel", ""]
+        body = []
+        for row in self.rows:
+            cells = [row.name, str(row.shape), f"{row.grad_max:.2e}"]
+            for ref in self.references:
+                check = row.checks.get(ref)
+                if check is None:
+                    cells += ["-", "-", ""]
+                    continue
+                mark = "ok" if check.passed else "FAIL"
+                if check.checked < check.size:
+                    mark += "*"
+                cells += [f"{check.max_abs:.1e}", f"{check.max_rel:.1e}", mark]
+            body.append(cells)
+        columns = list(zip(head, sub, *body))
+        widths = [max(len(c) for c in column) for column in columns]
+        # A reference's title spans its three columns.
+        for k in range(3, len(head), 3):
+            span = widths[k] + widths[k + 1] + widths[k + 2] + 4
+            if len(head[k]) > span:
+                widths[k + 2] += len(head[k]) - span
+
+        def render(cells, titles=False):
+            parts, k = [], 0
+            while k < len(cells):
+                if titles and k >= 3:
+                    span = widths[k] + widths[k + 1] + widths[k + 2] + 4
+                    parts.append(f"{cells[k]:<{span}}")
+                    k += 3
+                    continue
+                align = "<" if k < 2 or (k >= 3 and (k - 3) % 3 == 2) else ">"
+                parts.append(f"{cells[k]:{align}{widths[k]}}")
+                k += 1
+            return "  ".join(parts).rstrip()
+
+        return [render(head, titles=True), render(sub), *(render(cells) for cells in body)]
