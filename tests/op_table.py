@@ -86,6 +86,7 @@ class OpInfo:
 
     variants: ``"method"`` calls ``x.name(*rest)`` on the first argument, ``"function"`` calls
     ``lib.<function or name>(*args)``; `op`, when given, is ``op(lib, *args, **kwargs)`` instead.
+    The ``supports_*`` columns say which generic tests apply (each is checked against PyTorch).
     """
 
     name: str
@@ -94,6 +95,8 @@ class OpInfo:
     function: str | None = None
     op: Callable | None = None
     differentiable: bool = True
+    supports_double_backward: bool = True  # backward(create_graph=True), then backward again
+    supports_forward_ad: bool = True       # tl.jvp, against torch.func.jvp
     dtypes: tuple = (np.float32, np.float64)
     errors: tuple = ()
 
@@ -169,6 +172,7 @@ TIES = T(value=[[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
 OPS = [
     # ---------------------------------------------------------------- elementwise (ops/unary.py)
     OpInfo("abs", UNARY_SAMPLES + (s(T(value=[-1.0, 0.0, 2.0]), gradcheck=False),)),
+    OpInfo("sign", UNARY_SAMPLES + (s(T(value=[-1.0, 0.0, 2.0]), gradcheck=False),)),
     OpInfo("exp", UNARY_SAMPLES),
     OpInfo("log", POSITIVE_SAMPLES),
     OpInfo("sqrt", POSITIVE_SAMPLES),
@@ -224,11 +228,12 @@ OPS = [
     OpInfo("mean", REDUCE_SAMPLES + (EMPTY_DIM, s(T((0, 3))), s(T((2, 3)), axis=1, keepdims=True)),
            errors=(DIM_OUT_OF_RANGE,
                    Bad(s(C([1, 2, 3])), TypeError, "mean: expected a floating-point tensor, got dtype int64"))),
-    OpInfo("prod", (s(T((2, 3, 4))), s(T((2, 3, 4)), 1), s(T((2, 3, 4)), -1, keepdim=True), s(T(())), EMPTY_DIM,
-                    s(T(value=[[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]]), 1), s(T(value=[2.0, 0.0, 3.0])))),
+    OpInfo("prod", (s(T((2, 3, 4))), s(T((2, 3, 4)), 1), s(T((2, 3, 4)), -1, keepdim=True), s(T(())), EMPTY_DIM)),
+    OpInfo("prod (zeros)", (s(T(value=[[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]]), 1), s(T(value=[2.0, 0.0, 3.0]))),
+           op=lambda lib, x, *args: x.prod(*args), supports_double_backward=False, supports_forward_ad=False),
     OpInfo("var", REDUCE_SAMPLES[:4] + REDUCE_SAMPLES[5:6] + (s(T((2, 3)), 1, correction=0), s(T((2, 3)), unbiased=False),
-                                        s(T((2, 3)), 0, keepdim=True), s(T((1, 3)), 0))),
-    OpInfo("std", REDUCE_SAMPLES[:4] + REDUCE_SAMPLES[5:6] + (s(T((2, 3)), 1, correction=0), s(T((1, 3)), 0),
+                                        s(T((2, 3)), 0, keepdim=True), s(T((1, 3)), 0, gradcheck=False))),
+    OpInfo("std", REDUCE_SAMPLES[:4] + REDUCE_SAMPLES[5:6] + (s(T((2, 3)), 1, correction=0), s(T((1, 3)), 0, gradcheck=False),
                                         s(T(value=[[1.0, 1.0], [2.0, 3.0]]), 1, gradcheck=False))),
     OpInfo("norm", (s(T((2, 3))), s(T((2, 3)), 1), s(T((2, 3)), 3.0, 1, keepdim=True), s(T((2, 3)), INF, 1),
                     s(T((2, 3)), -INF), s(T((2, 3)), 0.5), s(T((2, 3)), 1.5, (0, 1)), s(T((2, 3)), "fro", 0),

@@ -13,7 +13,7 @@ from .checks import GradcheckError, analytical_jacobian, gradcheck, numerical_ja
 from .ops import (FUNCTIONS, abs, add, addmm, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, chunk,
                   clamp, clip, clone, concat, concatenate, div, exp, flatten, flip, gather, log, log_softmax,
                   logsumexp, masked_fill, matmul, max, maximum, mean, min, minimum, mm, moveaxis, movedim, mul, neg,
-                  norm, permute, pow, prod, relu, repeat_interleave, reshape, roll, sigmoid, softmax, split, sqrt,
+                  norm, permute, pow, prod, relu, repeat_interleave, reshape, roll, sigmoid, sign, softmax, split, sqrt,
                   squeeze, stack, std, sub, sum, swapaxes, swapdims, t, tanh, tensor_split, transpose, unbind,
                   unflatten, unsqueeze, var, where)
 from .random import (arange, default_generator, eye, full, full_like, manual_seed, ones, ones_like, rand, rand_like,

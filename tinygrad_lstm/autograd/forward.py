@@ -33,7 +33,7 @@ class _ForwardAD:
             return
         outputs = result if isinstance(result, tuple) else (result,)
         out = _op_jvp(ctx, args, kwargs, tangents, outputs)
-        for t, tangent in zip(outputs, out if isinstance(result, tuple) else (out,)):
+        for t, tangent in zip(outputs, out if len(outputs) > 1 else (out,)):  # a split into one piece too
             if tangent is not None:
                 self.tangents[id(t)] = (t, np.asarray(tangent, dtype=t.dtype).reshape(t.shape))
 

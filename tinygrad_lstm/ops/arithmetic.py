@@ -262,6 +262,10 @@ class Maximum(Function):
         a, b = ctx.saved_tensors
         return _pairwise_grads(ctx, grad_output, a < b, a > b, a == b)
 
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return _pairwise_vjp(ctx, grad_output, a < b, a > b, a == b)
+
 
 class Minimum(Function):
     """Elementwise minimum (``torch.minimum``): NaN wins, and tied elements share the gradient equally."""
@@ -274,6 +278,10 @@ class Minimum(Function):
         a, b = ctx.saved_tensors
         return _pairwise_grads(ctx, grad_output, a > b, a < b, a == b)
 
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return _pairwise_vjp(ctx, grad_output, a > b, a < b, a == b)
+
 
 def _pairwise_grads(ctx, grad_output, a_loses, b_loses, tied):
     """PyTorch's rule: each side gets the gradient unless it lost, half of it when tied."""
@@ -282,6 +290,15 @@ def _pairwise_grads(ctx, grad_output, a_loses, b_loses, tied):
     shared = np.where(tied, grad_output / 2, grad_output)
     return (np.where(a_loses, zero, shared) if need_a else None,
             np.where(b_loses, zero, shared) if need_b else None)
+
+
+def _pairwise_vjp(ctx, grad_output, a_loses, b_loses, tied):
+    """`_pairwise_grads` with ops."""
+    from .indexing import Where
+    need_a, need_b = ctx.needs_input_grad
+    shared = Where.apply(tied, grad_output * 0.5, grad_output)
+    return (Where.apply(a_loses, 0.0, shared) if need_a else None,
+            Where.apply(b_loses, 0.0, shared) if need_b else None)
 
 
 @tensor_method

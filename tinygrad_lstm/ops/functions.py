@@ -31,6 +31,7 @@ def _function(method):
 
 
 abs = _function(Tensor.abs)
+sign = _function(Tensor.sign)
 exp = _function(Tensor.exp)
 log = _function(Tensor.log)
 sqrt = _function(Tensor.sqrt)

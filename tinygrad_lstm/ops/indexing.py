@@ -105,6 +105,16 @@ class SetItem(Function):
                 grad_value = grad_value.reshape((1,) * (ctx.value_ndim - grad_value.ndim) + grad_value.shape)
         return grad_a, grad_value
 
+    def vjp(ctx, grad_output):
+        need_a, need_value = ctx.needs_input_grad
+        grad_a = SetItem.apply(grad_output, 0.0, index=ctx.index) if need_a else None
+        grad_value = None
+        if need_value:
+            grad_value = GetItem.apply(grad_output, index=ctx.index)
+            if ctx.value_ndim > grad_value.ndim:
+                grad_value = grad_value.reshape((1,) * (ctx.value_ndim - grad_value.ndim) + grad_value.shape)
+        return grad_a, grad_value
+
 
 @tensor_method
 def __setitem__(self, index, value):
@@ -126,6 +136,11 @@ class Gather(Function):
         positions[ctx.axis] = ctx.index
         np.add.at(grad, tuple(positions), grad_output)  # an index may repeat
         return grad, None
+
+    def vjp(ctx, grad_output):
+        positions = list(np.indices(ctx.index.shape, sparse=True))
+        positions[ctx.axis] = ctx.index
+        return PlaceAt.apply(grad_output, index=tuple(positions), shape=ctx.shape), None
 
 
 @tensor_method
@@ -165,6 +180,12 @@ class Where(Function):
         return (None, np.where(condition, grad_output, zero) if need_a else None,
                 np.where(condition, zero, grad_output) if need_b else None)
 
+    def vjp(ctx, grad_output):
+        (condition,) = ctx.saved_tensors
+        _, need_a, need_b = ctx.needs_input_grad
+        return (None, Where.apply(condition, grad_output, 0.0) if need_a else None,
+                Where.apply(condition, 0.0, grad_output) if need_b else None)
+
 
 def bool_mask(op: str, mask):
     """`mask` as a boolean tensor (a Tensor stays itself) or a TypeError naming `op`, as PyTorch
@@ -198,6 +219,12 @@ class MaskedFill(Function):
         zero = np.zeros((), dtype=grad_output.dtype)
         return (np.where(mask, zero, grad_output) if need_a else None, None,
                 np.where(mask, grad_output, zero) if need_value else None)
+
+    def vjp(ctx, grad_output):
+        (mask,) = ctx.saved_tensors
+        need_a, _, need_value = ctx.needs_input_grad
+        return (Where.apply(mask, 0.0, grad_output) if need_a else None, None,
+                Where.apply(mask, grad_output, 0.0) if need_value else None)
 
 
 @tensor_method

@@ -37,6 +37,20 @@ def _reduce_args(op: str, tensor: Tensor, dim, keepdim, axis, keepdims) -> tuple
     return dim_tuple(dim, tensor.shape, op), bool(keepdim)
 
 
+def _drop_dims(kept: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    """A reduction computed with ``keepdims=True`` in the shape of the op's output."""
+    if keepdims:
+        return kept
+    return np.squeeze(kept, axis) if axis is not None else kept.reshape(())
+
+
+def _keep_dims(out: Tensor, shape: tuple, axis, keepdims: bool) -> Tensor:
+    """A reduction's output (a Tensor) with the reduced dims as size 1, to broadcast against the input."""
+    if keepdims:
+        return out
+    return out.reshape(tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape)))
+
+
 def _cast(tensor: Tensor, dtype) -> Tensor:
     """`tensor` converted to `dtype` before reducing (PyTorch's ``dtype=`` argument)."""
     return tensor if dtype is None else tensor.astype(dtype)
@@ -133,6 +147,15 @@ class Prod(Function):
         others = others.reshape(a.shape) if ctx.axis is None else np.moveaxis(others, -1, axis)
         return grad * others
 
+    def vjp(ctx, grad_output):
+        a, out = ctx.saved_tensors
+        if (a == 0).any():
+            raise RuntimeError("prod: the gradient of a product with zero entries cannot be differentiated "
+                               "again (create_graph=True, or forward mode)")
+        a_t = ctx.saved_input(0, a)
+        out_t = _keep_dims(ctx.saved_output(0, out), a.shape, ctx.axis, ctx.keepdims)
+        return _broadcast_back(grad_output, a.shape, ctx.axis, ctx.keepdims) * out_t / a_t
+
 
 @tensor_method
 def prod(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
@@ -156,14 +179,19 @@ class Var(Function):
         count = _count(a.shape, axis)
         ctx.dof = a.dtype.type(count - correction if count > correction else 0)  # PyTorch clamps it at 0
         centred = a - np.add.reduce(a, axis=axis, keepdims=True) / a.dtype.type(count)
-        ctx.save_for_backward(centred)
-        ctx.axis, ctx.keepdims = axis, keepdims
+        ctx.save_for_backward(centred, a)
+        ctx.axis, ctx.keepdims, ctx.count = axis, keepdims, count
         return np.add.reduce(centred * centred, axis=axis, keepdims=keepdims) / ctx.dof
 
     @np.errstate(divide="ignore", invalid="ignore", over="ignore")
     def backward(ctx, grad_output):
-        (centred,) = ctx.saved_tensors
+        centred = ctx.saved_tensors[0]
         return (2 / ctx.dof) * _expand_reduced(grad_output, ctx.axis, ctx.keepdims) * centred
+
+    def vjp(ctx, grad_output):
+        a = ctx.saved_input(0, ctx.saved_tensors[1])
+        centred = a - a.sum(dim=ctx.axis, keepdim=True) / ctx.count
+        return _broadcast_back(grad_output, a.shape, ctx.axis, ctx.keepdims) * centred * (2 / ctx.dof)
 
 
 class Std(Var):
@@ -178,6 +206,11 @@ class Std(Var):
     def backward(ctx, grad_output):
         grad_var = np.where(ctx.out == 0, 0, grad_output / (2 * ctx.out))
         return Var.backward(ctx, grad_var)
+
+    def vjp(ctx, grad_output):
+        from .indexing import Where
+        out = ctx.saved_output(0, ctx.out)
+        return Var.vjp(ctx, Where.apply(ctx.out == 0, 0.0, grad_output / (2 * out)))
 
 
 def _variance(op: Function, name: str, tensor: Tensor, dim, unbiased, keepdim, correction, axis, keepdims):
@@ -252,6 +285,26 @@ class Norm(Function):
             return scaled * grad * norm ** (1 - p)
         scaled = np.sign(a) * np.abs(a) ** (p - 1)
         return scaled * np.where(norm == 0, 0, grad / norm ** (p - 1))
+
+    def vjp(ctx, grad_output):
+        from .indexing import Where
+        a, norm = ctx.saved_tensors
+        p = ctx.p
+        grad = _broadcast_back(grad_output, a.shape, ctx.axis, ctx.keepdims)
+        if p == 0:
+            return grad * 0.0
+        if p == 1 or p == np.inf or p == -np.inf:  # piecewise linear: the slope is a constant
+            return grad * Norm.backward(ctx, np.ones(_drop_dims(norm, ctx.axis, ctx.keepdims).shape, a.dtype))
+        a_t = ctx.saved_input(0, a)
+        norm_t = _keep_dims(ctx.saved_output(0, _drop_dims(norm, ctx.axis, ctx.keepdims)), a.shape, ctx.axis,
+                            ctx.keepdims)
+        zero_norm = norm == 0
+        if p == 2:
+            return Where.apply(zero_norm, 0.0, grad * a_t / norm_t)
+        if p < 1:
+            scaled = Where.apply(a == 0, 0.0, a_t.sign() * a_t.abs() ** (p - 1))
+            return scaled * grad * norm_t ** (1 - p)
+        return a_t.sign() * a_t.abs() ** (p - 1) * Where.apply(zero_norm, 0.0, grad / norm_t ** (p - 1))
 
 
 @tensor_method
@@ -356,7 +409,7 @@ class MaxDim(Function):
             return a.copy(), np.zeros((), dtype=np.int64)
         indices = ctx.select(a, axis=axis, keepdims=True)
         values = np.take_along_axis(a, indices, axis)
-        ctx.shape, ctx.indices, ctx.axis = a.shape, indices, axis
+        ctx.shape, ctx.indices, ctx.axis, ctx.keepdims = a.shape, indices, axis, keepdims
         indices = indices.astype(np.int64, copy=False)
         if keepdims:
             return values, indices
@@ -368,6 +421,21 @@ class MaxDim(Function):
         grad = np.zeros(ctx.shape, dtype=grad_values.dtype)
         np.put_along_axis(grad, ctx.indices, grad_values.reshape(ctx.indices.shape), ctx.axis)
         return grad
+
+    def vjp(ctx, grad_values, grad_indices):
+        from .indexing import PlaceAt
+        if ctx.indices is None:
+            return grad_values
+        positions = list(np.indices(ctx.indices.shape, sparse=True))
+        positions[ctx.axis] = ctx.indices
+        return PlaceAt.apply(grad_values.reshape(ctx.indices.shape), index=tuple(positions), shape=ctx.shape)
+
+    def jvp(ctx, tangent):
+        """The tangent at the selected positions (the indices have none)."""
+        if ctx.indices is None:
+            return tangent, None
+        values = np.take_along_axis(tangent, ctx.indices, ctx.axis)
+        return (values if ctx.keepdims else np.squeeze(values, ctx.axis)), None
 
 
 class MinDim(MaxDim):
@@ -476,6 +544,12 @@ class LogSumExp(Function):
         if ctx.axis is None:
             grad = np.reshape(grad, (1,) * a.ndim)
         return grad * np.exp(a - out)
+
+    def vjp(ctx, grad_output):
+        a, out = ctx.saved_tensors
+        out_t = _keep_dims(ctx.saved_output(0, _drop_dims(out, ctx.axis, ctx.keepdims)), a.shape, ctx.axis,
+                           ctx.keepdims)
+        return _broadcast_back(grad_output, a.shape, ctx.axis, ctx.keepdims) * (ctx.saved_input(0, a) - out_t).exp()
 
 
 @tensor_method

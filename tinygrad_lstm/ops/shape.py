@@ -244,6 +244,9 @@ class Contiguous(Function):
     def backward(ctx, grad_output):
         return grad_output
 
+    def vjp(ctx, grad_output):
+        return grad_output
+
 
 @tensor_method
 def contiguous(self):
@@ -269,6 +272,9 @@ class Expand(Function):
         return np.broadcast_to(a, shape)
 
     def backward(ctx, grad_output):
+        return grad_output
+
+    def vjp(ctx, grad_output):
         return grad_output
 
 
@@ -319,6 +325,10 @@ class Repeat(Function):
         split = [n for pair in zip(ctx.repeats, ctx.shape) for n in pair]
         return grad_output.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
 
+    def vjp(ctx, grad_output):
+        split = tuple(n for pair in zip(ctx.repeats, ctx.shape) for n in pair)
+        return Reshape.apply(grad_output, shape=split).sum(dim=tuple(range(0, len(split), 2)))
+
 
 @tensor_method
 def repeat(self, *repeats):
@@ -361,6 +371,9 @@ class Flip(Function):
     def backward(ctx, grad_output):
         return np.flip(grad_output, ctx.axes)
 
+    def vjp(ctx, grad_output):
+        return Flip.apply(grad_output, axes=ctx.axes)
+
 
 @tensor_method
 def flip(self, *dims):
@@ -380,6 +393,9 @@ class Roll(Function):
 
     def backward(ctx, grad_output):
         return np.roll(grad_output, tuple(-s for s in ctx.shifts), axis=ctx.axes)
+
+    def vjp(ctx, grad_output):
+        return Roll.apply(grad_output, shifts=tuple(-s for s in ctx.shifts), axes=ctx.axes)
 
 
 @tensor_method
@@ -419,7 +435,8 @@ class Concat(Function):
 
     def vjp(ctx, grad_output):
         sizes = np.diff(np.concatenate([[0], ctx.bounds, [grad_output.shape[ctx.axis]]])).tolist()
-        return Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis)
+        pieces = iter(Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis))
+        return tuple(grad_output.new_zeros(0) if skip else next(pieces) for skip in ctx.skipped)
 
 class Stack(Function):
     def forward(ctx, *arrays, axis=0):

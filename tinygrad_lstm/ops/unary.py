@@ -179,11 +179,34 @@ class Sqrt(Function):
         (out,) = ctx.saved_tensors
         return grad_output / (2 * out)
 
+    def vjp(ctx, grad_output):
+        return grad_output / (2 * ctx.saved_output(0, ctx.saved_tensors[0]))
+
 
 @tensor_method
 def sqrt(self):
     """Elementwise square root, same shape (``torch.sqrt``)."""
     return Sqrt.apply(self)
+
+
+class Sign(Function):
+    """-1, 0 or 1 by the sign of `a` (nan for nan); its gradient is 0, as in PyTorch."""
+
+    def forward(ctx, a):
+        ctx.shape = np.shape(a)
+        return np.sign(a)
+
+    def backward(ctx, grad_output):
+        return np.zeros(ctx.shape, dtype=grad_output.dtype)
+
+    def vjp(ctx, grad_output):
+        return grad_output * 0.0
+
+
+@tensor_method
+def sign(self):
+    """Elementwise -1, 0 or 1 by the sign (``torch.sign``); the gradient is 0."""
+    return Sign.apply(self)
 
 
 class Clamp(Function):
