@@ -3,8 +3,8 @@
 For each row and sample, and each way of calling the op (method, function): the forward
 values, shapes, dtypes and ``requires_grad`` of every output equal PyTorch's, in float32 and
 float64; the gradients of every input equal PyTorch's and keep the input's dtype; the float64
-gradients pass `tl.gradcheck`; the second derivatives (``create_graph=True``) and the forward-mode
-tangents (`tl.jvp`) equal PyTorch's; bad arguments raise the documented error type with a message
+gradients pass `tl.gradcheck` and their gradients `tl.gradgradcheck`; the second derivatives
+(``create_graph=True``) and the forward-mode tangents (`tl.jvp`) equal PyTorch's; bad arguments raise the documented error type with a message
 naming the op (and PyTorch rejects them too). Our side runs with warnings as errors, so no
 numpy RuntimeWarning escapes an op, forward or backward.
 """
@@ -127,6 +127,19 @@ def test_gradcheck(row, index, sample):
         return tuple(flatten(how(tl, *args, **kwargs)))
 
     assert tl.gradcheck(fn, leaves)
+
+
+@pytest.mark.parametrize("row, index, sample", DOUBLE_BACKWARD_CASES)
+def test_gradgradcheck(row, index, sample):
+    arrays = sample_arrays(row, index, sample, np.float64)
+    label, how = row.calls()[0]
+
+    def fn(*inputs):
+        supply = iter(inputs)
+        args, kwargs = build((sample.args, sample.kwargs), lambda _: next(supply), lambda c: tl.Tensor(np.asarray(c.value)))
+        return tuple(o for o in flatten(how(tl, *args, **kwargs)) if o.requires_grad)
+
+    assert tl.gradgradcheck(fn, [tl.Tensor(a, requires_grad=True) for a in arrays])
 
 
 @pytest.mark.parametrize("row, index, sample", DOUBLE_BACKWARD_CASES)

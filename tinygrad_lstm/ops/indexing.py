@@ -33,6 +33,8 @@ def _index_part(part):
 class GetItem(Function):
     """Basic slicing, integer-array and boolean-mask indexing; repeated indices accumulate in backward."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, index=None):
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
         try:
@@ -55,6 +57,8 @@ class GetItem(Function):
 class PlaceAt(Function):
     """Zeros of `shape` with `a` placed (added, for repeated indices) at `index`: the backward
     of `GetItem`, as an op so that it can be differentiated again."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, index=None, shape=()):
         ctx.index = index
@@ -80,6 +84,8 @@ def __getitem__(self, index):
 class SetItem(Function):
     """`a` with ``a[index] = value`` (``torch.index_put``): `a`'s gradient is zero where it was
     overwritten, `value`'s is the gradient of the written elements."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, value, index=None):
         out = a.copy()
@@ -142,6 +148,10 @@ class Gather(Function):
         positions[ctx.axis] = ctx.index
         return PlaceAt.apply(grad_output, index=tuple(positions), shape=ctx.shape), None
 
+    def jvp(ctx, tangent, _):
+        region = tuple(slice(None) if d == ctx.axis else slice(0, n) for d, n in enumerate(ctx.index.shape))
+        return np.take_along_axis(tangent[region], ctx.index, ctx.axis)
+
 
 @tensor_method
 def gather(self, dim: int, index):
@@ -186,6 +196,10 @@ class Where(Function):
         return (None, Where.apply(condition, grad_output, 0.0) if need_a else None,
                 Where.apply(condition, 0.0, grad_output) if need_b else None)
 
+    def jvp(ctx, _, tangent_a, tangent_b):
+        (condition,) = ctx.saved_tensors
+        return np.where(condition, 0.0 if tangent_a is None else tangent_a, 0.0 if tangent_b is None else tangent_b)
+
 
 def bool_mask(op: str, mask):
     """`mask` as a boolean tensor (a Tensor stays itself) or a TypeError naming `op`, as PyTorch
@@ -225,6 +239,10 @@ class MaskedFill(Function):
         need_a, _, need_value = ctx.needs_input_grad
         return (Where.apply(mask, 0.0, grad_output) if need_a else None, None,
                 Where.apply(mask, grad_output, 0.0) if need_value else None)
+
+    def jvp(ctx, tangent_a, _, tangent_value):
+        (mask,) = ctx.saved_tensors
+        return np.where(mask, 0.0 if tangent_value is None else tangent_value, 0.0 if tangent_a is None else tangent_a)
 
 
 @tensor_method

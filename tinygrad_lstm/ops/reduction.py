@@ -70,6 +70,8 @@ def _broadcast_back(grad_output, shape, axis, keepdims):
 # --------------------------------------------------------------------------- sum, mean, prod
 
 class Sum(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return np.sum(a, axis=axis, keepdims=keepdims)
@@ -91,6 +93,8 @@ def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdim
 
 
 class Mean(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         ctx.count = _count(a.shape, axis)
@@ -359,6 +363,9 @@ class Max(Function):
     def vjp(ctx, grad_output):
         return _broadcast_back(grad_output, ctx.saved_tensors[0].shape, ctx.axis, ctx.keepdims) * ctx.share()
 
+    def jvp(ctx, tangent):
+        summed = (tangent * ctx.share()).sum(axis=ctx.axis, keepdims=True)
+        return summed if ctx.keepdims else summed.reshape(ctx.meta[0][0])
 
 class Min(Max):
     """The smallest element, or the minimum over axes (see `Max`)."""
@@ -584,6 +591,10 @@ class LogSoftmax(Function):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return grad_output - out.exp() * grad_output.sum(axis=ctx.axis, keepdims=True)
 
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return tangent - (np.exp(out) * tangent).sum(axis=ctx.axis, keepdims=True)
+
 class Softmax(Function):
     """exp(a - max) / sum(exp(a - max)) along `axis` (None for a 0-d tensor: the result is 1)."""
 
@@ -602,6 +613,11 @@ class Softmax(Function):
     def vjp(ctx, grad_output):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return out * (grad_output - (grad_output * out).sum(axis=ctx.axis, keepdims=True))
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return out * (tangent - (out * tangent).sum(axis=ctx.axis, keepdims=True))
+
 
 def softmax_dim(op: str, tensor: Tensor, dim, axis=None, *, implicit: bool = False):
     """The dim to normalise as an index (None for a 0-d tensor), from `dim` or its alias `axis`.

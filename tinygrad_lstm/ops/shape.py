@@ -21,6 +21,8 @@ def _sizes(op: str, sizes: tuple) -> tuple:
 
 
 class Reshape(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, shape=()):
         ctx.shape = a.shape
         try:
@@ -44,6 +46,8 @@ def reshape(self, *shape):
 class View(Reshape):
     """`Reshape` that never copies: a shape the memory layout cannot express is an error."""
 
+    linear = False  # a tangent may be laid out differently: it is reshaped (copied if need be) instead
+
     def forward(ctx, a, shape=()):
         ctx.shape = a.shape
         if not _fits(a.size, shape):
@@ -53,6 +57,9 @@ class View(Reshape):
         except ValueError:
             raise RuntimeError(f"view: the tensor of shape {a.shape} (strides {a.strides}) cannot be viewed as "
                                f"{shape} without a copy (e.g. after a transpose); use .reshape(...) instead") from None
+
+    def jvp(ctx, tangent):
+        return np.reshape(tangent, ctx.meta[0][0])
 
 
 def _fits(size: int, shape: tuple) -> bool:
@@ -139,6 +146,8 @@ def unsqueeze(self, dim: int):
 
 class Transpose(Function):
     """The dims permuted: output dim ``i`` is input dim ``axes[i]`` (``numpy.transpose``)."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, axes=()):
         ctx.axes = axes
@@ -238,6 +247,8 @@ def mT(self):
 class Contiguous(Function):
     """The elements copied in row-major order (``numpy.ascontiguousarray``)."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a):
         return np.ascontiguousarray(a)
 
@@ -267,6 +278,8 @@ def is_contiguous(self) -> bool:
 class Expand(Function):
     """`a` broadcast to `shape` without copying (read-only, as PyTorch's expanded tensors may not be
     written in place); the engine sums the gradient back over the expanded dims."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, shape=()):
         return np.broadcast_to(a, shape)
@@ -314,6 +327,8 @@ def broadcast_to(self, *shape):
 
 class Repeat(Function):
     """`a` tiled `repeats` times along each dim (``numpy.tile``)."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, repeats=()):
         ctx.shape = (1,) * (len(repeats) - a.ndim) + a.shape
@@ -364,6 +379,8 @@ def repeat_interleave(self, repeats: int, dim=None):
 
 
 class Flip(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axes=()):
         ctx.axes = axes
         return np.flip(a, axes)
@@ -387,6 +404,8 @@ def flip(self, *dims):
 
 
 class Roll(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, shifts=(), axes=None):
         ctx.shifts, ctx.axes = shifts, axes
         return np.roll(a, shifts, axis=axes)
@@ -418,6 +437,8 @@ def roll(self, shifts, dims=None):
 
 
 class Concat(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, *arrays, axis=0):
         # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped when the others are not
         skipped = [np.shape(a) == (0,) for a in arrays]
@@ -439,6 +460,8 @@ class Concat(Function):
         return tuple(grad_output.new_zeros(0) if skip else next(pieces) for skip in ctx.skipped)
 
 class Stack(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, *arrays, axis=0):
         _check_same_shapes("stack", arrays, None)
         ctx.axis = axis
@@ -513,6 +536,8 @@ def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
 class Split(Function):
     """Consecutive pieces of `sizes` along `axis`: one node with one output per piece, whose
     backward assembles the input gradient once."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, sizes=(), axis=0):
         ctx.shape, ctx.axis, ctx.sizes = a.shape, axis, sizes
@@ -625,6 +650,8 @@ def tensor_split(self, indices_or_sections, dim: int = 0):
 
 class Unbind(Function):
     """The slices along `axis` as separate outputs of one node."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, axis=0):
         ctx.shape, ctx.axis = a.shape, axis

@@ -28,6 +28,9 @@ class Exp(Function):
     def vjp(ctx, grad_output):
         return grad_output * ctx.saved_output(0, ctx.saved_tensors[0])
 
+    def jvp(ctx, tangent):
+        return ctx.saved_tensors[0] * tangent
+
 @tensor_method
 def exp(self):
     """Elementwise e^x, same shape."""
@@ -49,6 +52,10 @@ class Log(Function):
 
     def vjp(ctx, grad_output):
         return grad_output / ctx.saved_input(0, ctx.saved_tensors[0])
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def jvp(ctx, tangent):
+        return tangent / ctx.saved_tensors[0]
 
 @tensor_method
 def log(self):
@@ -74,6 +81,10 @@ class Tanh(Function):
     def vjp(ctx, grad_output):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return grad_output * (1 - out * out)
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return (1 - out * out) * tangent
 
 @tensor_method
 def tanh(self):
@@ -120,6 +131,10 @@ class Sigmoid(Function):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return grad_output * out * (1 - out)
 
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return out * (1 - out) * tangent
+
 @tensor_method
 def sigmoid(self):
     """Elementwise 1 / (1 + e^-x), same shape; exact and overflow-free for any input."""
@@ -140,6 +155,9 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad_output * (out > 0)
 
+    def jvp(ctx, tangent):
+        return tangent * (ctx.saved_tensors[0] > 0)
+
 @tensor_method
 def relu(self):
     """Elementwise max(x, 0), same shape; the gradient is 0 at 0."""
@@ -158,6 +176,9 @@ class Abs(Function):
     def vjp(ctx, grad_output):
         (a,) = ctx.saved_tensors
         return grad_output * np.sign(a)
+
+    def jvp(ctx, tangent):
+        return tangent * np.sign(ctx.saved_tensors[0])
 
 @tensor_method
 def abs(self):
@@ -182,6 +203,10 @@ class Sqrt(Function):
     def vjp(ctx, grad_output):
         return grad_output / (2 * ctx.saved_output(0, ctx.saved_tensors[0]))
 
+    @np.errstate(divide="ignore", invalid="ignore")
+    def jvp(ctx, tangent):
+        return tangent / (2 * ctx.saved_tensors[0])
+
 
 @tensor_method
 def sqrt(self):
@@ -202,6 +227,9 @@ class Sign(Function):
     def vjp(ctx, grad_output):
         return grad_output * 0.0
 
+    def jvp(ctx, tangent):
+        return np.zeros(ctx.shape, dtype=np.result_type(tangent, np.float16))
+
 
 @tensor_method
 def sign(self):
@@ -221,10 +249,11 @@ class Clamp(Function):
         ctx.save_for_backward(a, low, high)
         return np.clip(a, low, high)
 
-    def masks(ctx) -> tuple:
-        """Where each argument that needs a gradient gets it (None for the others)."""
+    def masks(ctx, needs=None) -> tuple:
+        """Where each argument that `needs` it (default: that needs a gradient) gets the gradient,
+        None for the others."""
         a, low, high = ctx.saved_tensors
-        need_a, need_low, need_high = ctx.needs_input_grad
+        need_a, need_low, need_high = ctx.needs_input_grad if needs is None else needs
         inside = below = above = None
         if need_a:
             inside = (a >= low) if low is not None else np.ones(a.shape, dtype=bool)
@@ -243,6 +272,10 @@ class Clamp(Function):
     def vjp(ctx, grad_output):
         return tuple(None if mask is None else Where.apply(mask, grad_output, 0.0) for mask in ctx.masks())
 
+    def jvp(ctx, *tangents):
+        masks = ctx.masks([t is not None for t in tangents])
+        return sum(np.where(mask, t, 0.0) for mask, t in zip(masks, tangents) if mask is not None)
+
 
 @tensor_method
 def clamp(self, min=None, max=None):
@@ -252,7 +285,6 @@ def clamp(self, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     return Clamp.apply(self, min, max)
-
 
 @tensor_method
 def clip(self, min=None, max=None):
