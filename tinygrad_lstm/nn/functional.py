@@ -261,8 +261,9 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = -1
         ``(N,)``, ``(N, d1, ...)`` or ``()``: class indices in ``[0, C)`` or `ignore_index`.
     weight : Tensor or array_like, optional
         ``(C,)`` weight of each class (a constant).
-    ignore_index : int, optional
-        Targets equal to it contribute nothing, and are not counted by ``"mean"``.
+    ignore_index : int or None
+        Targets equal to it (default -100, PyTorch's padding value) contribute nothing, and are
+        not counted by ``"mean"``; None ignores nothing.
     reduction : {"mean", "sum", "none"}
         ``"mean"`` divides by the total weight of the counted targets (their number without `weight`).
     label_smoothing : float in [0, 1]
