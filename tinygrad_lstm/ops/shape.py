@@ -2,6 +2,8 @@
 contiguous, expand, repeat, flip, roll, cat/stack, and split/chunk/tensor_split/unbind."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..engine import Function, ShapeError, Tensor, tensor_method, tensor_property
@@ -441,23 +443,30 @@ class Concat(Function):
 
     def forward(ctx, *arrays, axis=0):
         # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped when the others are not
-        skipped = [np.shape(a) == (0,) for a in arrays]
-        if all(skipped):
-            skipped = [False] * len(arrays)
-        kept = [a for a, skip in zip(arrays, skipped) if not skip]
+        kept = [a for a in arrays if np.shape(a) != (0,)]
+        ctx.skipped = None
+        if 0 < len(kept) < len(arrays):
+            ctx.skipped = [np.shape(a) == (0,) for a in arrays]
+        else:
+            kept = arrays
         _check_same_shapes("cat", kept, axis)
-        ctx.axis, ctx.skipped = axis, skipped
+        ctx.axis = axis
         ctx.bounds = np.cumsum([a.shape[axis] for a in kept])[:-1]
         return np.concatenate(kept, axis=axis)
 
     def backward(ctx, grad_output):
-        pieces = iter(np.split(grad_output, ctx.bounds, axis=ctx.axis))
-        return tuple(np.zeros(0, grad_output.dtype) if skip else next(pieces) for skip in ctx.skipped)
+        return ctx.with_skipped(np.split(grad_output, ctx.bounds, axis=ctx.axis), np.zeros(0, grad_output.dtype))
+
+    def with_skipped(ctx, pieces, empty) -> tuple:
+        """The gradient `pieces` of the concatenated tensors, with `empty` for each skipped one."""
+        if ctx.skipped is None:
+            return tuple(pieces)
+        pieces = iter(pieces)
+        return tuple(empty if skip else next(pieces) for skip in ctx.skipped)
 
     def vjp(ctx, grad_output):
         sizes = np.diff(np.concatenate([[0], ctx.bounds, [grad_output.shape[ctx.axis]]])).tolist()
-        pieces = iter(Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis))
-        return tuple(grad_output.new_zeros(0) if skip else next(pieces) for skip in ctx.skipped)
+        return ctx.with_skipped(Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis), grad_output.new_zeros(0))
 
 class Stack(Function):
     linear = True  # forward mode: the tangent is the op applied to the tangents
@@ -560,8 +569,15 @@ class Split(Function):
         return Concat.apply(*pieces, axis=ctx.axis)
 
 def _split_dim(op: str, tensor: Tensor, dim, axis) -> int:
+    """`dim` (or its alias `axis`) as an index; split and chunk run at every recurrent step, so
+    the usual case (an int in range) takes the short way."""
+    if axis is not None:
+        dim = alias(op, None if dim == 0 else dim, axis)
+    ndim = tensor._data.ndim
+    if type(dim) is int and -ndim <= dim < ndim:
+        return dim % ndim
     needs_dims(op, tensor.shape)
-    return dim_index(alias(op, None if dim == 0 else dim, axis, default=0), tensor.shape, op)
+    return dim_index(dim, tensor.shape, op)
 
 
 @tensor_method
@@ -585,11 +601,9 @@ def split(self, split_size_or_sections, dim: int = 0, *, axis: int | None = None
             sizes = (size,) * (length // size) + ((length % size,) if length % size else ())
     else:
         try:
-            sizes = tuple(int(s) if is_int(s) else None for s in split_size_or_sections)
+            sizes = tuple(map(operator.index, split_size_or_sections))  # ints only: 1.5 is refused
         except TypeError:
-            sizes = (None,)
-        if None in sizes:
-            raise TypeError(f"split: expected an int or a list of ints, got {split_size_or_sections!r}")
+            raise TypeError(f"split: expected an int or a list of ints, got {split_size_or_sections!r}") from None
         if sum(sizes) != length or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sizes {list(sizes)} do not add up to {length}, the size of dim {d} "
                              f"of shape {self.shape}")
