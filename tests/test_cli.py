@@ -88,7 +88,7 @@ def test_graph_dot_needs_no_graphviz(tmp_path, capsys, monkeypatch):
 
 def test_graph_without_graphviz_is_a_clear_failure(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", "")
-    assert main(["graph", "--out", str(tmp_path / "g.svg")]) == 1
+    assert main(["graph", "--out", str(tmp_path / "g.svg")]) == 2  # a runtime error
     err = capsys.readouterr().err
     assert "Graphviz" in err and "Traceback" not in err
     assert (tmp_path / "g.dot").exists() and not (tmp_path / "g.svg").exists()
