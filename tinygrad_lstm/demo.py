@@ -99,9 +99,10 @@ def run_demo(out="demo-output", quick: bool = False, seed: int = 0, progress: bo
     say()
     say("4. Plots")
     curves = {cell.upper(): {"train": r.losses, "test": (r.eval_steps, r.test_mse)} for cell, r in results.items()}
-    written.append(plot_learning_curves(
-        curves, out / "learning_curves.png", baseline=adding.BASELINE_MSE, target=adding.SOLVED_MSE,
-        title=f"Adding problem, T={train['T']}: the LSTM learns, the plain RNN stays at the baseline"))
+    written.append(out / "learning_curves.png")
+    plot_learning_curves(
+        curves, written[-1], baseline=adding.BASELINE_MSE, target=adding.SOLVED_MSE,
+        title=f"Adding problem, T={train['T']}: the LSTM learns, the plain RNN stays at the baseline")
     x, y = adding.make_batch(sizes["flow_batch"], train["T"], np.random.default_rng([seed, 2]))
     flows = {}
     for cell, result in results.items():
@@ -109,10 +110,11 @@ def run_demo(out="demo-output", quick: bool = False, seed: int = 0, progress: bo
         initial.load_state_dict(result.initial_state)
         flows[cell.upper()] = {"at initialisation": adding.gradient_flow(initial, x, y),
                                "after training": adding.gradient_flow(result.model, x, y)}
-    written.append(plot_gradient_flow(
-        flows, out / "gradient_flow.png",
+    written.append(out / "gradient_flow.png")
+    plot_gradient_flow(
+        flows, written[-1],
         title=f"Gradient of the adding-problem loss reaching h_t (T={train['T']}): "
-              f"vanishing in the RNN, carried by the LSTM after training"))
+              f"vanishing in the RNN, carried by the LSTM after training")
     for cell, stages in flows.items():
         ratios = ", ".join(f"{stage} {norms[0] / norms[-1]:.1e}" for stage, norms in stages.items())
         say(f"   {cell:>4}: ||dL/dh_1|| / ||dL/dh_T||: {ratios}")

@@ -1,23 +1,37 @@
-"""PNG plots for the demo and the tasks: learning curves and gradient flow through time.
+"""Plots for the demo and the tasks: learning curves and gradient flow through time.
 
-Drawn with matplotlib's non-interactive Agg backend, so they work without a display.
+Each returns a matplotlib `Figure` (shown inline in a notebook) and writes it as PNG when
+given a path. The figures are made without pyplot, so they need no display and leave the
+user's matplotlib backend alone.
 """
 from __future__ import annotations
 
+import io
 import pathlib
 
 import numpy as np
+from matplotlib.figure import Figure
 
-__all__ = ["plot_learning_curves", "plot_gradient_flow"]
+__all__ = ["plot_learning_curves", "plot_gradient_flow", "InlineFigure"]
 
 _COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+class InlineFigure(Figure):
+    """A matplotlib `Figure` that a notebook shows inline (``_repr_png_``) without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
+def _save(fig: Figure, path) -> None:
+    """Write `fig` to `path` (a PNG, or the format of its suffix), creating parent directories."""
+    if path is not None:
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -29,7 +43,7 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (cumulative[ends] - cumulative[starts]) / (ends - starts)
 
 
-def plot_learning_curves(curves: dict, path, baseline: float | None = None, target: float | None = None,
+def plot_learning_curves(curves: dict, path=None, baseline: float | None = None, target: float | None = None,
                          title: str = "Learning curves", ylabel: str = "MSE", smooth: int = 20) -> pathlib.Path:
     """Training loss (running mean) and test loss against steps, one colour per model, log scale.
 
@@ -38,7 +52,7 @@ def plot_learning_curves(curves: dict, path, baseline: float | None = None, targ
     curves : dict of str to dict
         ``{label: {"train": losses (steps,), "test": (eval_steps (k,), values (k,))}}``;
         either entry may be missing.
-    path : str or path-like
+    path : str or path-like, optional
         The PNG file to write (parent directories are created).
     baseline : float, optional
         Drawn as a dashed line, e.g. the loss of predicting the mean.
@@ -50,11 +64,10 @@ def plot_learning_curves(curves: dict, path, baseline: float | None = None, targ
 
     Returns
     -------
-    pathlib.Path
+    InlineFigure
     """
-    plt = _pyplot()
-    path = pathlib.Path(path)
-    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    fig = InlineFigure(figsize=(8, 4.8), dpi=110)
+    ax = fig.add_subplot()
     for color, (label, curve) in zip(_COLORS * 4, curves.items()):
         if curve.get("train") is not None:
             losses = np.asarray(curve["train"])
@@ -77,13 +90,11 @@ def plot_learning_curves(curves: dict, path, baseline: float | None = None, targ
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    _save(fig, path)
+    return fig
 
 
-def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through time") -> pathlib.Path:
+def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow through time") -> pathlib.Path:
     """``||d loss / d h_t||`` against the time step ``t``, log scale: vanishing gradients made visible.
 
     Two panels: the raw norms, and the norms divided by the norm at the last step (how much
@@ -95,18 +106,17 @@ def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through ti
     flows : dict of str to dict of str to ndarray
         ``{model: {stage: norms (T,)}}``, e.g. ``{"RNN": {"at initialisation": a, "after
         training": b}, "LSTM": {...}}``: one colour per model, one line style per stage.
-    path : str or path-like
-        The PNG file to write.
+    path : str or path-like, optional
+        The PNG file to write (parent directories are created).
     title : str
 
     Returns
     -------
-    pathlib.Path
+    InlineFigure
     """
-    plt = _pyplot()
-    path = pathlib.Path(path)
     styles = ("--", "-", ":", "-.")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=110)
+    fig = InlineFigure(figsize=(11, 4.6), dpi=110)
+    axes = fig.subplots(1, 2)
     panels = ([], [])  # the values drawn in each panel, for the axis limits
     for color, (model, stages) in zip(_COLORS * 4, flows.items()):
         for style, (stage, norms) in zip(styles * 4, stages.items()):
@@ -133,7 +143,5 @@ def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through ti
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    _save(fig, path)
+    return fig

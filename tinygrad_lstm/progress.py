@@ -36,8 +36,6 @@ def progress_bar(iterable=None, total: int | None = None, desc: str = "", enable
     """
     from tqdm.std import tqdm as text_tqdm
     file = sys.stderr if file is None else file
-    if total is None and iterable is not None and hasattr(iterable, "__len__"):
-        total = len(iterable)
     if not enabled:
         return text_tqdm(iterable, total=total, disable=True)
     if _in_jupyter_kernel():
@@ -59,6 +57,8 @@ class LogProgress:
     def __init__(self, iterable=None, total: int | None = None, desc: str = "", file=None, initial: int = 0,
                  unit: str = "it", percent: float = PERCENT, seconds: float = SECONDS,
                  min_seconds: float = MIN_SECONDS):
+        if total is None and hasattr(iterable, "__len__"):
+            total = len(iterable)
         self.iterable, self.total, self.desc, self.unit = iterable, total, desc, unit
         self.file = sys.stderr if file is None else file
         self.n = self._shown = initial
