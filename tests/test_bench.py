@@ -21,14 +21,17 @@ def test_quick_benchmark_runs_and_reports_without_judging(quick_results, tmp_pat
     bench.write_markdown(results, path)
     text = path.read_text()
     assert "autograd/fused" in text and "Growth with sequence length" in text and "cores" in text
-    assert "## Summary" in text and text.lower().count(bench.QUICK_VERDICT) == 4  # the table, growth, memory, flat
+    assert "## Summary" in text and text.lower().count(bench.QUICK_VERDICT) == 4 + bool(results.double["torch"])
+    # the table, growth, memory, flat and, with torch, the double backward
     assert "met" not in text.replace("Summary", "") and "target <=" not in text
+    assert "Double backward" in text and results.double["autograd"] > 0
 
 
 def test_a_full_run_is_judged_against_the_targets(quick_results):
     judged = dataclasses.replace(quick_results, quick=False)
     lines = bench.summary(judged).splitlines()[2:]
-    assert [line.rsplit("(", 1)[1].split(":")[0] for line in lines] == ["target 4.4x", "target 2x", "target flat"]
+    targets = ["target 4.4x", "target 2x", "target flat"] + ["target 3x"] * bool(judged.double["torch"])
+    assert [line.rsplit("(", 1)[1].split(":")[0] for line in lines] == targets
     assert all(line.endswith(("met).", "NOT met).")) for line in lines)
 
 
@@ -62,3 +65,22 @@ def test_bench_command(capsys, tmp_path):
     with pytest.raises(SystemExit) as usage_error:
         cli.main(["bench", "--cells", "lstm,foo"])
     assert usage_error.value.code == 2
+
+
+def test_the_double_backward_runners_compute_the_same_product():
+    torch = pytest.importorskip("torch")
+    module, x = bench._make("lstm", (4, 2, 3, 5), np.float64)
+    params = list(module.parameters())
+    vectors = [np.random.default_rng(i).standard_normal(p.shape) for i, p in enumerate(params)]
+    output, _ = module(x)
+    grads = bench.grad((output * output).sum(), params, create_graph=True)
+    ours = bench.grad(sum((g * v).sum() for g, v in zip(grads, vectors)), params)
+    twin = torch.nn.LSTM(3, 5, dtype=torch.float64)
+    twin.load_state_dict({k: torch.tensor(v) for k, v in module.state_dict().items()})
+    output_t, _ = twin(torch.tensor(x))
+    grads_t = torch.autograd.grad((output_t * output_t).sum(), list(twin.parameters()), create_graph=True)
+    theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(grads_t, vectors)),
+                                 list(twin.parameters()))
+    for mine, reference in zip(ours, theirs):
+        assert np.allclose(mine.data, reference.numpy(), rtol=1e-10, atol=1e-12)
+    assert bench._torch_hvp(module, x, vectors) is not None
