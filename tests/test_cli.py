@@ -459,3 +459,22 @@ def test_bench_refuses_to_write_before_measuring(argv, message, tmp_path):
     done = _run_cli([*BENCH, *argv], tmp_path)
     assert done.returncode == 2 and done.stdout == "" and message in done.stderr
     assert PERFORMANCE_PAGE.read_bytes() == before
+
+
+def test_readme_states_the_exit_codes_and_the_demo_time_of_the_help(capsys):
+    from tinygrad_lstm.demo import DURATION, QUICK_DURATION
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in table.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"code", "0", "1", "2"}
+    for code, phrases in {"0": ["success", "the gradients agree", "the code checked is right"],
+                          "1": ["the gradients disagree", "a check found a bug"],
+                          "2": ["a usage error", "a runtime error", "one line on stderr", "--debug"]}.items():
+        line = next(line for line in cli.EXIT_CODES.splitlines() if line.strip().startswith(code))
+        assert all(phrase in rows[code] and phrase in line for phrase in phrases), code
+    assert "--quiet" in table
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"In {DURATION} on an idle machine (`--quick`: {QUICK_DURATION};" in " ".join(readme.split())
+    assert f"Takes {DURATION} on an idle machine ({QUICK_DURATION} with --quick)" in help_text

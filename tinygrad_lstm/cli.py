@@ -300,14 +300,17 @@ def _parse(parser: argparse.ArgumentParser, argv: list) -> argparse.Namespace:
 
 # --------------------------------------------------------------------------- demo
 def _demo_parser(commands):
+    from .demo import DURATION, QUICK_DURATION
+
     demo = commands.add_parser(
         "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
         description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
                     "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
-                    "gradient flow. Under a minute on two cores.")
+                    f"gradient flow. Takes {DURATION} on an idle machine ({QUICK_DURATION} with --quick) and prints "
+                    "the time it took at the end.")
     demo.add_argument("--out", default="demo-output", metavar="DIR",
                       help="directory for the pictures and plots (default: demo-output)")
-    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
+    demo.add_argument("--quick", action="store_true", help=f"tiny sizes and a few steps ({QUICK_DURATION})")
     demo.add_argument("--seed", type=non_negative_int, default=0, help="seed of everything random (default: 0)")
     demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return demo

@@ -6,27 +6,39 @@ user's matplotlib backend alone.
 """
 from __future__ import annotations
 
+import functools
 import io
 import pathlib
 
 import numpy as np
-from matplotlib.figure import Figure
 
-__all__ = ["plot_learning_curves", "plot_gradient_flow", "InlineFigure"]
+__all__ = ["plot_learning_curves", "plot_gradient_flow"]
 
 _COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
-class InlineFigure(Figure):
-    """A matplotlib `Figure` that a notebook shows inline (``_repr_png_``) without pyplot."""
+@functools.cache
+def _inline_figure_class():
+    """`InlineFigure`, defined on first use: importing matplotlib takes a while."""
+    from matplotlib.figure import Figure
 
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png")
-        return buffer.getvalue()
+    class InlineFigure(Figure):
+        """A matplotlib Figure that a notebook shows inline (``_repr_png_``) without pyplot."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png")
+            return buffer.getvalue()
+
+    return InlineFigure
 
 
-def _save(fig: Figure, path) -> None:
+def _new_figure(**kwargs):
+    """A matplotlib Figure made without pyplot (no backend, no display) that shows inline in a notebook."""
+    return _inline_figure_class()(**kwargs)
+
+
+def _save(fig, path) -> None:
     """Write `fig` to `path` (a PNG, or the format of its suffix), creating parent directories."""
     if path is not None:
         path = pathlib.Path(path)
@@ -64,9 +76,10 @@ def plot_learning_curves(curves: dict, path=None, baseline: float | None = None,
 
     Returns
     -------
-    InlineFigure
+    matplotlib.figure.Figure
+        Shown inline in a notebook.
     """
-    fig = InlineFigure(figsize=(8, 4.8), dpi=110)
+    fig = _new_figure(figsize=(8, 4.8), dpi=110)
     ax = fig.add_subplot()
     for color, (label, curve) in zip(_COLORS * 4, curves.items()):
         if curve.get("train") is not None:
@@ -112,10 +125,11 @@ def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow throu
 
     Returns
     -------
-    InlineFigure
+    matplotlib.figure.Figure
+        Shown inline in a notebook.
     """
     styles = ("--", "-", ":", "-.")
-    fig = InlineFigure(figsize=(11, 4.6), dpi=110)
+    fig = _new_figure(figsize=(11, 4.6), dpi=110)
     axes = fig.subplots(1, 2)
     panels = ([], [])  # the values drawn in each panel, for the axis limits
     for color, (model, stages) in zip(_COLORS * 4, flows.items()):

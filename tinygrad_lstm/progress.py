@@ -100,6 +100,7 @@ class LogProgress:
         self.postfix = ", ".join(f"{key}={value}" for key, value in values.items())
 
     def set_description(self, desc: str = "", refresh: bool = True) -> None:
+        """The text before the percentage on the next line, as tqdm's."""
         self.desc = desc
 
     def write(self, text: str, file=None) -> None:
