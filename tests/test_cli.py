@@ -324,10 +324,21 @@ def test_a_runtime_error_is_one_line_and_exit_2_and_debug_shows_the_traceback(tm
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("tinygrad-lstm demo: error: ") and "below-a-file" in done.stderr
-    assert "--debug shows the traceback" in done.stderr
     debug = _run_cli([*argv, "--debug"], tmp_path)
     assert debug.returncode == 2 and "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.splitlines()[-1].startswith("tinygrad-lstm demo: error: ")
+
+
+def test_an_unexpected_error_is_named_and_says_how_to_see_its_traceback(capsys):
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    assert cli.run_command("tinygrad-lstm x", broken, argparse.Namespace(debug=False)) == 2
+    assert capsys.readouterr().err == ("tinygrad-lstm x: error: ZeroDivisionError: division by zero "
+                                       "(--debug shows the traceback)\n")
+    assert cli.run_command("tinygrad-lstm x", broken, argparse.Namespace(debug=True)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith("tinygrad-lstm x: error: ZeroDivisionError: division by zero\n")
 
 
 @pytest.mark.parametrize("argv", [

@@ -369,7 +369,7 @@ def test_sine_checks_the_plot_format_before_training(capsys, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--task", "sine", "--out", "forecast.txt", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "sine: error: --out 'forecast.txt'" in err and ".png" in err
+    assert err.count("\n") == 1 and "tinygrad-lstm train: error: --out 'forecast.txt'" in err and ".png" in err
 
 
 def test_cli_commands_run(capsys, tmp_path, monkeypatch):

@@ -164,21 +164,26 @@ def run_command(prog: str, run, args) -> int:
             print(f"{prog}: interrupted", file=sys.stderr)
             return 130
         except Exception as e:  # the convention: any failure is one line and exit code 2
-            if getattr(args, "debug", False):
+            debug = getattr(args, "debug", False)
+            if debug:
                 traceback.print_exc()
-            hint = "" if getattr(args, "debug", True) else " (--debug shows the traceback)"
-            print(f"{prog}: error: {_error_message(e)}{hint}", file=sys.stderr)
+            print(f"{prog}: error: {_error_message(e, hint=not debug)}", file=sys.stderr)
             return 2
 
 
-def _error_message(error: Exception) -> str:
-    """The message of `error` on one line: a file error names its file; an unexpected type is named."""
+_EXPECTED_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)  # bad input, files: the message says it
+
+
+def _error_message(error: Exception, hint: bool) -> str:
+    """`error` on one line: a file error names its file; an unexpected type is named, and with
+    `hint` the line says how to see its traceback."""
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.strerror or error}: {error.filename}"
     message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     message = " ".join(message.split()) or type(error).__name__
-    expected = (ValueError, TypeError, KeyError, OSError, ImportError)
-    return message if isinstance(error, expected) else f"{type(error).__name__}: {message}"
+    if isinstance(error, _EXPECTED_ERRORS):
+        return message
+    return f"{type(error).__name__}: {message}" + (" (--debug shows the traceback)" if hint else "")
 
 
 class _PipeGuard:
