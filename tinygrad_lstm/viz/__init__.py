@@ -7,8 +7,10 @@ clustered by name scope and time step, with long unrolls collapsed.
 >>> "196 steps" in dot.source
 True
 """
+from .bptt import BPTTDiagnosis, BPTTWarning, diagnose_bptt
 from .grads import record_grad_norms
 from .graph import GraphvizNotFoundError, draw_graph, render_graph
 from .unrolled import unrolled_graph
 
-__all__ = ["draw_graph", "render_graph", "record_grad_norms", "unrolled_graph", "GraphvizNotFoundError"]
+__all__ = ["draw_graph", "render_graph", "record_grad_norms", "unrolled_graph", "GraphvizNotFoundError",
+           "diagnose_bptt", "BPTTDiagnosis", "BPTTWarning"]
