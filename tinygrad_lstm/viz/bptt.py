@@ -122,6 +122,22 @@ class BPTTDiagnosis:
         """``{parameter name: (T,)}``, the Frobenius norm of each step's contribution."""
         return {name: np.sqrt((c.reshape(c.shape[0], -1) ** 2).sum(axis=1)) for name, c in self.contribution.items()}
 
+    def to_dict(self) -> dict:
+        """The numbers as JSON-ready lists: per sequence the gradient and Jacobian norms and
+        the saturation of each gate, per parameter the norm of each step's contribution."""
+        def listed(values):
+            return [None if not np.isfinite(v) else float(v) for v in values]
+        return {
+            "steps": self.steps, "loss": self.loss, "warnings": list(self.warnings),
+            "sequences": {sequence: {
+                "grad_h": listed(self.grad_h[sequence]),
+                "jacobian_norm": listed(self.jacobian_norm[sequence]) if sequence in self.jacobian_norm else None,
+                "gates": {name: {"function": self.gate_functions[sequence][name], "saturation": listed(share)}
+                          for name, share in self.saturation.get(sequence, {}).items()},
+            } for sequence in self.sequences},
+            "contribution_norms": {name: listed(norms) for name, norms in self.contribution_norms().items()},
+        }
+
     def __str__(self) -> str:
         lines = [f"BPTT diagnosis: {self.steps} steps, loss {self.loss:.6g}"]
         for sequence in self.sequences:
