@@ -287,7 +287,7 @@ def plot_gate_heatmaps(diagnosis, path=None, sequence: str | None = None, batch_
     columns = 2 if len(gates) == 4 else min(len(gates), 3)
     rows = -(-len(gates) // columns)
     units = next(iter(gates.values())).shape[2]
-    fig = _figure(1.0 + columns * max(4.0, 0.2 * diagnosis.steps), 1.0 + rows * max(2.4, 0.2 * units))
+    fig = _figure(1.0 + columns * max(4.0, 0.12 * diagnosis.steps), 1.0 + rows * max(2.4, 0.1 * units))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     for ax, (name, values) in zip(axes, gates.items()):
         function = diagnosis.gate_functions[sequence][name]
