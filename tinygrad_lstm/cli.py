@@ -286,7 +286,7 @@ def _graph(args) -> int:
         with record_grad_norms(loss):
             loss.backward()
     try:
-        path = render_graph(roots, out, params=module, max_steps=args.max_steps, show_grads=args.grads,
+        path = render_graph(roots, out, params=module, max_steps=args.max_steps, show="grads" if args.grads else None,
                             legend=True)
     except GraphvizNotFoundError as e:
         print(f"tinygrad-lstm graph: {e}", file=sys.stderr)

@@ -11,6 +11,7 @@ from .bptt import BPTTDiagnosis, BPTTWarning, diagnose_bptt
 from .grads import record_grad_norms
 from .graph import GraphvizNotFoundError, draw_graph, render_graph
 from .unrolled import unrolled_graph
+from .values import record_values
 
-__all__ = ["draw_graph", "render_graph", "record_grad_norms", "unrolled_graph", "GraphvizNotFoundError",
+__all__ = ["draw_graph", "render_graph", "record_grad_norms", "record_values", "unrolled_graph", "GraphvizNotFoundError",
            "diagnose_bptt", "BPTTDiagnosis", "BPTTWarning"]

@@ -211,7 +211,7 @@ def diagnose_bptt(model: Module, x, loss_fn=None, state=None, *, dtype=np.float6
     Examples
     --------
     >>> import numpy as np, tinygrad_lstm as tl
-    >>> tl.manual_seed(0)
+    >>> _ = tl.manual_seed(0)
     >>> lstm = tl.nn.LSTM(3, 4)
     >>> diag = tl.viz.diagnose_bptt(lstm, np.random.default_rng(0).standard_normal((6, 2, 3)))
     >>> diag.sequences, diag.grad_h["l0"].shape, diag.gates["l0"]["f"].shape
