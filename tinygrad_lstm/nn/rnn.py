@@ -11,7 +11,10 @@ Graph layout of a sequence module, per layer and direction (scope ``lstm/l0``,
 ``lstm/l0_reverse``, ...): one input projection for all steps, unbound into per-step
 tensors by one node, and ``weight_hh.T`` taken once; then per step (scope ``lstm/l0/t=3``,
 ``t`` counting in input order in both directions) one ``addmm`` (``input share + h @ W_hh^T``)
-for all gates and one split.
+for all gates and one split. While a `tl.nn.recurrent.StepWatcher` is installed
+(`tl.viz.diagnose_bptt`), each step projects its own input instead and reads every weight
+through the watcher, so that each step's share of each weight's gradient is its own; the
+step functions declare their gate activations with `watch_gates`.
 """
 from __future__ import annotations
 

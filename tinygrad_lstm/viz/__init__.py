@@ -1,5 +1,7 @@
 """Pictures of computation graphs: `draw_graph` (a `graphviz.Digraph`) and `render_graph` (a file),
-clustered by name scope and time step, with long unrolls collapsed.
+clustered by name scope and time step, with long unrolls collapsed or rolled up, forwards or
+backwards; and `diagnose_bptt`, backpropagation through time step by step (gradient norms,
+Jacobian decay, per-step contributions to each weight's gradient, gate saturation).
 
 >>> import tinygrad_lstm as tl
 >>> roots, lstm = tl.viz.unrolled_graph("lstm", steps=200, hidden=4)
