@@ -57,9 +57,9 @@ def main(argv=None) -> int:
         print(f"{title:<6}{result.test_mse[0]:>16.4f}{result.final_test_mse:>10.4f}"
               f"{result.seconds:>9.1f}  {verdict}")
     curves = {title: {"train": r.losses, "test": (r.eval_steps, r.test_mse)} for title, r in results.items()}
-    plot_learning_curves(curves, args.out, baseline=adding.BASELINE_MSE, target=adding.SOLVED_MSE,
-                         title=f"Adding problem, T={args.length}")
-    print(f"learning curves: {args.out}")
+    path = plot_learning_curves(curves, args.out, baseline=adding.BASELINE_MSE, target=adding.SOLVED_MSE,
+                                title=f"Adding problem, T={args.length}")
+    print(f"learning curves: {path}")
     return 0
 
 
