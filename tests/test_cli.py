@@ -414,6 +414,9 @@ def test_quiet_prints_the_result_line_only(tmp_path):
     assert done.returncode == 0 and done.stderr == "" and done.stdout.count("\n") == 1
     done = _run_cli(["graph", "--out", "g.dot", "-q"], tmp_path)
     assert done.returncode == 0 and done.stdout == done.stderr == "" and (tmp_path / "g.dot").exists()
+    done = _run_cli(["diagnose", "--steps", "4", "--batch", "2", "--hidden", "3", "--out", "diag", "--quiet"], tmp_path)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith("BPTT diagnosis: 4 steps, loss ")
+    assert done.stdout.count("\n") == 1 and (tmp_path / "diag" / "gradients.png").exists()
 
 
 def test_piped_progress_is_whole_lines_and_compare_shows_its_columns(tmp_path):

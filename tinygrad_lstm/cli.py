@@ -458,9 +458,12 @@ def _diagnose(args) -> int:
                     for sequence in diagnosis.sequences if diagnosis.gates[sequence]]
     except OSError as e:
         print(f"tinygrad-lstm diagnose: error: cannot write to {args.out!r}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        return 2
     if args.json:
         print(json.dumps(diagnosis.to_dict(), indent=2))
+        return 0
+    if args.quiet:  # the headline and the warnings
+        print("\n".join(line for line in str(diagnosis).splitlines() if line.startswith(("BPTT diagnosis", "warning:"))))
         return 0
     print(diagnosis)
     print()
