@@ -35,7 +35,7 @@ SECTIONS = [
     ("Ops as functions", "tinygrad_lstm", "tl", tl.ops.FUNCTIONS),
     ("Checking gradients", "tinygrad_lstm", "tl",
      ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
-      "GradientReport"]),
+      "GradientReport", "BPTTWarning"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
     ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
     ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",
@@ -47,7 +47,7 @@ SECTIONS = [
     ("tl.nn.kinds: the registry of recurrent kinds", "tinygrad_lstm.nn.kinds", "tl.nn.kinds", None),
     ("tl.optim", "tinygrad_lstm.optim", "tl.optim", None),
     ("tl.compare: the gradient report", "tinygrad_lstm.compare", "tl.compare", None),
-    ("tl.viz: graph pictures", "tinygrad_lstm.viz", "tl.viz", None),
+    ("tl.viz: graph pictures and BPTT diagnostics", "tinygrad_lstm.viz", "tl.viz", None),
     ("tl.plots: training and gradient plots", "tinygrad_lstm.plots", "tl.plots", None),
     ("tl.manual: hand-written BPTT", "tinygrad_lstm.manual", "tl.manual", None),
     ("tl.manual.cs231n: the CS231n layout", "tinygrad_lstm.manual.cs231n", "tl.manual.cs231n", None),
@@ -59,6 +59,7 @@ SECTIONS = [
     ("Sine forecasting", "tinygrad_lstm.tasks.sine", "tinygrad_lstm.tasks.sine", None),
     ("The demo", "tinygrad_lstm.demo", "tinygrad_lstm.demo", None),
     ("Process settings", "tinygrad_lstm.runtime", "tinygrad_lstm.runtime", None),
+    ("Progress of the long jobs", "tinygrad_lstm.progress", "tinygrad_lstm.progress", None),
     ("The command line from Python", "tinygrad_lstm.cli", "tinygrad_lstm.cli", None),
 ]
 

@@ -21,6 +21,7 @@ from .random import (arange, default_generator, eye, full, full_like, manual_see
 from . import nn
 from .serialization import load, save
 from . import viz
+from .viz import BPTTWarning
 from . import optim
 from . import runtime
 from . import autograd
@@ -37,4 +38,5 @@ __all__ = [
     "randn_like", "rand_like", "manual_seed", "default_generator",
     *FUNCTIONS,
     "nn", "save", "load", "viz", "runtime", "autograd", "jvp", "GradientReport", "compare_gradients",
+    "BPTTWarning",
 ]
