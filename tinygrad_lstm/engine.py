@@ -35,7 +35,7 @@ import numpy as np
 __all__ = [
     "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
     "name_scope", "detect_anomaly", "backward", "grad", "walk_graph", "Graph", "increment_version", "LazyGrad",
-    "tensor_method", "tensor_property", "inplace", "traced_effect",
+    "tensor_method", "tensor_property", "inplace", "traced_effect", "Observer",
 ]
 
 
@@ -47,7 +47,49 @@ class ShapeError(ValueError):
 _grad_enabled = True
 _anomaly_enabled = False
 _scope = ""  # the current name scope, e.g. "lstm/l0/t=3", recorded on every node
-_tracer = None  # while `tl.jit` records a call: told of every op, new tensor, in-place copy, backward and effect
+_tracer = None  # an `Observer` (tl.jit recording a call, forward mode, record_values), or None
+
+
+class Observer:
+    """What watches the engine while it is installed as ``engine._tracer``: `tl.jit` recording
+    a call, forward mode (`tl.jvp`), `tl.viz.record_values`. It is told of every op
+    (`on_apply`), tensor made from data (`on_tensor`) and in-place copy (`on_inplace`), and
+    runs `backward`, `grad` and the library calls marked `traced_effect` in its place. By
+    default those run as usual, unobserved.
+    """
+
+    def on_apply(self, ctx: "Function", args: tuple, kwargs: dict, result) -> None:
+        """After an op ran: `ctx` is the op (recorded in the graph or not), `result` its output(s)."""
+
+    def on_tensor(self, tensor: "Tensor", data) -> None:
+        """After ``Tensor(data)`` made `tensor` (a copy of `data`) outside the ops."""
+
+    def on_inplace(self, tensor: "Tensor", result: "Tensor") -> None:
+        """After `tensor` took the values of `result` in place."""
+
+    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph, inputs):
+        with _Unobserved():
+            return backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
+
+    def on_grad(self, outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+        with _Unobserved():
+            return grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+
+    def on_effect(self, fn, args: tuple, kwargs: dict):
+        return fn(*args, **kwargs)
+
+
+class _Unobserved:
+    """No observer inside (the one installed comes back after)."""
+
+    def __enter__(self):
+        global _tracer
+        self.previous, _tracer = _tracer, None
+
+    def __exit__(self, *exc) -> bool:
+        global _tracer
+        _tracer = self.previous
+        return False
 
 
 def traced_effect(fn):
@@ -948,13 +990,14 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
                 _add_to_grad(t, g if create_graph else g._data.copy())
         return
     pending, leaves, heap = _seed(tensors, grad_tensors, create_graph)
-    if create_graph:
-        _walk_differentiable(heap, pending, leaves)
-        for leaf, g in leaves.items():
-            _add_to_grad(leaf, _run_leaf_hooks(leaf, g))
-        return
-    _walk(heap, pending, leaves, retain_graph)
-    _deposit(leaves)
+    with _quiet_numerics():  # inf * 0 and the like give nan, as in PyTorch, without numpy warnings
+        if create_graph:
+            _walk_differentiable(heap, pending, leaves)
+            for leaf, g in leaves.items():
+                _add_to_grad(leaf, _run_leaf_hooks(leaf, g))
+            return
+        _walk(heap, pending, leaves, retain_graph)
+        _deposit(leaves)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -988,7 +1031,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     (array([ 3., 12.]), array([ 6., 12.]))
     """
     if _tracer is not None:
-        raise RuntimeError("grad: not supported inside tl.jit; call tl.grad outside the compiled function")
+        return _tracer.on_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
     inputs = _as_tensor_list(inputs, "grad", "inputs")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
@@ -998,10 +1041,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     captured: dict = {}
     handles = [_capture(t, i, captured) for i, t in enumerate(inputs) if t._node is not None]
     try:
-        if create_graph:
-            _walk_differentiable(heap, pending, leaves)
-        else:
-            _walk(heap, pending, leaves, retain_graph)
+        with _quiet_numerics():
+            if create_graph:
+                _walk_differentiable(heap, pending, leaves)
+            else:
+                _walk(heap, pending, leaves, retain_graph)
     finally:
         for handle in handles:
             handle.remove()
@@ -1043,6 +1087,10 @@ def _add_to_grad(t: Tensor, g) -> None:
         t.grad = t.grad + g
     else:
         t.grad += g
+
+
+def _quiet_numerics() -> np.errstate:
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def _seed(tensors, grads, differentiable: bool = False) -> tuple:
@@ -1107,11 +1155,8 @@ def _walk(heap: list, pending: dict, leaves: dict, retain_graph: bool) -> None:
                 continue
             parent, index = edge
             if type(g) is not np.ndarray:
-                if isinstance(g, LazyGrad):  # added as it is, computed when used
-                    if isinstance(parent, Tensor):
-                        _accumulate(leaves, parent, g)
-                    elif _accumulate_output(pending, parent, index, g):
-                        heappush(heap, (parent.seq, parent))
+                if isinstance(g, LazyGrad):
+                    _send_lazy(g, parent, index, pending, leaves, heap)
                     continue
                 g = np.asarray(g)
             if isinstance(parent, Tensor):
@@ -1134,6 +1179,15 @@ def _walk(heap: list, pending: dict, leaves: dict, retain_graph: bool) -> None:
             else:
                 e[0] = e[0] + g
                 e[1] = True
+
+
+def _send_lazy(g: LazyGrad, parent, index: int, pending: dict, leaves: dict, heap: list) -> None:
+    """Add a lazy gradient to what `parent` (output `index`) has pending, as it is: it is
+    computed when used."""
+    if isinstance(parent, Tensor):
+        _accumulate(leaves, parent, g)
+    elif _accumulate_output(pending, parent, index, g):
+        heapq.heappush(heap, (parent.seq, parent))
 
 
 def _run_node(node: Function, entry, stale: bool) -> tuple:

@@ -198,8 +198,8 @@ class CompiledFunction:
         self._cache.clear()
 
 
-class _Recorder:
-    """A tracer that runs everything eagerly and keeps a copy of every op's results."""
+class _Recorder(engine.Observer):
+    """Runs everything eagerly (the `engine.Observer` defaults) and keeps a copy of every op's results."""
 
     def __init__(self):
         self.ops: list = []
@@ -207,26 +207,6 @@ class _Recorder:
     def on_apply(self, ctx, args, kwargs, result):
         outputs = result if type(result) is tuple else (result,)
         self.ops.append((ctx.name, engine._scope, [t._data.copy() for t in outputs]))
-
-    def on_tensor(self, tensor, data):
-        pass
-
-    def on_inplace(self, tensor, result):
-        pass
-
-    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph=False, inputs=None):
-        return self._outside(engine.backward, (tensors, grad_tensors, retain_graph, create_graph, inputs), {})
-
-    def on_effect(self, fn, args, kwargs):
-        return self._outside(fn, args, kwargs)
-
-    @staticmethod
-    def _outside(fn, args, kwargs):
-        previous, engine._tracer = engine._tracer, None
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            engine._tracer = previous
 
 
 class _State:

@@ -199,7 +199,7 @@ def _fingerprint(module) -> tuple:
             tuple(map(id, d["_modules"].values())))
 
 
-class _Tracer:
+class _Tracer(engine.Observer):
     """Records one call: the engine calls its ``on_*`` methods while it is ``engine._tracer``.
 
     `shadow` tracers record a second run for `_verify`: they skip ``backward`` and effects
@@ -332,6 +332,9 @@ class _Tracer:
         schedule = _record_backward(self, tensors, grad_tensors, retain_graph)
         self.events.append(_BackwardEvent(index, schedule))
         return None
+
+    def on_grad(self, outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+        raise RuntimeError("grad: not supported inside tl.jit; call tl.grad outside the compiled function")
 
     def on_effect(self, fn, args, kwargs):
         args = tuple(list(a) if isinstance(a, types.GeneratorType) else a for a in args)
