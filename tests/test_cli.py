@@ -501,7 +501,7 @@ def test_quick_bench_writes_nothing_and_judges_nothing(tmp_path):
     assert "Quick run: targets not judged" in done.stdout
     assert "NOT met" not in done.stdout and "GROWING" not in done.stdout and "target <=" not in done.stdout
     assert list(tmp_path.iterdir()) == [] and PERFORMANCE_PAGE.read_bytes() == before
-    assert "\r" not in done.stderr and done.stderr.splitlines()[-1].startswith("bench: double backward: 100% 6/6")
+    assert "\r" not in done.stderr and done.stderr.splitlines()[-1].startswith("bench: where the time goes: 100% 8/8")
 
 
 def test_bench_write_is_relative_to_the_current_directory(tmp_path):
