@@ -17,12 +17,14 @@ How a call goes:
    tensor made from an array, in-place copy, ``backward`` and marked effect (optimiser steps,
    ``zero_grad``, clipping). It then runs once more on perturbed inputs and parameters
    (`_verify`) and compares: a value computed outside the ops from the inputs (``.data``
-   arithmetic, a comparison, a numpy random draw) or a branch on the data shows up as a
-   difference and is refused with a `RuntimeError` naming the op, instead of being frozen
-   into the plan. The traced call's own results are returned.
+   arithmetic, a comparison, a numpy random draw), a result that is not a tensor of the
+   trace, or a branch on the data shows up as a difference and is refused with a
+   `RuntimeError` naming the op, instead of being frozen into the plan (the first call has
+   run by then). The traced call's own results are returned.
 3. A plan: its guards are checked (the parameters it read still hold the same arrays and
    ``requires_grad``; the modules it ran have the same parameters, children and training
-   mode), then the generated code runs. Outputs are fresh copies, never buffers of the plan.
+   mode), then the generated code runs. Outputs are new arrays at every call, never buffers
+   of the plan.
    When `fn` did not call ``backward`` itself, its outputs that need a gradient come out of one
    node (`_CompiledStep`) whose backward replays the recorded backward, so
    ``out.backward()`` after the call accumulates into ``.grad`` as eager does.
@@ -48,8 +50,6 @@ from .jit_plan import _Plan
 from .jit_trace import _EffectEvent, _Tracer, _flatten, _name, _signature, _spec_key, _verify
 
 __all__ = ["jit", "CompiledFunction"]
-
-
 
 
 # =========================================================================== public
