@@ -406,7 +406,7 @@ def test_without_torch_the_summary_says_once_why_tests_were_skipped_and_how_to_r
 
     root = Path(__file__).resolve().parent.parent
     run = ("import sys; sys.modules['torch'] = None; import pytest; "
-           "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_nn_torch.py', 'tests/test_optim.py']))")
+           "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/reference/test_reference_torch.py', 'tests/test_optim.py']))")
     done = subprocess.run([sys.executable, "-c", run], cwd=root, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, PYTHONPATH=str(root)))
     assert done.returncode == 0, done.stdout[-2000:]
