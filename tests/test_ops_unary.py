@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from test_ops_arithmetic import assert_matches_torch  # tests/ is on sys.path
 
 RNG = np.random.default_rng(1234)
 
@@ -56,6 +57,14 @@ def test_unary_values_match_numpy():
     assert np.allclose(t.clamp(-1, 1).data, np.clip(x, -1, 1))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.bool_])
+def test_sigmoid_of_integers_and_booleans_is_float_like_numpy_ufuncs(dtype):
+    values = np.array([0, 1, 1], dtype=dtype)
+    s = tl.Tensor(values).sigmoid()
+    assert s.dtype == np.tanh(values).dtype
+    np.testing.assert_allclose(s.data, 1 / (1 + np.exp(-values.astype(np.float64))), rtol=1e-3)
+
+
 # --------------------------------------------------------------------------- numerics
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -88,6 +97,18 @@ def test_exp_overflow_and_log_of_zero():
         assert tl.Tensor(1000.0).exp().item() == np.inf
         assert tl.Tensor(0.0).log().item() == -np.inf
         assert np.isnan(tl.Tensor(-1.0).log().item())
+
+
+@pytest.mark.parametrize("fn_tl, fn_torch", [
+    (lambda t: t.clip(1.0, 2.0), lambda t: t.clamp(1.0, 2.0)),
+    (lambda t: t.clip(min=2.0), lambda t: t.clamp(min=2.0)),
+    (lambda t: t.clip(max=2.0), lambda t: t.clamp(max=2.0)),
+    (lambda t: t.clip(3.0, 1.0), lambda t: t.clamp(3.0, 1.0)),
+    (lambda t: (t - 2).relu(), lambda t: (t - 2).relu()),
+    (lambda t: (t - 2).abs(), lambda t: (t - 2).abs()),
+], ids=["clip", "clip_min", "clip_max", "clip_min_gt_max", "relu_at_0", "abs_at_0"])
+def test_kinks_and_boundaries_match_torch(fn_tl, fn_torch):
+    assert_matches_torch(fn_tl, fn_torch, np.array([[1.0, 3.0, 2.0], [2.0, 0.0, 1.5]]))
 
 
 # --------------------------------------------------------------------------- clamp

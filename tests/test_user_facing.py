@@ -386,18 +386,6 @@ def test_cli_commands_run(capsys, tmp_path, monkeypatch):
     assert "after 5 steps" in capsys.readouterr().out and (tmp_path / "sine_forecast.png").exists()
 
 
-def test_a_scalar_loss_used_twice_backpropagates_like_torch():
-    # (loss * loss) sums two 0-d gradients into one; numpy turns that sum into a scalar, not an array
-    torch = pytest.importorskip("torch")
-    logits = np.random.default_rng(0).standard_normal((3, 4))
-    ours, theirs = tl.Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
-    loss = F.cross_entropy(ours, np.array([0, 3, 1]))
-    torch_loss = torch.nn.functional.cross_entropy(theirs, torch.tensor([0, 3, 1]))
-    (loss * loss).backward()
-    (torch_loss * torch_loss).backward()
-    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
-
-
 def test_without_torch_the_summary_says_once_why_tests_were_skipped_and_how_to_run_them(tmp_path):
     """torch made unimportable in a fresh pytest run over a few test files that use it as their oracle."""
     import subprocess
