@@ -524,3 +524,53 @@ def test_readme_states_the_exit_codes_and_the_demo_time_of_the_help(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"In {DURATION} on an idle machine (`--quick`: {QUICK_DURATION};" in " ".join(readme.split())
     assert f"Takes {DURATION} on an idle machine ({QUICK_DURATION} with --quick)" in help_text
+
+
+# --------------------------------------------------------------------------- help, usage errors, commands that run
+@pytest.mark.parametrize("command", [["demo"], ["compare"], ["graph"], ["bench"], ["train"],
+                                     ["train", "--task", "sine"], ["train", "--task", "chars"]])
+def test_every_command_help_exits_0(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("usage: tinygrad-lstm")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["graph", "--out", "picture"], "tinygrad-lstm graph: error: --out 'picture' needs a suffix"),
+    (["graph", "--out", "picture.jpg2"], "tinygrad-lstm graph: error: render_graph: unknown format"),
+    (["train", "--task", "sine", "--lr", "-1"], "argument --lr: expected a positive number, got '-1'"),
+    (["train", "--task", "adding", "--clip", "-1"], "argument --clip: expected a non-negative number"),
+    (["train", "--task", "chars", "--clip", "nan"], "argument --clip: expected a non-negative number"),
+    (["train", "--task", "sine", "--noise", "-0.5"], "argument --noise: expected a non-negative number"),
+])
+def test_usage_errors_are_one_line_exit_2_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_sine_checks_the_plot_format_before_training(capsys, tmp_path, monkeypatch):
+    sine = tl.tasks.load_task("sine")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(sine, "train", no_training)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--task", "sine", "--out", "forecast.txt", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tinygrad-lstm train: error: --out 'forecast.txt'" in err and ".png" in err
+
+
+def test_cli_commands_run(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--cell", "lstm", "--layers", "2", "--bidirectional"]) == 0
+    assert "all agree" in capsys.readouterr().out
+    assert main(["graph", "--out", "x.dot"]) == 0
+    assert (tmp_path / "x.dot").read_text().startswith("digraph")
+    assert main(["train", "--task", "sine", "--steps", "5", "--no-progress"]) == 0
+    assert "after 5 steps" in capsys.readouterr().out and (tmp_path / "sine_forecast.png").exists()

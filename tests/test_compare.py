@@ -252,3 +252,39 @@ def test_numerical_column_perturbs_parameters_stored_in_fortran_order():
     report = tl.compare_gradients(rnn, _rng(13).standard_normal((3, 2, 3)), torch_module=None)
     assert report.ok, str(report)
     assert report.rows[1].name == "weight_hh_l0" and report.rows[1].checks["numerical"].checked == 16
+
+
+# --------------------------------------------------------------------------- all three references; a custom cell
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: tl.nn.LSTMCell(3, 4), (2, 3)), (lambda: tl.nn.GRUCell(3, 4), (3,)),
+    (lambda: tl.nn.Recurrent(tl.nn.RNNCell(3, 4)), (4, 2, 3)),
+    (lambda: tl.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True), (2, 4, 3)),
+])
+def test_compare_gradients_agrees_and_its_report_is_json(make, x_shape):
+    pytest.importorskip("torch")
+    report = tl.compare_gradients(make(), np.random.default_rng(0).standard_normal(x_shape))
+    assert report.ok
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["ok"] is True and {"manual", "numerical", "torch"} <= set(data["references"])
+
+
+def test_compare_gradients_on_a_custom_cell_leaves_the_model_untouched():
+    class Cell(tl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tl.nn.Parameter(np.random.default_rng(0).standard_normal((3, 4)))
+            self.u = tl.nn.Parameter(np.random.default_rng(1).standard_normal((4, 4)) * 0.3)
+            self.input_size, self.hidden_size = 3, 4
+
+        def init_state(self, batch_size):
+            return tl.zeros(batch_size, 4)
+
+        def forward(self, x, h):
+            return (x @ self.w + h @ self.u).tanh()
+
+    model = tl.nn.Recurrent(Cell())
+    before = model.state_dict()
+    report = tl.compare_gradients(model, np.random.default_rng(2).standard_normal((5, 2, 3)))
+    assert report.ok and model.training
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())

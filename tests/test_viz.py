@@ -679,3 +679,25 @@ def test_constants_and_scalars_are_folded_into_their_consumers():
     assert len(nodes_labelled(unfolded, "<input<")) == 3 and "with " not in draw_graph(y, fold_constants=False).source
     data = tl.Tensor(np.arange(4.0).reshape(2, 2))  # data is not a constant: it stays an input
     assert len(nodes_labelled(parse_dot(draw_graph((data @ w.T).sum()).source), "<input<")) == 1
+
+
+# --------------------------------------------------------------------------- params as a module or a dict
+def lstm_outputs():
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(2, 3, num_layers=2)
+    output, _ = lstm(np.random.default_rng(0).standard_normal((3, 1, 2)))
+    return lstm, output
+
+
+def test_draw_graph_is_deterministic_and_takes_a_module_or_a_dict():
+    pytest.importorskip("graphviz")
+    lstm, output = lstm_outputs()
+    again_lstm, again = lstm_outputs()
+    source = tl.viz.draw_graph(output, params=lstm).source
+    assert source == tl.viz.draw_graph(again, params=again_lstm).source
+    assert source == tl.viz.draw_graph(output, params=dict(lstm.named_parameters())).source
+    assert "weight_hh_l1" in source
+    with pytest.warns(UserWarning, match="before backward"):  # nothing to show yet, and it says so
+        assert "no grad yet" in tl.viz.draw_graph(output, params=lstm, show="grads").source
+    with pytest.raises(TypeError, match="params must be a Module or a dict"):
+        tl.viz.draw_graph(output, params=list(lstm.parameters()))
