@@ -62,6 +62,15 @@ def test_gradcheck_tuples_constants_and_failure():
     assert x.grad is None  # gradcheck works on copies
 
 
+def test_gradcheck_rejects_float32_and_keeps_user_grads():
+    with pytest.raises(TypeError, match="float64"):
+        tl.gradcheck(lambda t: t * 2, [tl.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
+    x = tl.Tensor([1.0], requires_grad=True)
+    x.grad = np.array([7.0])
+    tl.gradcheck(lambda t: t * 2, [x])
+    assert x.grad[0] == 7.0
+
+
 # --------------------------------------------------------------------------- gradgradcheck
 def test_gradgradcheck_passes_for_composed_ops_and_fails_for_a_wrong_vjp():
     x = tl.Tensor([0.5, -1.0], requires_grad=True)

@@ -91,6 +91,21 @@ def test_edges_give_torchs_inf_and_nan_forward_and_backward_without_warnings(nam
     np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=4 * np.finfo(dtype).eps, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_tanh_extreme_inputs_no_warnings(dtype):
+    x = tl.Tensor(np.array([-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4], dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = x.sigmoid()
+        t = x.tanh()
+        (s + t).sum().backward()
+    assert s.dtype == dtype and np.all(np.isfinite(s.data)) and np.all(np.isfinite(x.grad))
+    assert s.data[0] == 0 and s.data[-1] == 1 and s.data[3] == 0.5
+    exact = 1 / (1 + np.exp(-np.float64(-20.0)))
+    assert abs(s.data[2] - exact) <= 4 * np.finfo(dtype).eps * exact  # relative accuracy in the tail
+    assert np.array_equal(t.data, np.tanh(x.data))
+
+
 def test_exp_overflow_and_log_of_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -36,6 +36,21 @@ def test_factories_shapes_dtypes_and_seeding():
         tl.zeros(-1)
 
 
+def test_factories_and_seeding():
+    assert tl.zeros(2, 3).shape == (2, 3) and tl.ones((2,)).data.sum() == 2
+    assert tl.full((2, 2), 3.0, dtype=np.float32).dtype == np.float32
+    assert tl.zeros(2, requires_grad=True).requires_grad
+    tl.manual_seed(7)
+    a = tl.randn(3, 2, dtype=np.float32)
+    tl.manual_seed(7)
+    b = tl.randn(3, 2, dtype=np.float32)
+    assert np.array_equal(a.data, b.data) and a.dtype == np.float32
+    g = np.random.default_rng(3)
+    assert np.array_equal(tl.rand(4, generator=g).data, np.random.default_rng(3).random(4))
+    with pytest.raises(ValueError):
+        tl.zeros(-1)
+
+
 @pytest.mark.parametrize("like", ["zeros_like", "ones_like", "randn_like", "rand_like"])
 def test_like_factories_keep_the_shape_and_dtype(like):
     x = tl.Tensor(np.ones((2, 3), np.float32))
