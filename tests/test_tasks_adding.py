@@ -1,4 +1,6 @@
 """tinygrad_lstm.tasks.adding with any recurrent kind: the model, training and the gradient flow."""
+import re
+
 import numpy as np
 import pytest
 
@@ -70,12 +72,65 @@ def test_gradient_flow_of_a_custom_cell_matches_its_equations(elman):
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_gradient_flow_cell_holds_the_first_layer_weights(kind):
-    model = adding.AddingModel(kind, 3)
-    cell = adding._float64_cell(model)
-    assert type(cell) is kinds.get_kind(kind).cell and cell.weight_hh.dtype == np.float64
-    for name, parameter in cell.named_parameters():
-        np.testing.assert_array_equal(parameter.data, getattr(model.rnn, f"{name}_l0").data.astype(np.float64))
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+def test_a_built_in_sequence_module_is_unrolled_with_its_own_weights(kind, layers, bidirectional):
+    model = adding.AddingModel(kind, 3, layers=layers, bidirectional=bidirectional)
+    unrolled = adding._as_recurrent(adding.copy.deepcopy(model.rnn).to(np.float64))
+    assert type(unrolled.cells[-1][-1]) is kinds.get_kind(kind).cell
+    x = adding.make_batch(2, 4, np.random.default_rng(0))[0].astype(np.float64)
+    expected = model.rnn.to(np.float64)(x)
+    got = unrolled(x)
+    for e, g in zip(tl.compare.structure.flatten(expected), tl.compare.structure.flatten(got)):
+        np.testing.assert_allclose(g.data.reshape(e.shape), e.data, rtol=1e-12, atol=1e-14)  # (B, H) or (1, B, H)
+
+
+def _flow_by_hand(model, x, y):
+    """||dL/dh_t|| of every layer and direction, unrolled by hand on a float64 copy: each step's h is
+    replaced by h + delta_t for a zero leaf delta_t, whose gradient is the one reaching h_t."""
+    work = adding.copy.deepcopy(model).to(np.float64)
+    cells = adding._as_recurrent(work.rnn).cells
+    x = x.astype(np.float64)
+    steps = x.shape[0]
+    layer_input, finals, leaves = x, [], {}
+    for layer, directions in enumerate(cells):
+        outputs = []
+        for direction, cell in enumerate(directions):
+            state = cell.init_state(x.shape[1])
+            hs = [None] * steps
+            for t in (reversed(range(steps)) if direction else range(steps)):
+                state = cell(layer_input[t], state)
+                h = state[0] if isinstance(state, tuple) else state
+                delta = tl.Tensor(np.zeros(h.shape), requires_grad=True)
+                leaves[layer, direction, t] = delta
+                h = h + delta
+                state = (h, *state[1:]) if isinstance(state, tuple) else h
+                hs[t] = h
+            outputs.append(tl.stack(hs, axis=0))
+            finals.append(hs[0] if direction else hs[-1])
+        layer_input = outputs[0] if len(outputs) == 1 else tl.concat(outputs, axis=2)
+    last = finals[-2:] if model.rnn.bidirectional else finals[-1:]
+    prediction = work.readout(last[0] if len(last) == 1 else tl.concat(last, axis=1))
+    tl.nn.functional.mse_loss(prediction, y.astype(np.float64)).backward()
+    return {key: np.linalg.norm(delta.grad) for key, delta in leaves.items()}
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (1, True), (2, True)])
+def test_gradient_flow_of_stacked_and_bidirectional_custom_cells(elman, layers, bidirectional):
+    tl.manual_seed(3)
+    model = adding.AddingModel(ElmanCell(2, 4), layers=layers, bidirectional=bidirectional)
+    x, y = adding.make_batch(3, 5, np.random.default_rng(4))
+    flow = adding.gradient_flow(model, x, y)
+    expected = _flow_by_hand(model, x, y)
+    assert all(p.grad is None and p.dtype == np.float32 for p in model.parameters())  # not touched
+    if layers == 1 and not bidirectional:
+        np.testing.assert_allclose(flow, [expected[0, 0, t] for t in range(5)], rtol=1e-10)
+        return
+    names = [f"l{k}{suffix}" for k in range(layers) for suffix in ("", "_reverse")[:1 + bidirectional]]
+    assert list(flow) == names  # the suffixes of the cells' parameters
+    assert {re.search(r"_(l\d(_reverse)?)$", name)[1] for name, _ in model.rnn.named_parameters()} == set(names)
+    for name, norms in flow.items():
+        layer, direction = int(name[1]), name.endswith("_reverse")
+        np.testing.assert_allclose(norms, [expected[layer, direction, t] for t in range(5)], rtol=1e-10)
 
 
 def test_unknown_kinds_are_value_errors():
