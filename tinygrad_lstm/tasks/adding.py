@@ -26,10 +26,9 @@ from ..engine import no_grad
 from ..nn import Linear, Module, Recurrent
 from ..nn.functional import mse_loss
 from ..nn.kinds import build_module, kind_names, module_kind
-from ..ops import concat
 from ..optim import Adam
 from ..random import manual_seed
-from .training import add_optimizer_arguments, check_counts, fit
+from .training import add_optimizer_arguments, check_counts, fit, last_hidden
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
            "add_arguments", "run"]
@@ -114,12 +113,7 @@ class AddingModel(Module):
 
     def forward(self, x):
         _, final = self.rnn(x)
-        h_n = final[0] if isinstance(final, tuple) else final
-        if h_n.ndim == 2:  # one layer's (B, H)
-            return self.readout(h_n)
-        if self.rnn.bidirectional:  # (layers * 2, B, H): the last layer's two directions
-            return self.readout(concat([h_n[-2], h_n[-1]], axis=1))
-        return self.readout(h_n[-1])
+        return self.readout(last_hidden(final, self.rnn.bidirectional))
 
 
 @dataclass
