@@ -133,6 +133,44 @@ def test_gradient_flow_of_stacked_and_bidirectional_custom_cells(elman, layers, 
         np.testing.assert_allclose(norms, [expected[layer, direction, t] for t in range(5)], rtol=1e-10)
 
 
+def test_a_cell_instance_is_the_one_trained_and_brings_its_size():
+    cell = ElmanCell(2, 5)
+    before = cell.weight_hh.data.copy()
+    result = adding.train(cell, steps=4, batch=4, T=5, test_size=10, eval_every=2, progress=False)
+    assert result.model.rnn.cell is cell and not np.array_equal(cell.weight_hh.data, before)
+    assert result.config["hidden"] == 5 and result.cell == f"{__name__}:ElmanCell" and result.model.kind.title == "Elman"
+    with pytest.raises(ValueError, match="AddingModel: cell: the ElmanCell given has hidden_size=5, expected 3"):
+        adding.AddingModel(cell, 3)
+    with pytest.raises(ValueError, match="AddingModel: cell: the ElmanCell given has input_size=3, expected 2"):
+        adding.AddingModel(ElmanCell(3, 4))
+
+
+@pytest.mark.parametrize("spec", [ElmanCell, lambda size: ElmanCell(size, 4), "gru"])
+def test_a_class_a_factory_or_a_kind_stacks_bidirectional_layers(spec):
+    result = adding.train(spec, steps=3, batch=4, hidden=None if callable(spec) and not isinstance(spec, type) else 4,
+                          T=5, test_size=10, eval_every=3, progress=False, layers=2, bidirectional=True)
+    rnn = result.model.rnn
+    assert (rnn.num_layers, rnn.bidirectional, rnn.hidden_size) == (2, True, 4)
+    assert result.model.readout.weight.shape == (1, 8) and np.isfinite(result.losses).all()
+
+
+def test_a_bidirectional_readout_reads_both_directions_of_the_last_layer():
+    model = adding.AddingModel("gru", 3, layers=2, bidirectional=True)
+    x = adding.make_batch(2, 4, np.random.default_rng(0))[0]
+    output, _ = model.rnn(x)
+    # The forward direction ends at the last step, the reverse one at the first (PyTorch's h_n).
+    last = np.concatenate([output.data[-1, :, :3], output.data[0, :, 3:]], axis=1)
+    np.testing.assert_allclose(model(x).data, last @ model.readout.weight.data.T + model.readout.bias.data,
+                               rtol=1e-6)
+
+
+def test_cli_layers_and_direction(capsys):
+    argv = ["train", "--task", "adding", "--cell", "gru", "--layers", "2", "--bidirectional", "--steps", "2",
+            "--batch", "4", "--hidden", "3", "--length", "5", "--no-progress"]
+    assert tl.cli.main(argv) == 0
+    assert "adding problem, T=5: 2-layer bidirectional GRU test MSE" in capsys.readouterr().out
+
+
 def test_unknown_kinds_are_value_errors():
     with pytest.raises(ValueError, match="AddingModel: cell: unknown recurrent kind 'nope'"):
         adding.AddingModel("nope")
