@@ -296,9 +296,10 @@ def build_module(spec, input_size: int, hidden_size: int | None = None, num_laye
         `default_hidden_size` for a fresh module of a kind.
     num_layers, bidirectional
         As `tl.nn.LSTM` (a given sequence module must already have them).
-    dtype : numpy floating dtype
-        Fresh modules are built in it; a given cell or module is cast to it in place
-        (`Module.to`), so the module returned is still the one given.
+    dtype : numpy floating dtype or None
+        Fresh modules are built in it (float32 for None); a given cell or module is cast to
+        it in place (`Module.to`), so the module returned is still the one given, or keeps
+        its own dtype for None.
     owner : str
         Starts the error messages.
 
@@ -327,7 +328,8 @@ def build_module(spec, input_size: int, hidden_size: int | None = None, num_laye
         if isinstance(spec, (str, RecurrentKind, type)):
             hidden_size = check_size(default_hidden_size if hidden_size is None else hidden_size, "hidden_size", owner)
             return get_kind(spec, owner).build(input_size, hidden_size, num_layers=num_layers,
-                                               bidirectional=bidirectional, dtype=dtype)
+                                               bidirectional=bidirectional,
+                                               dtype=np.float32 if dtype is None else dtype)
         if isinstance(spec, (Recurrent, RNNBase)):
             module = spec
             if (module.num_layers, module.bidirectional) != (num_layers, bool(bidirectional)):
@@ -347,7 +349,7 @@ def build_module(spec, input_size: int, hidden_size: int | None = None, num_laye
         if module.input_size is not None and asked is not None and getattr(module, name) != asked:
             raise ValueError(f"{owner}: the {type(spec).__name__} given has {name}={getattr(module, name)}, "
                              f"expected {asked}")
-    return module.to(dtype)
+    return module if dtype is None else module.to(dtype)
 
 
 def module_kind(module) -> RecurrentKind:

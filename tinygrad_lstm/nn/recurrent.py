@@ -95,7 +95,8 @@ def _rebuild(cell: Module, input_size: int) -> Module:
     """A new cell of `cell`'s class for `input_size` inputs, with fresh parameters.
 
     As ``sklearn.base.clone``: every other constructor argument is read from the cell's
-    attribute of the same name, or left at its default.
+    attribute of the same name, or left at its default; the new cell takes the dtype of the
+    cell's parameters.
     """
     cls = type(cell)
     hint = (f"pass a factory instead, e.g. Recurrent(lambda input_size: {cls.__name__}(input_size, ...), "
@@ -115,7 +116,9 @@ def _rebuild(cell: Module, input_size: int) -> Module:
             raise TypeError(f"Recurrent: cannot build more {cls.__name__} cells: the constructor argument {name!r} "
                             f"is not an attribute of the cell; {hint}")
         arguments[name] = value
-    return cls(input_size=input_size, **arguments)
+    clone = cls(input_size=input_size, **arguments)
+    dtypes = {parameter.dtype for parameter in cell.parameters()}
+    return clone.to(dtypes.pop()) if len(dtypes) == 1 else clone  # a cell cast after construction (.to)
 
 
 class Recurrent(Module):
