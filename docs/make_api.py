@@ -33,7 +33,7 @@ SECTIONS = [
      ["zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator"]),
     ("Ops as functions", "tinygrad_lstm", "tl", ["concat", "stack", "addmm"]),
     ("Checking gradients", "tinygrad_lstm", "tl",
-     ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
+     ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
       "GradientReport"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
     ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),

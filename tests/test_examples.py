@@ -16,7 +16,8 @@ from tinygrad_lstm.tasks import chars, sine
 from tinygrad_lstm.tasks.adding import BASELINE_MSE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-EXAMPLES = ("adding_problem", "char_lm", "sine_forecast", "custom_cell", "torch_interop")
+EXAMPLES = ("adding_problem", "char_lm", "sine_forecast", "custom_cell", "torch_interop", "hessian_eigenvalue",
+            "meta_learning")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # the quick character LM of examples/char_lm.py, small enough for the resume tests too
 TINY_LM = dict(batch=8, seq_len=16, hidden=16, embedding=8, sample_length=20, progress=False)
@@ -204,3 +205,25 @@ def test_cli_trains_the_chars_and_sine_tasks(tmp_path, capsys):
     argv = ["train", "--task", "sine", "--steps", "5", "--length", "8", "--no-progress", "--out", str(out)]
     assert cli_main(argv) == 0
     assert "after 5 steps" in capsys.readouterr().out and out.exists()
+
+
+def test_hessian_eigenvalue_quick_matches_pytorch(capsys):
+    assert load_example("hessian_eigenvalue").main(["--quick"]) == 0
+    printed = capsys.readouterr().out
+    mine = float(printed.split("tinygrad_lstm ")[1].split()[0])
+    assert mine > 0
+    if "PyTorch" in printed:
+        theirs = float(printed.split("PyTorch ")[1].split()[0])
+        assert abs(mine - theirs) <= 1e-10 * abs(theirs)
+
+
+def test_meta_learning_quick_matches_pytorch_and_raises_the_learning_rate(capsys):
+    assert load_example("meta_learning").main(["--quick"]) == 0
+    printed = capsys.readouterr().out
+    rows = [line.split() for line in printed.splitlines() if line.strip()[:1].isdigit()]
+    rates = [float(row[1]) for row in rows]
+    assert rates[-1] > rates[0]  # the learned rate grows from its too-small start
+    if "PyTorch" in printed:
+        mine = float(printed.split("d loss / d log_lr = ")[1].split()[0])
+        theirs = float(printed.split("(PyTorch: ")[1].split(",")[0])
+        assert abs(mine - theirs) <= 1e-10 * abs(theirs)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from . import optim, runtime
-from .engine import Function, Tensor
+from .engine import Function, Tensor, grad
 from .nn.kinds import get_kind, kind_names
 
 CONFIGS = [(50, 32, 64, 128), (20, 1, 4, 8), (200, 64, 128, 256)]
@@ -29,6 +29,7 @@ QUICK_CONFIGS = [(6, 2, 3, 4)]
 TARGETS = {(50, 32, 64, 128): 1.3, (200, 64, 128, 256): 1.3, (20, 1, 4, 8): 2.5}  # autograd / fused
 GROWTH_TARGET = 4.4  # T=100 -> T=400: linear is 4x
 MEMORY_TARGET = 2  # peak memory of a training step over the fused reference's
+DOUBLE_BACKWARD_TARGET = 3  # a Hessian-vector product through an LSTM, over PyTorch's
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Results:
     growth: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)
     flat: dict = field(default_factory=dict)
+    double: dict = field(default_factory=dict)
 
 
 def _fused_runner(kind, module, x: np.ndarray):
@@ -157,6 +159,43 @@ def growth(config: tuple, short: int, long: int, repeats: int, dtype=np.float32)
             "fused_ratio": times[long][1] / times[short][1], "linear": long / short}
 
 
+def double_backward(config: tuple, repeats: int, dtype=np.float64) -> dict:
+    """Time a Hessian-vector product of ``sum(output ** 2)`` with respect to an LSTM's weights:
+    forward, ``tl.grad(..., create_graph=True)``, then the gradient of ``<gradient, v>``;
+    the same in PyTorch (None when it is not installed)."""
+    module, x = _make("lstm", config, dtype)
+    params = list(module.parameters())
+    vectors = [np.random.default_rng(i).standard_normal(p.shape).astype(dtype) for i, p in enumerate(params)]
+
+    def hvp():
+        output, _ = module(x)
+        grads = grad((output * output).sum(), params, create_graph=True)
+        grad(sum((g * v).sum() for g, v in zip(grads, vectors)), params)
+
+    runners = [hvp, _torch_hvp(module, x, vectors)]
+    ours, theirs = _best_times(runners, repeats)
+    return {"config": config, "dtype": np.dtype(dtype).name, "autograd": ours, "torch": theirs}
+
+
+def _torch_hvp(module, x: np.ndarray, vectors: list):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    twin = torch.nn.LSTM(module.input_size, module.hidden_size, dtype=torch.float64 if x.dtype == np.float64
+                         else torch.float32)
+    twin.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in module.state_dict().items()})
+    params, inputs = list(twin.parameters()), torch.from_numpy(x)
+    torch_vectors = [torch.from_numpy(v) for v in vectors]
+
+    def hvp():
+        output, _ = twin(inputs)
+        grads = torch.autograd.grad((output * output).sum(), params, create_graph=True)
+        torch.autograd.grad(sum((g * v).sum() for g, v in zip(grads, torch_vectors)), params)
+    return hvp
+
+
 def _peak_bytes(run) -> int:
     gc.collect()
     tracemalloc.start()
@@ -232,6 +271,7 @@ def run(quick: bool = False, repeats: int | None = None, cells=None, progress=pr
     results.memory = peak_memory((50 if quick else 1000, 4 if quick else 32, 8 if quick else 64,
                                   8 if quick else 128))
     results.flat = memory_over_steps(20 if quick else 500)
+    results.double = double_backward((6, 2, 3, 4) if quick else (50, 32, 64, 128), repeats if quick else 5)
     return results
 
 
@@ -271,6 +311,13 @@ def report(results: Results) -> str:
               f"{f['last'] / 2**10:.0f} KiB, i.e. {f['per_step']:.0f} bytes per step against "
               f"{f['graph'] / 2**10:.0f} KiB for one step's graph; graph nodes alive after training: "
               f"{f['live_nodes']}: " + ("flat." if f["flat"] else "GROWING.")]
+    d = results.double
+    if d:
+        torch_part = (f", PyTorch {_ms(d['torch']).strip()} ms: ratio {d['autograd'] / d['torch']:.2f} "
+                      f"(target <= {DOUBLE_BACKWARD_TARGET})") if d["torch"] else " (PyTorch not installed)"
+        lines += ["", "## Double backward: a Hessian-vector product through an LSTM", "",
+                  f"(T, B, D, H) = {d['config']}, {d['dtype']}: forward, gradient with create_graph=True, "
+                  f"gradient of <gradient, v>: autograd {_ms(d['autograd']).strip()} ms{torch_part}."]
     return "\n".join(lines)
 
 
@@ -348,4 +395,9 @@ def summary(results: Results) -> str:
               f"(target {MEMORY_TARGET}x: {verdict(memory_ratio <= MEMORY_TARGET)}).",
               f"- memory over {f['steps']} training steps: {'flat' if f['flat'] else 'growing'} "
               f"(target flat: {verdict(f['flat'])})."]
+    d = results.double
+    if d and d["torch"]:
+        ratio = d["autograd"] / d["torch"]
+        lines.append(f"- Hessian-vector product through an LSTM {d['config']} {d['dtype']} over PyTorch's: "
+                     f"{ratio:.2f}x (target {DOUBLE_BACKWARD_TARGET}x: {verdict(ratio <= DOUBLE_BACKWARD_TARGET)}).")
     return "\n".join(lines)

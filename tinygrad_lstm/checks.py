@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Tensor, no_grad
+from .engine import Tensor, enable_grad, no_grad
 
-__all__ = ["gradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "central_differences"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "central_differences"]
 
 
 class GradcheckError(RuntimeError):
@@ -141,3 +141,67 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                     raise GradcheckError(message)
                 return False
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                  raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check second derivatives: `gradcheck` on the gradients of `fn` (``torch.autograd.gradgradcheck``).
+
+    The function checked is ``(inputs, grad_outputs) -> d<fn(inputs), grad_outputs>/d inputs``,
+    computed by ``tl.grad(..., create_graph=True)``, so its own gradients are the second
+    derivatives of `fn` (through every op's differentiable ``vjp``), compared with central
+    differences of the first derivatives. The first derivatives themselves are compared with
+    those of the plain backward (each op's numpy ``backward``), which they must equal.
+
+    Parameters
+    ----------
+    fn, inputs, eps, atol, rtol, raise_exception
+        As `gradcheck` (float64 inputs; PyTorch's tolerances).
+    grad_outputs : sequence of Tensor, optional
+        One per output of `fn`; default random float64 tensors that require grad (drawn
+        with `seed`), so the check covers the dependence on them too.
+
+    Examples
+    --------
+    >>> x = Tensor([0.5, -1.0], requires_grad=True, dtype="float64")
+    >>> gradgradcheck(lambda t: (t * t).tanh(), [x])
+    True
+    """
+    from .engine import grad
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    _, diff = _prepare(inputs)
+    if not diff:
+        raise ValueError("gradgradcheck: no input requires grad")
+    outputs = _as_outputs(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"gradgradcheck: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    n = len(inputs)
+
+    @enable_grad()  # central differences call it under no_grad: the first derivatives still need a graph
+    def first_derivatives(*args):
+        xs, seeds = args[:n], args[n:]
+        pairs = [(o, g) for o, g in zip(_as_outputs(fn(*xs)), seeds) if o.requires_grad]
+        wrt = [xs[j] for j in diff]
+        if not pairs:
+            return tuple(Tensor(np.zeros(x.shape)) for x in wrt)
+        grads = grad([o for o, _ in pairs], wrt, [g for _, g in pairs], create_graph=True, allow_unused=True)
+        return tuple(Tensor(np.zeros(x.shape)) if g is None else g for g, x in zip(grads, wrt))
+
+    # the differentiable vjp of every op must give the same first derivatives as its backward
+    copies, _ = _prepare([*inputs, *grad_outputs])
+    pairs = [(o, g) for o, g in zip(_as_outputs(fn(*copies[:n])), copies[n:]) if o.requires_grad]
+    plain = grad([o for o, _ in pairs], [copies[j] for j in diff], [g for _, g in pairs], allow_unused=True)
+    for j, first, reference in zip(diff, first_derivatives(*copies), plain):
+        expected = np.zeros(first.shape) if reference is None else reference.data
+        if not np.allclose(first.data, expected, rtol=rtol, atol=atol):
+            message = (f"gradgradcheck: the first derivative with respect to input {j} differs between backward "
+                       f"and the differentiable vjp (create_graph=True): max difference "
+                       f"{np.abs(first.data - expected).max()!r}")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return gradcheck(first_derivatives, [*inputs, *grad_outputs], eps, atol, rtol, raise_exception)
