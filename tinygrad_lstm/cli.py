@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -229,9 +230,13 @@ def _compare(args) -> int:
     from .compare import compare_gradients
 
     module, x = _random_module("compare", args)
-    report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
-                               numerical_elements=args.numerical_elements,
-                               torch_module=None if args.no_torch else "auto")
+    with warnings.catch_warnings(record=True) as caught:  # one plain line each on stderr, not Python's format
+        warnings.simplefilter("always")
+        report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
+                                   numerical_elements=args.numerical_elements,
+                                   torch_module=None if args.no_torch else "auto")
+    for warning in caught:
+        print(f"tinygrad-lstm compare: {warning.message}", file=sys.stderr)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.ok else 1
 
