@@ -57,4 +57,5 @@ def test_jvp_arguments_and_outputs():
 def test_every_op_says_how_it_gets_its_tangent():
     rules = tl.autograd.forward.rules()
     assert {"MatMul", "Tanh", "Sigmoid", "Split"} <= set(rules)
-    assert set(rules.values()) <= {"rule", "double-vjp"}
+    assert set(rules.values()) <= {"linear", "rule", "double-vjp"}
+    assert rules["Tanh"] == "rule" and rules["Split"] == "linear"

@@ -1105,11 +1105,8 @@ def _walk(heap: list, pending: dict, leaves: dict, retain_graph: bool) -> None:
                 continue
             parent, index = edge
             if type(g) is not np.ndarray:
-                if isinstance(g, LazyGrad):  # added as it is, computed when used
-                    if isinstance(parent, Tensor):
-                        _accumulate(leaves, parent, g)
-                    elif _accumulate_output(pending, parent, index, g):
-                        heappush(heap, (parent.seq, parent))
+                if isinstance(g, LazyGrad):
+                    _send_lazy(g, parent, index, pending, leaves, heap)
                     continue
                 g = np.asarray(g)
             if isinstance(parent, Tensor):
@@ -1132,6 +1129,15 @@ def _walk(heap: list, pending: dict, leaves: dict, retain_graph: bool) -> None:
             else:
                 e[0] = e[0] + g
                 e[1] = True
+
+
+def _send_lazy(g: LazyGrad, parent, index: int, pending: dict, leaves: dict, heap: list) -> None:
+    """Add a lazy gradient to what `parent` (output `index`) has pending, as it is: it is
+    computed when used."""
+    if isinstance(parent, Tensor):
+        _accumulate(leaves, parent, g)
+    elif _accumulate_output(pending, parent, index, g):
+        heapq.heappush(heap, (parent.seq, parent))
 
 
 def _run_node(node: Function, entry, stale: bool) -> tuple:

@@ -2,12 +2,15 @@
 (``torch.func.jvp``), instead of pulling gradients back.
 
 Each op's rule is its `Function.jvp` (the tangent of its output from the tangents of its
-inputs), next to its forward and backward in `tinygrad_lstm.ops`. An op without one gets its
-tangent by the double-vjp trick: its differentiable `vjp` is linear in the output cotangent
-``u``, ``u -> J^T u``, and the gradient of ``<J^T u, t>`` with respect to ``u`` is ``J t``.
-`rules()` says which op uses which.
+inputs), next to its forward and backward in `tinygrad_lstm.ops`; a linear op (class
+attribute ``linear = True``: add, reshape, sum, split, ...) needs none, its forward applied to
+the tangents is its tangent. An op with neither gets its tangent by the double-vjp trick: its
+differentiable `vjp` is linear in the output cotangent ``u``, ``u -> J^T u``, and the gradient
+of ``<J^T u, t>`` with respect to ``u`` is ``J t``. `rules()` says which op uses which.
 """
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -21,11 +24,23 @@ class _ForwardAD:
     """The observer `jvp` installs on the engine: gives every op's outputs their tangents."""
 
     def __init__(self):
-        self.tangents: dict = {}  # id(tensor) -> (tensor, tangent array); the tensor keeps the id valid
+        # id(tensor) -> tangent array; a tangent goes when its tensor does (a weak reference's
+        # callback), so memory stays that of the forward pass without a graph, however long
+        self.tangents: dict = {}
+        self._references: dict = {}
 
     def tangent(self, t) -> np.ndarray | None:
-        entry = self.tangents.get(id(t)) if isinstance(t, Tensor) else None
-        return None if entry is None else entry[1]
+        return self.tangents.get(id(t)) if isinstance(t, Tensor) else None
+
+    def set(self, t: Tensor, tangent: np.ndarray) -> None:
+        key = id(t)
+        if key not in self._references:
+            self._references[key] = weakref.ref(t, lambda _, key=key: self._forget(key))
+        self.tangents[key] = np.broadcast_to(np.asarray(tangent, dtype=t.dtype), t.shape)
+
+    def _forget(self, key: int) -> None:
+        self.tangents.pop(key, None)
+        self._references.pop(key, None)
 
     def on_apply(self, ctx: Function, args, kwargs, result) -> None:
         tangents = [self.tangent(a) for a in args]
@@ -35,14 +50,14 @@ class _ForwardAD:
         out = _op_jvp(ctx, args, kwargs, tangents, outputs)
         for t, tangent in zip(outputs, out if isinstance(result, tuple) else (out,)):
             if tangent is not None:
-                self.tangents[id(t)] = (t, np.asarray(tangent, dtype=t.dtype).reshape(t.shape))
+                self.set(t, tangent)
 
     def on_inplace(self, tensor: Tensor, result: Tensor) -> None:
         tangent = self.tangent(result)
         if tangent is None:
-            self.tangents.pop(id(tensor), None)
+            self._forget(id(tensor))
         else:
-            self.tangents[id(tensor)] = (tensor, tangent.astype(tensor.dtype).reshape(tensor.shape))
+            self.set(tensor, tangent)
 
     def on_backward(self, tensors, grad_tensors, retain_graph):
         with _observer(None):
@@ -68,10 +83,20 @@ class _observer:
 
 
 def _op_jvp(ctx: Function, args, kwargs, tangents: list, outputs: tuple):
-    """The tangent(s) of `ctx`'s outputs: its own rule, else the double-vjp trick."""
+    """The tangent(s) of `ctx`'s outputs: for a linear op its forward applied to the tangents,
+    else its own rule, else the double-vjp trick."""
+    if getattr(ctx, "linear", False):
+        fresh = object.__new__(type(ctx))
+        fresh.saved_tensors = ()
+        return fresh.forward(*[np.zeros(np.shape(_data(a)), np.result_type(_data(a), float)) if t is None else t
+                               for a, t in zip(args, tangents)], **kwargs)
     if type(ctx).jvp is not Function.jvp:
         return ctx.jvp(*tangents)
     return _double_vjp(ctx, args, tangents, outputs)
+
+
+def _data(a):
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _double_vjp(ctx: Function, args, tangents: list, outputs: tuple):
@@ -136,7 +161,7 @@ def jvp(fn, primals, tangents) -> tuple:
         t = np.asarray(t._data if isinstance(t, Tensor) else t)
         if t.shape != p.shape:
             raise ValueError(f"jvp: tangent {i} has shape {t.shape}, its primal {p.shape}")
-        forward.tangents[id(p)] = (p, t.astype(p.dtype))
+        forward.set(p, t)
     with _observer(forward):
         result = fn(*inputs)
     return result, _tangents_like(result, forward)
@@ -153,12 +178,14 @@ def _tangents_like(result, forward: _ForwardAD):
 
 
 def rules() -> dict:
-    """For every op class in `tinygrad_lstm.ops`: ``"rule"`` (its own jvp) or ``"double-vjp"``."""
+    """For every op class in `tinygrad_lstm.ops`: ``"linear"`` (its forward applied to the
+    tangents), ``"rule"`` (its own `jvp`) or ``"double-vjp"``."""
     from .. import ops
     found = {}
     for cls in _subclasses(Function):
         if cls.__module__.startswith(ops.__name__):
-            found[cls.__name__] = "rule" if cls.jvp is not Function.jvp else "double-vjp"
+            found[cls.__name__] = ("linear" if getattr(cls, "linear", False) else
+                                   "rule" if cls.jvp is not Function.jvp else "double-vjp")
     return dict(sorted(found.items()))
 
 

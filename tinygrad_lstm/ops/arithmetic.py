@@ -11,10 +11,17 @@ def _data(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _sum(a, b):
+    """``a + b`` of two tangents, either of which may be None (no tangent)."""
+    return b if a is None else (a if b is None else a + b)
+
+
 # --------------------------------------------------------------------------- + - * / neg
 
 
 class Add(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, b):
         return a + b
 
@@ -31,6 +38,8 @@ def __radd__(self, other): return Add.apply(other, self)
 
 
 class Sub(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, b):
         return a - b
 
@@ -63,6 +72,10 @@ class Mul(Function):
         return (grad_output * ctx.saved_input(1, b) if need_a else None,
                 grad_output * ctx.saved_input(0, a) if need_b else None)
 
+    def jvp(ctx, tangent_a, tangent_b):
+        a, b = ctx.saved_tensors
+        return _sum(None if tangent_a is None else tangent_a * b, None if tangent_b is None else a * tangent_b)
+
 @tensor_method
 def __mul__(self, other): return Mul.apply(self, other)
 @tensor_method
@@ -89,6 +102,12 @@ class Div(Function):
         grad_a = grad_output / ctx.saved_input(1, b)
         return grad_a, (-grad_a * ctx.saved_output(0, out) if ctx.needs_input_grad[1] else None)
 
+    def jvp(ctx, tangent_a, tangent_b):
+        b, out = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _sum(None if tangent_a is None else tangent_a / b,
+                        None if tangent_b is None else -out * tangent_b / b)
+
 @tensor_method
 def __truediv__(self, other): return Div.apply(self, other)
 @tensor_method
@@ -96,6 +115,8 @@ def __rtruediv__(self, other): return Div.apply(other, self)
 
 
 class Neg(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a):
         return -a
 
@@ -206,6 +227,16 @@ class Pow(Function):
                 grad_output * a_t ** b_t * a_t.log()
         return grad_a, grad_b
 
+    @np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    def jvp(ctx, tangent_a, tangent_b):
+        a, b, out = ctx.saved_tensors
+        from_a = from_b = None
+        if tangent_a is not None:
+            from_a = np.where(b == 0, 0, b * a ** (b - 1)) * tangent_a
+        if tangent_b is not None:
+            from_b = np.where(a == 0, 0, out * np.log(np.where(a == 0, 1, a))) * tangent_b
+        return _sum(from_a, from_b)
+
 @tensor_method
 def __pow__(self, other): return Pow.apply(self, other)
 @tensor_method
@@ -275,6 +306,11 @@ class MatMul(Function):
             return grad_a, (grad_b.reshape(grad_b.shape[:-1]) if grad_b is not None else None)
         return (MatMul.apply(g, _last_two_swapped(b_t)) if need_a else None,
                 MatMul.apply(_last_two_swapped(a_t), g) if need_b else None)
+
+    def jvp(ctx, tangent_a, tangent_b):
+        a, b = ctx.saved_tensors
+        return _sum(None if tangent_a is None else np.matmul(tangent_a, b),
+                    None if tangent_b is None else np.matmul(a, tangent_b))
 
 def _last_two_swapped(t: Tensor) -> Tensor:
     from .shape import Transpose
@@ -401,6 +437,11 @@ class AddMM(Function):
             grad_rows = grad_output if a.ndim == 2 else grad_output.reshape(1, grad_output.shape[0])
             grad_b = MatMul.apply(_last_two_swapped(rows), grad_rows)
         return (grad_output if need_input else None), grad_a, grad_b
+
+    def jvp(ctx, tangent_input, tangent_a, tangent_b):
+        a, b = ctx.saved_tensors
+        return _sum(_sum(tangent_input, None if tangent_a is None else np.matmul(tangent_a, b)),
+                    None if tangent_b is None else np.matmul(a, tangent_b))
 
 def addmm(input, mat1, mat2) -> Tensor:
     """``input + mat1 @ mat2`` in one op (``torch.addmm``; `mat1` may also be a vector).

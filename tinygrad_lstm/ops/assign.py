@@ -13,6 +13,8 @@ class Copy(Function):
     The old values of `dst` do not reach the result, so `dst` gets no gradient.
     """
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, dst, src):
         src = np.asarray(src)
         try:
@@ -69,6 +71,8 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.G
 
 
 class Clone(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a):
         return np.array(a, copy=True)
 
@@ -86,6 +90,8 @@ def clone(self):
 
 class Cast(Function):
     """The data converted to `dtype`; the gradient is converted back by the engine."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, dtype=None):
         return a.astype(dtype)

@@ -22,6 +22,8 @@ def _broadcast_back(grad_output, shape, axis, keepdims):
 
 
 class Sum(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return np.sum(a, axis=axis, keepdims=keepdims)
@@ -40,6 +42,8 @@ def sum(self, axis=None, keepdims: bool = False):
 
 
 class Mean(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         ctx.count = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
@@ -89,6 +93,9 @@ class Max(Function):
     def vjp(ctx, grad_output):
         return _broadcast_back(grad_output, ctx.saved_tensors[0].shape, ctx.axis, ctx.keepdims) * ctx.share()
 
+    def jvp(ctx, tangent):
+        summed = (tangent * ctx.share()).sum(axis=ctx.axis, keepdims=True)
+        return summed if ctx.keepdims else summed.reshape(ctx.meta[0][0])
 
 @tensor_method
 def max(self, axis=None, keepdims: bool = False):
@@ -118,6 +125,10 @@ class LogSoftmax(Function):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return grad_output - out.exp() * grad_output.sum(axis=ctx.axis, keepdims=True)
 
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return tangent - (np.exp(out) * tangent).sum(axis=ctx.axis, keepdims=True)
+
 class Softmax(Function):
     """exp(a - max) / sum(exp(a - max)) along `axis` (None for a 0-d tensor: the result is 1)."""
 
@@ -136,3 +147,7 @@ class Softmax(Function):
     def vjp(ctx, grad_output):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return out * (grad_output - (grad_output * out).sum(axis=ctx.axis, keepdims=True))
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return out * (tangent - (out * tangent).sum(axis=ctx.axis, keepdims=True))

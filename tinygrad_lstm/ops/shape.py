@@ -8,6 +8,8 @@ from .dims import axis_index
 
 
 class Reshape(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, shape=()):
         ctx.shape = a.shape
         try:
@@ -36,6 +38,8 @@ def flatten(self):
 
 
 class Transpose(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, axes=()):
         ctx.axes = axes
         return np.transpose(a, axes)
@@ -72,6 +76,8 @@ def _has_integer_array(index) -> bool:
 class GetItem(Function):
     """Basic slicing and integer-array indexing; repeated indices accumulate in backward."""
 
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, a, index=None):
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
         try:
@@ -93,6 +99,8 @@ class GetItem(Function):
 class PlaceAt(Function):
     """Zeros of `shape` with `a` placed (added, for repeated indices) at `index`: the backward
     of `GetItem`, as an op so that it can be differentiated again."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, index=None, shape=()):
         ctx.index = index
@@ -133,6 +141,8 @@ def __getitem__(self, index):
 
 
 class Concat(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, *arrays, axis=0):
         _check_same_shapes("concat", arrays, axis)
         ctx.axis = axis
@@ -147,6 +157,8 @@ class Concat(Function):
         return Split.apply(grad_output, sizes=tuple(sizes), axis=ctx.axis)
 
 class Stack(Function):
+    linear = True  # forward mode: the tangent is the op applied to the tangents
+
     def forward(ctx, *arrays, axis=0):
         _check_same_shapes("stack", arrays, None)
         ctx.axis = axis
@@ -173,6 +185,8 @@ def _check_same_shapes(op, arrays, axis):
 
 class Split(Function):
     """One node with one output per piece; backward assembles the input gradient once."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, sizes=(), axis=0):
         ctx.shape, ctx.axis, ctx.sizes = a.shape, axis, sizes
@@ -241,6 +255,8 @@ def chunk(self, chunks: int, axis: int = 0):
 
 class Unbind(Function):
     """The slices along `axis` as separate outputs of one node."""
+
+    linear = True  # forward mode: the tangent is the op applied to the tangents
 
     def forward(ctx, a, axis=0):
         ctx.shape, ctx.axis = a.shape, axis

@@ -27,6 +27,9 @@ class Exp(Function):
     def vjp(ctx, grad_output):
         return grad_output * ctx.saved_output(0, ctx.saved_tensors[0])
 
+    def jvp(ctx, tangent):
+        return ctx.saved_tensors[0] * tangent
+
 @tensor_method
 def exp(self):
     """Elementwise e^x, same shape."""
@@ -48,6 +51,10 @@ class Log(Function):
 
     def vjp(ctx, grad_output):
         return grad_output / ctx.saved_input(0, ctx.saved_tensors[0])
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def jvp(ctx, tangent):
+        return tangent / ctx.saved_tensors[0]
 
 @tensor_method
 def log(self):
@@ -73,6 +80,10 @@ class Tanh(Function):
     def vjp(ctx, grad_output):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return grad_output * (1 - out * out)
+
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return (1 - out * out) * tangent
 
 @tensor_method
 def tanh(self):
@@ -119,6 +130,10 @@ class Sigmoid(Function):
         out = ctx.saved_output(0, ctx.saved_tensors[0])
         return grad_output * out * (1 - out)
 
+    def jvp(ctx, tangent):
+        (out,) = ctx.saved_tensors
+        return out * (1 - out) * tangent
+
 @tensor_method
 def sigmoid(self):
     """Elementwise 1 / (1 + e^-x), same shape; exact and overflow-free for any input."""
@@ -139,6 +154,9 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad_output * (out > 0)
 
+    def jvp(ctx, tangent):
+        return tangent * (ctx.saved_tensors[0] > 0)
+
 @tensor_method
 def relu(self):
     """Elementwise max(x, 0), same shape; the gradient is 0 at 0."""
@@ -157,6 +175,9 @@ class Abs(Function):
     def vjp(ctx, grad_output):
         (a,) = ctx.saved_tensors
         return grad_output * np.sign(a)
+
+    def jvp(ctx, tangent):
+        return tangent * np.sign(ctx.saved_tensors[0])
 
 @tensor_method
 def abs(self):
@@ -186,6 +207,8 @@ class Clip(Function):
     def vjp(ctx, grad_output):
         return grad_output * ctx.inside()
 
+    def jvp(ctx, tangent):
+        return tangent * ctx.inside()
 
 @tensor_method
 def clip(self, min=None, max=None):
