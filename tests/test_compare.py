@@ -504,3 +504,21 @@ def test_lengths_errors():
         tl.compare_gradients(tl.nn.LSTM(3, 4), x, lengths=[1, 2, 3])
     with pytest.raises(ValueError, match=r"lengths must be in \[1, 3\]"):
         tl.compare_gradients(tl.nn.LSTM(3, 4), x, lengths=[4, 2], torch_module=None)
+
+
+def test_a_manual_backward_that_cannot_run_on_prefixes_is_still_reported():
+    def full_length_only(params, x, state, grad_outputs):
+        if len(x) != 5:
+            raise ValueError(f"expected 5 steps, got {len(x)}")
+        return lstm_fused_backward(params, x, state, grad_outputs, bug="g_not_accumulated")
+
+    tl.manual_seed(20)
+    report = tl.compare_gradients(tl.nn.LSTM(3, 4), _rng(21).standard_normal((5, 2, 3)), torch_module=None,
+                                  numerical_elements=0, manual=full_length_only)
+    assert report.failures() == [("weight_hh_l0", "manual")]
+    assert report.rows[1].where() == ("weight_hh_l0 gate g wrong; (not localised in time: the manual backward failed "
+                                      "on a prefix of the sequence: ValueError: expected 5 steps, got 1)")
+    nan = tl.compare_gradients(tl.nn.LSTM(3, 4), _rng(21).standard_normal((5, 2, 3)), torch_module=None,
+                               numerical_elements=0,
+                               manual=lambda *args: dict(lstm_fused_backward(*args), h0=np.full((1, 2, 4), np.nan)))
+    assert nan.failures() == [("h0", "manual")] and nan.rows[-2].where() == "h0 contains NaN or inf"

@@ -74,6 +74,8 @@ class GradientRow:
         found = self.localization
         if found is None:
             return None
+        if found.problem:  # not comparable at all (NaN, ...)
+            return f"{found.name} {found.problem}"
         text = f"{found.where()} wrong"
         if found.first_wrong_length is not None:
             text += f" from length {found.first_wrong_length} on"
