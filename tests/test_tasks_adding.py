@@ -138,7 +138,8 @@ def test_a_cell_instance_is_the_one_trained_and_brings_its_size():
     before = cell.weight_hh.data.copy()
     result = adding.train(cell, steps=4, batch=4, T=5, test_size=10, eval_every=2, progress=False)
     assert result.model.rnn.cell is cell and not np.array_equal(cell.weight_hh.data, before)
-    assert result.config["hidden"] == 5 and result.cell == f"{__name__}:ElmanCell" and result.model.kind.title == "Elman"
+    assert result.config["hidden"] == 5 and result.cell == f"{__name__}:ElmanCell"
+    assert result.model.kind.title == "Elman"
     with pytest.raises(ValueError, match="AddingModel: cell: the ElmanCell given has hidden_size=5, expected 3"):
         adding.AddingModel(cell, 3)
     with pytest.raises(ValueError, match="AddingModel: cell: the ElmanCell given has input_size=3, expected 2"):

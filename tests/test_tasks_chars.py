@@ -68,7 +68,8 @@ def test_the_lstm_only_state_dict_keys_load():
         fresh.load_state_dict({key: value for key, value in old_keys.items() if key != "lstm.weight_hh_l0"})
 
 
-@pytest.mark.parametrize("cell, parts", [("gru", ("h",)), ("lstm", ("h", "c")), (TripleCell, ("state0", "state1", "state2"))])
+@pytest.mark.parametrize("cell, parts", [("gru", ("h",)), ("lstm", ("h", "c")),
+                                         (TripleCell, ("state0", "state1", "state2"))])
 def test_any_state_is_carried_checkpointed_and_resumed(cell, parts, tmp_path):
     checkpoint = tmp_path / "lm.npz"
     options = dict(TINY_LM, layers=2, cell=cell)

@@ -167,8 +167,8 @@ class GradientReport:
             lines.append("* central differences on a random subset of the elements (see checked/size in to_dict())")
         located = [row.where() for row in self.rows if row.localization is not None]
         if located:
-            lines.append("where the manual gradients are wrong (length: the shortest prefix of the sequence showing it; "
-                         "1 is the single-step math, more the gradient carried from step t to t-1):")
+            lines.append("where the manual gradients are wrong (length: the shortest prefix of the sequence "
+                         "showing it; 1 is the single-step math, more the gradient carried from step t to t-1):")
             lines.extend(f"  {text}" for text in located)
         lines.append(self.summary())
         return "\n".join(lines)

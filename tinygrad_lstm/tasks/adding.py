@@ -315,8 +315,9 @@ def run(args) -> int:
                    bidirectional=args.bidirectional)
     verdict = "solved (< 0.01)" if result.solved else "not solved"
     shape = (f"{args.layers}-layer " if args.layers > 1 else "") + ("bidirectional " if args.bidirectional else "")
-    print(f"adding problem, T={args.length}: {shape}{result.model.kind.title} test MSE {result.final_test_mse:.4f} after "
-          f"{args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: {verdict}")
+    print(f"adding problem, T={args.length}: {shape}{result.model.kind.title} test MSE {result.final_test_mse:.4f} "
+          f"after {args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: "
+          f"{verdict}")
     return 0
 
 
