@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
@@ -18,7 +19,8 @@ from tinygrad_lstm.nn import kinds
 SMALL = ["--steps", "3", "--batch", "2", "--input", "2", "--hidden", "3", "--no-torch"]
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["compare"], ["graph"], ["train"], ["train", "--task", "adding"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["compare"], ["graph"], ["diagnose"], ["train"],
+                                     ["train", "--task", "adding"]])
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
@@ -32,7 +34,7 @@ def test_help_for_every_command(command, capsys):
 @pytest.mark.parametrize("argv", [
     [], ["frobnicate"], ["compare", "--cell", "foo"], ["compare", "--steps", "0"], ["compare", "--hidden", "x"],
     ["demo", "--seed", "one"], ["graph", "--max-steps", "-1"], ["train", "--task", "nope"],
-    ["train", "--steps", "0"], ["graph", "--out", "picture.notaformat", *SMALL[:-1]],
+    ["train", "--steps", "0"], ["graph", "--out", "picture.notaformat", *SMALL[:-1]], ["diagnose", "--steps", "0"],
 ])
 def test_usage_errors_exit_2_with_one_line(argv, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -107,6 +109,34 @@ def test_graph_svg(tmp_path, capsys):
     out = tmp_path / "lstm.svg"
     assert main(["graph", "--steps", "6", "--max-steps", "2", "--out", str(out)]) == 0
     assert out.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_diagnose_prints_the_numbers_and_writes_the_plots(tmp_path):
+    done = _run_cli(["diagnose", "--cell", "lstm", "--layers", "2", "--bidirectional", "--steps", "5", "--batch", "2",
+                     "--hidden", "3", "--out", "plots"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    for sequence in ("l0", "l0_reverse", "l1", "l1_reverse"):
+        assert f"\n{sequence}:\n" in done.stdout
+        assert (tmp_path / "plots" / f"gates_{sequence}.png").read_bytes().startswith(b"\x89PNG")
+    assert "sat f" in done.stdout and "weight_hh_l1_reverse" in done.stdout
+    assert (tmp_path / "plots" / "gradients.png").exists() and (tmp_path / "plots" / "contributions.png").exists()
+
+
+def test_diagnose_json_has_the_numbers_of_the_diagnosis(tmp_path):
+    done = _run_cli(["diagnose", "--cell", "gru", "--steps", "4", "--batch", "2", "--hidden", "3", "--seed", "2",
+                     "--json", "--out", "plots"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    numbers = json.loads(done.stdout)
+    tl.manual_seed(2)
+    gru = tl.nn.GRU(3, 3)
+    x = np.random.default_rng(2).standard_normal((4, 2, 3)).astype(np.float32)
+    expected = tl.viz.diagnose_bptt(gru, x, seed=2)
+    assert numbers["steps"] == 4 and list(numbers["sequences"]) == ["l0"]
+    np.testing.assert_allclose(numbers["sequences"]["l0"]["grad_h"], expected.grad_h["l0"], rtol=1e-12)
+    np.testing.assert_allclose(numbers["sequences"]["l0"]["jacobian_norm"], expected.jacobian_norm["l0"], rtol=1e-12)
+    assert numbers["sequences"]["l0"]["gates"]["z"]["function"] == "sigmoid"
+    np.testing.assert_allclose(numbers["contribution_norms"]["weight_hh_l0"],
+                               expected.contribution_norms()["weight_hh_l0"], rtol=1e-12)
 
 
 def test_train_adding(capsys):
@@ -200,6 +230,8 @@ TOY_COMMANDS = {
     "train": (["train", "--task", "adding", "--cell", "{cell}", "--steps", "3", "--batch", "4", "--hidden", "3",
                "--length", "6", "--no-progress"], ["Toy test MSE"]),
     "graph": (["graph", "--cell", "{cell}", "--out", "toy.dot"], ["wrote toy.dot"]),
+    "diagnose": (["diagnose", "--cell", "{cell}", "--steps", "4", "--batch", "2", "--hidden", "3", "--out", "diag"],
+                 ["BPTT diagnosis: 4 steps", "l0:", "cell.weight_hh", "wrote diag/gradients.png"]),
     "bench": (["bench", "--quick", "--repeats", "1", "--cells", "{cell},rnn"],
               ["| {name} | (6, 2, 3, 4)        | float32 |", "| rnn  | (6, 2, 3, 4)"]),
 }
@@ -239,7 +271,7 @@ def test_module_colon_class_works_in_every_command(command, toy_kind_site):
     ("toy_cells:NOT_A_CELL", "toy_cells:NOT_A_CELL: cell must be a tl.nn.Module subclass with init_state"),
     ("toy_cells:", "'toy_cells:' is not of the form module:Class"),
 ])
-@pytest.mark.parametrize("command", ["compare", "graph", "train", "bench"])
+@pytest.mark.parametrize("command", ["compare", "graph", "diagnose", "train", "bench"])
 def test_a_bad_cell_path_is_a_one_line_usage_error(command, cell, message, toy_kind_site):
     site, work = toy_kind_site
     (work / "toy_cells.py").write_text(TOY_CELLS)

@@ -26,10 +26,12 @@ def test_quick_demo_writes_every_file_and_all_checks_agree(tmp_path, capsys):
     for name in ("RNN(3, 4)", "LSTM(3, 4)", "GRU(3, 4)"):
         assert f"Gradient check of {name}" in text
     graph = out / "lstm_graph.svg" if shutil.which("dot") else out / "lstm_graph.dot"
-    for path in (graph, out / "lstm_graph.dot", out / "learning_curves.png", out / "gradient_flow.png"):
+    for path in (graph, out / "lstm_graph.dot", out / "learning_curves.png", out / "gradient_flow.png",
+                 out / "lstm_gates.png"):
         assert path.exists() and path.stat().st_size > 0
         assert str(path) in text.split("Files written:")[1]
-    for png in ("learning_curves.png", "gradient_flow.png"):
+    assert re.search(r"LSTM gates after training, share of saturated units over 4 sequences: i \d+%, f \d+%", text)
+    for png in ("learning_curves.png", "gradient_flow.png", "lstm_gates.png"):
         assert (out / png).read_bytes().startswith(PNG)
 
 

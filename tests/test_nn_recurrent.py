@@ -550,3 +550,43 @@ def test_float32_kept_with_all_options():
         (output.sum() + h_n.sum() + c_n.sum()).backward()
     assert output.dtype == h_n.dtype == c_n.dtype == x.grad.dtype == np.float32
     assert all(p.grad is not None and p.grad.dtype == np.float32 for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- watching the steps
+class _Recorder(tl.nn.recurrent.StepWatcher):
+    def __init__(self):
+        self.steps, self.gate_names, self.read = [], [], 0
+
+    def begin_step(self, module, layer, direction, t):
+        self.steps.append((type(module).__name__, layer, direction, t))
+
+    def parameter(self, parameter):
+        self.read += 1
+        return parameter * 1.0
+
+    def gates(self, activations):
+        self.gate_names.append(tuple(activations))
+
+
+@pytest.mark.parametrize("build", [lambda: tl.nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=np.float64),
+                                   lambda: tl.nn.Recurrent(tl.nn.GRUCell(3, 4).to(np.float64), bidirectional=True)],
+                         ids=["LSTM", "Recurrent"])
+def test_watched_steps_compute_the_same_and_report_every_step(build):
+    model = build()
+    x = np.random.default_rng(0).standard_normal((3, 2, 3))
+    plain, _ = model(x)
+    watcher = _Recorder()
+    with tl.nn.recurrent.watch_steps(watcher):
+        watched, _ = model(x)
+        with pytest.raises(RuntimeError, match="another watcher"):
+            with tl.nn.recurrent.watch_steps(_Recorder()):
+                pass
+    np.testing.assert_allclose(watched.data, plain.data, rtol=1e-13, atol=1e-15)
+    layers = getattr(model, "num_layers", 1)
+    assert len(watcher.steps) == 3 * 2 * layers
+    assert watcher.steps[:4] == [(type(model).__name__, 0, 0, 0), (type(model).__name__, 0, 0, 1),
+                                 (type(model).__name__, 0, 0, 2), (type(model).__name__, 0, 1, 2)]
+    assert watcher.read == len(list(model.parameters())) * 3  # every parameter read once per step
+    assert set(watcher.gate_names) == ({("i", "f", "g", "o")} if layers == 2 else {("r", "z", "n")})
+    assert tl.nn.recurrent.watching() is None
+    tl.nn.watch_gates(anything=watched)  # outside a diagnosis: nothing happens

@@ -3,6 +3,7 @@ determinism, collapsing long unrolls, real renders with Graphviz, and the error 
 import gc
 import re
 import shutil
+import warnings
 import weakref
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 import tinygrad_lstm as tl
 from tinygrad_lstm.viz import GraphvizNotFoundError, draw_graph, record_grad_norms, render_graph, unrolled_graph
+from tinygrad_lstm.engine import walk_graph
 from tinygrad_lstm.viz.graph import DrawOptions
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -241,7 +243,7 @@ def test_collapsing_hides_leaves_used_only_inside_hidden_steps():
         for t in range(6):
             with tl.name_scope(f"t={t}"):
                 h = (h @ w + tl.Tensor(np.full((1, 2), t))).tanh()  # a per-step input
-    parsed = parse_dot(draw_graph(h, params={"w": w}, max_steps=2).source)
+    parsed = parse_dot(draw_graph(h, params={"w": w}, max_steps=2, fold_constants=False).source)
     assert len(nodes_labelled(parsed, "<input<")) == 2 + 1  # the kept steps' inputs and h_0
     assert len(nodes_labelled(parsed, "<B>w</B>")) == 1
 
@@ -268,10 +270,15 @@ def test_bidirectional_two_layer_gru_clusters():
     for name in names:  # each in its own layer and direction, outside the steps
         (key,) = nodes_labelled(parsed, f"<B>{name}</B>")
         assert parsed["nodes"][key][2] == ("gru", re.search(r"_(l\d(?:_reverse)?)$", name)[1])
-    # the zero initial state, one tensor shared by every layer, is drawn in each first step
-    zeros = [key for key in nodes_labelled(parsed, "<input<") if "1×4" in parsed["nodes"][key][0]]
-    assert sorted(parsed["nodes"][key][2] for key in zeros) == [
-        ("gru", "l0", "t=0"), ("gru", "l0_reverse", "t=2"), ("gru", "l1", "t=0"), ("gru", "l1_reverse", "t=2")]
+    # the zero initial state, one tensor shared by every layer, is folded into the ops of each first step ...
+    first_steps = [("gru", "l0", "t=0"), ("gru", "l0_reverse", "t=2"), ("gru", "l1", "t=0"), ("gru", "l1_reverse", "t=2")]
+    assert not [key for key in nodes_labelled(parsed, "<input<") if "1×4" in parsed["nodes"][key][0]]
+    folded = nodes_labelled(parsed, "with zeros 1×4")
+    assert sorted(set(parsed["nodes"][key][2] for key in folded)) == first_steps
+    # ... or, unfolded, drawn in each first step
+    unfolded = parse_dot(draw_graph(roots, params=gru, fold_constants=False).source)
+    zeros = [key for key in nodes_labelled(unfolded, "<input<") if "1×4" in unfolded["nodes"][key][0]]
+    assert sorted(unfolded["nodes"][key][2] for key in zeros) == first_steps
 
 
 def test_unrolled_graph_of_a_registered_kind_and_of_module_colon_class():
@@ -332,7 +339,7 @@ def label_numbers(label: str) -> list:
 
 def test_show_values_and_grads():
     w = tl.Tensor([[0.5, -1.0, 2.0]], requires_grad=True)
-    with tl.name_scope("t=0"):
+    with tl.viz.record_values(), tl.name_scope("t=0"):
         y = (w * 3.0).tanh()
     loss = y.sum()
     with record_grad_norms(loss):
@@ -455,3 +462,236 @@ def test_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="cell"):
         unrolled_graph("transformer")
     assert list(tmp_path.iterdir()) == []  # nothing written by a failed call
+
+
+# --------------------------------------------------------------------------- the rolled view
+def step_ops(parsed: dict, step: tuple) -> list:
+    """The op names drawn inside the cluster `step` (and its sub-clusters), in order."""
+    return [re.search(r"<B>(\w+)</B>", label)[1] for key, (label, _, where) in parsed["nodes"].items()
+            if key.startswith("op") and where[:len(step)] == step]
+
+
+def test_rolled_lstm_draws_one_cell_with_loops():
+    roots, lstm = unrolled_graph("lstm", steps=5, hidden=4)
+    unrolled = parse_dot(draw_graph(roots, params=lstm).source)
+    dot = draw_graph(roots, params=lstm, rolled=True)
+    parsed = parse_dot(dot.source)
+    steps = [c for c in parsed["clusters"] if c[-1].startswith("t=")]
+    assert steps == [("lstm", "l0", "t=0…4 (×5)")]
+    one_step = step_ops(unrolled, ("lstm", "l0", "t=2"))
+    assert sorted(step_ops(parsed, steps[0])) == sorted(one_step) and len(one_step) == 11
+    # ops outside the steps are all still drawn, each once
+    outside = [k for k, (_, _, where) in unrolled["nodes"].items() if k.startswith("op") and where[-1:] != ("t=2",)
+               and not where[-1].startswith("t=")]
+    assert all(k in parsed["nodes"] for k in outside)
+    loops = [(a, b) for a, b, attrs in parsed["edges"] if 'label="×5"' in attrs]
+    assert len(loops) == 2  # h_t and c_t feed the next step
+    assert all("constraint=false" in attrs for _, _, attrs in parsed["edges"] if "×5" in attrs)
+    unbind = nodes_labelled(parsed, "<B>unbind</B>")[0]
+    assert [attrs for a, _, attrs in parsed["edges"] if a == unbind] == ["taillabel=t"]  # one edge for all steps
+    assert dot.source == draw_graph(roots, params=lstm, rolled=True).source  # deterministic
+
+
+def test_rolled_bidirectional_gru_and_custom_cell():
+    roots, gru = unrolled_graph("gru", steps=4, hidden=3, layers=2, bidirectional=True)
+    parsed = parse_dot(draw_graph(roots, params=gru, rolled=True).source)
+    steps = sorted(c for c in parsed["clusters"] if c[-1].startswith("t="))
+    assert steps == [("gru", scope, "t=0…3 (×4)") for scope in ("l0", "l0_reverse", "l1", "l1_reverse")]
+    assert len({tuple(sorted(step_ops(parsed, s))) for s in steps}) == 1
+    roots, rnn = custom_cell(4)
+    parsed = parse_dot(draw_graph(roots, params=rnn, rolled=True).source)
+    # the first step has one op less (its concat of x_0 and the zero state needs no gradient)
+    assert [c for c in parsed["clusters"] if c[-1].startswith("t=")] == [("recurrent", "t=0"),
+                                                                         ("recurrent", "t=1…3 (×3)")]
+    assert ("recurrent", "t=1…3 (×3)", "cell", "forget") in parsed["clusters"]
+
+
+def test_rolled_keeps_a_step_that_differs_in_its_own_cluster():
+    w = tl.Tensor(np.eye(2) * 0.5, requires_grad=True)
+    h = tl.Tensor(np.arange(2.0).reshape(1, 2))
+    with tl.name_scope("seq"):
+        for t in range(4):
+            with tl.name_scope(f"t={t}"):
+                h = (h @ w).tanh() if t else (h @ w).sigmoid().tanh()  # the first step has one more op
+    parsed = parse_dot(draw_graph(h, params={"w": w}, rolled=True).source)
+    assert sorted(c for c in parsed["clusters"] if c[-1].startswith("t=")) == [("seq", "t=0"), ("seq", "t=1…3 (×3)")]
+    assert step_ops(parsed, ("seq", "t=0")) == ["matmul", "sigmoid", "tanh"]
+    assert sorted(step_ops(parsed, ("seq", "t=1…3 (×3)"))) == ["matmul", "tanh"]
+
+
+def test_rolled_does_not_take_max_steps():
+    roots, lstm = unrolled_graph("lstm", steps=3)
+    with pytest.raises(ValueError, match="rolled=True draws one step .* max_steps=2 does not apply"):
+        draw_graph(roots, rolled=True, max_steps=2)
+
+
+# --------------------------------------------------------------------------- show= values and grads
+def test_show_values_of_recorded_ops():
+    w = tl.Tensor([[1.0, -2.0, 0.5]], requires_grad=True)
+    x = tl.Tensor(np.arange(12.0).reshape(4, 3))
+    with tl.viz.record_values():
+        hidden = (x * w).tanh()
+        loss = hidden.sum()
+    parsed = parse_dot(draw_graph(loss, params={"w": w}, show="values").source)
+    (mul,) = nodes_labelled(parsed, "<B>mul</B>")
+    product = x.data * w.data
+    assert f"min {product.min():.3g} mean {product.mean():.3g} max {product.max():.3g}" in parsed["nodes"][mul][0]
+    (leaf,) = nodes_labelled(parsed, "<B>w</B>")
+    assert label_numbers(parsed["nodes"][leaf][0]) == [1.0, -2.0, 0.5]
+    (total,) = nodes_labelled(parsed, "<B>sum</B>")
+    assert label_numbers(parsed["nodes"][total][0]) == pytest.approx([hidden.data.sum()], abs=1e-3)
+
+
+def test_show_values_without_recording_warns_and_says_so():
+    w = tl.Tensor([[1.0, -2.0]], requires_grad=True)
+    loss = (w * 3.0).tanh().sum()
+    with pytest.warns(UserWarning, match=r"values of 2 ops were not recorded.*tl.viz.record_values\(\)"):
+        source = draw_graph(loss, show="values").source
+    assert source.count("value not recorded") == 2  # mul and tanh; the root's value is known
+
+
+def test_show_grads_before_backward_warns_and_draws_no_grad_yet():
+    roots, lstm = unrolled_graph("gru", steps=3)
+    with pytest.warns(UserWarning, match=r"show='grads' before backward\(\)"):
+        parsed = parse_dot(draw_graph(roots, params=lstm, show="grads").source)
+    for name, _ in lstm.named_parameters():
+        (key,) = nodes_labelled(parsed, f"<B>{name}</B>")
+        assert "no grad yet" in parsed["nodes"][key][0]
+    assert all("no grad yet" in label for key, (label, _, _) in parsed["nodes"].items() if key.startswith("op"))
+    with pytest.warns(UserWarning):  # every view survives it
+        for view in (dict(rolled=True), dict(backward=True), dict(max_steps=1), dict(saved=True)):
+            draw_graph(roots, params=lstm, show=("values", "grads"), **view)
+
+
+def test_show_grads_after_backward_gives_summaries():
+    w = tl.Tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    loss = (w * 3.0).tanh().sum()
+    with record_grad_norms(loss):
+        loss.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parsed = parse_dot(draw_graph(loss, params={"w": w}, show="grads").source)
+    (tanh,) = nodes_labelled(parsed, "<B>tanh</B>")
+    assert "grad [1., 1., 1.]" in parsed["nodes"][tanh][0]
+    (leaf,) = nodes_labelled(parsed, "<B>w</B>")
+    assert label_numbers(parsed["nodes"][leaf][0].split("grad ")[1]) == pytest.approx(
+        3 * (1 - np.tanh(3 * w.data.ravel()) ** 2), abs=1e-3)
+
+
+def test_show_argument_errors():
+    h, w = per_step_weights(2)
+    with pytest.raises(ValueError, match=r"show='value': unknown \['value'\]; choose from \('values', 'grads'\)"):
+        draw_graph(h, show="value")
+    with pytest.raises(TypeError, match="show must be 'values', 'grads' or a sequence of them"):
+        draw_graph(h, show=1)
+
+
+def test_record_values_records_nothing_outside_the_graph():
+    w = tl.Tensor([1.0, 2.0], requires_grad=True)
+    with tl.viz.record_values():
+        with tl.no_grad():
+            detached = w * 2.0
+        y = (w * 3.0).sum()
+        y.backward()  # backward runs inside the recording too
+    assert detached.grad_fn is None and w.grad.tolist() == [3.0, 3.0]
+    assert tl.viz.values.recorded_values(y.grad_fn) == ("[9.]",)
+
+
+# --------------------------------------------------------------------------- the backward view
+def gradient_kinds(parsed: dict) -> dict:
+    return {key: label for key, (label, _, _) in parsed["nodes"].items()}
+
+
+def test_backward_view_has_one_vjp_per_op_and_shows_the_sums():
+    tl.manual_seed(0)
+    rnn = tl.nn.RNN(2, 3)
+    output, h_n = rnn(np.random.default_rng(0).standard_normal((4, 1, 2)).astype(np.float32))
+    loss = (output * output).sum()
+    forward = walk_graph(loss)
+    parsed = parse_dot(draw_graph(loss, params=rnn, backward=True).source)
+    labels = gradient_kinds(parsed)
+    vjps = [k for k, label in labels.items() if "Backward</B>" in label]
+    assert len(vjps) == len(forward.nodes)
+    assert sum("<B>TanhBackward</B>" in labels[k] for k in vjps) == 4
+    # h_t feeds the output and the next step: its two gradients meet in a sum node inside the step
+    sums = [k for k, label in labels.items() if "<B>+</B>" in label]
+    in_steps = [k for k in sums if parsed["nodes"][k][2][-1].startswith("t=")]
+    assert sorted(parsed["nodes"][k][2][-1] for k in in_steps) == ["t=0", "t=1", "t=2"]  # the last h has one use
+    assert all("sum of 2 gradients" in labels[k] for k in in_steps)
+    # weight_hh^T is used by all 4 steps: the BPTT sum
+    assert any("sum of 4 gradients" in labels[k] for k in sums)
+    for name, _ in rnn.named_parameters():
+        (key,) = nodes_labelled(parsed, f"<B>{name}</B>")
+        assert "AccumulateGrad: sum of 1 gradient" in labels[key]
+    (seed,) = [k for k in labels if k.startswith("leaf")]
+    assert "<1<BR/>" in labels[seed]  # the gradient of a scalar loss is 1
+    # edges go the way gradients flow: from the seed, and from each consumer's vjp to its producer's
+    (loss_vjp,) = [k for k in vjps if "<B>SumBackward</B>" in labels[k]]
+    assert (seed, loss_vjp) in [(a, b) for a, b, _ in parsed["edges"]]
+    heads = {b for _, b, _ in parsed["edges"]}
+    assert loss_vjp in {a for a, _, _ in parsed["edges"]} and seed not in heads
+
+
+def test_backward_view_of_a_weight_used_in_every_step():
+    h, w = per_step_weights(3)
+    loss = h.sum()
+    parsed = parse_dot(draw_graph(loss, params={"w": w}, backward=True, legend=True).source)
+    (key,) = nodes_labelled(parsed, "<B>w</B>")
+    assert "AccumulateGrad: sum of 3 gradients" in parsed["nodes"][key][0]
+    assert len([e for e in parsed["edges"] if e[1] == key]) == 3
+    assert "legend_vjp" in parsed["nodes"] and "legend_accumulate_into_grad" in parsed["nodes"]
+
+
+def test_backward_view_rolls_and_collapses():
+    roots, lstm = unrolled_graph("lstm", steps=6)
+    loss = roots[0].sum()
+    rolled = parse_dot(draw_graph(loss, params=lstm, backward=True, rolled=True).source)
+    # the last step's h_t has no later step to get a gradient from: no sum, its own cluster
+    assert sorted(c for c in rolled["clusters"] if c[-1].startswith("t=")) == [("lstm", "l0", "t=0…4 (×5)"),
+                                                                               ("lstm", "l0", "t=5")]
+    collapsed = parse_dot(draw_graph(loss, params=lstm, backward=True, max_steps=2).source)
+    assert nodes_labelled(collapsed, "… 4 steps …")
+
+
+# --------------------------------------------------------------------------- saved for backward
+def test_saved_shows_each_ops_arrays_and_the_memory_per_step():
+    roots, gru = unrolled_graph("gru", steps=3, hidden=4, batch=2)
+    graph = walk_graph(roots)
+    parsed = parse_dot(draw_graph(roots, params=gru, saved=True).source)
+    for i, node in enumerate(graph.nodes):
+        if f"op{i}" not in parsed["nodes"]:
+            continue
+        arrays = [a for a in node.saved_tensors if isinstance(a, np.ndarray)]
+        label = parsed["nodes"][f"op{i}"][0]
+        if arrays:
+            assert f"({sum({id(a): a for a in arrays}[k].nbytes for k in {id(a) for a in arrays})} B)" in label
+        else:
+            assert "saves nothing" in label
+    per_step = {}
+    for node in graph.nodes:
+        step = node.scope.split("/")[-1]
+        if step.startswith("t="):
+            per_step.setdefault(step, {}).update((id(a), a.nbytes) for a in node.saved_tensors
+                                                 if isinstance(a, np.ndarray))
+    sizes = {sum(v.values()) for v in per_step.values()}
+    assert len(sizes) == 1
+    (legend,) = nodes_labelled(parsed, "saved for backward")
+    assert f"gru/l0: {sizes.pop()} B saved per time step (3 steps)" in parsed["nodes"][legend][0]
+    roots[0].sum().backward()
+    assert "saved: freed by backward" in draw_graph(roots, params=gru, saved=True).source
+
+
+# --------------------------------------------------------------------------- folded constants
+def test_constants_and_scalars_are_folded_into_their_consumers():
+    w = tl.Tensor([[1.0, 2.0]], requires_grad=True)
+    y = (w * tl.Tensor(0.5) + tl.Tensor(np.zeros((3, 2))) + tl.Tensor(np.full((1, 2), 7.0))).sum()
+    parsed = parse_dot(draw_graph(y, params={"w": w}).source)
+    assert not nodes_labelled(parsed, "<input<")
+    (mul,) = nodes_labelled(parsed, "<B>mul</B>")
+    assert "with 0.5" in parsed["nodes"][mul][0]
+    adds = [parsed["nodes"][k][0] for k in nodes_labelled(parsed, "<B>add</B>")]
+    assert any("with zeros 3×2" in label for label in adds) and any("with full 1×2 of 7" in label for label in adds)
+    unfolded = parse_dot(draw_graph(y, params={"w": w}, fold_constants=False).source)
+    assert len(nodes_labelled(unfolded, "<input<")) == 3 and "with " not in draw_graph(y, fold_constants=False).source
+    data = tl.Tensor(np.arange(4.0).reshape(2, 2))  # data is not a constant: it stays an input
+    assert len(nodes_labelled(parse_dot(draw_graph((data @ w.T).sum()).source), "<input<")) == 1

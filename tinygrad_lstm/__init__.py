@@ -15,6 +15,7 @@ from .random import default_generator, full, manual_seed, ones, rand, randn, zer
 from . import nn
 from .serialization import load, save
 from . import viz
+from .viz import BPTTWarning
 from . import optim
 from . import runtime
 from . import autograd
@@ -28,4 +29,5 @@ __all__ = [
     "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "addmm", "concat", "stack",
     "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
     "nn", "save", "load", "viz", "runtime", "autograd", "jvp", "GradientReport", "compare_gradients",
+    "BPTTWarning",
 ]

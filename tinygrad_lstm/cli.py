@@ -1,7 +1,8 @@
 """The ``tinygrad-lstm`` command (also ``python -m tinygrad_lstm``).
 
 Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), ``graph``
-(draw an unrolled module), ``train`` (a task from `tinygrad_lstm.tasks`), ``bench``
+(draw an unrolled module), ``diagnose`` (BPTT step by step: gradient norms, Jacobian decay,
+per-step contributions, gate saturation), ``train`` (a task from `tinygrad_lstm.tasks`), ``bench``
 (autograd against the hand-written reference and PyTorch) and ``check`` (a learner's own
 course-layout BPTT code against the graph). Every command
 has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
@@ -290,7 +291,7 @@ def _graph(args) -> int:
         with record_grad_norms(loss):
             loss.backward()
     try:
-        path = render_graph(roots, out, params=module, max_steps=args.max_steps, show_grads=args.grads,
+        path = render_graph(roots, out, params=module, max_steps=args.max_steps, show="grads" if args.grads else None,
                             legend=True)
     except GraphvizNotFoundError as e:
         print(f"tinygrad-lstm graph: {e}", file=sys.stderr)
@@ -301,6 +302,50 @@ def _graph(args) -> int:
         print(f"tinygrad-lstm graph: error: cannot write {out!r}: {e.strerror or e}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- diagnose
+def _diagnose_parser(commands):
+    diagnose = commands.add_parser(
+        "diagnose", help="see BPTT step by step: gradient norms, Jacobian decay, per-step contributions, gates",
+        description="Run a random recurrent module on a random input and backpropagate a random linear loss "
+                    "(float64): print, per layer and direction and time step, ||dL/dh_t||, ||dh_T/dh_t|| and the "
+                    "share of saturated units of every gate, and how much each step contributes to each weight's "
+                    "gradient; plot them as PNG files. Warns about exploding and vanishing gradients.")
+    _add_module_options(diagnose, steps=20, batch=4, input_size=3, hidden=8)
+    diagnose.add_argument("--out", default="diagnose-output", metavar="DIR",
+                          help="directory for the plots (default: diagnose-output)")
+    diagnose.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    return diagnose
+
+
+def _diagnose(args) -> int:
+    import pathlib
+    import warnings
+
+    from .plots import plot_bptt_gradients, plot_contributions, plot_gate_heatmaps
+    from .viz import BPTTWarning, diagnose_bptt
+
+    module, x = _random_module("diagnose", args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BPTTWarning)  # printed with the numbers
+        diagnosis = diagnose_bptt(module, x, seed=args.seed)
+    out = pathlib.Path(args.out)
+    try:
+        written = [plot_bptt_gradients(diagnosis, out / "gradients.png"),
+                   plot_contributions(diagnosis, out / "contributions.png")]
+        written += [plot_gate_heatmaps(diagnosis, out / f"gates_{sequence}.png", sequence=sequence)
+                    for sequence in diagnosis.sequences if diagnosis.gates[sequence]]
+    except OSError as e:
+        print(f"tinygrad-lstm diagnose: error: cannot write to {args.out!r}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(diagnosis.to_dict(), indent=2))
+        return 0
+    print(diagnosis)
+    print()
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
 
@@ -398,6 +443,7 @@ COMMANDS = {
     "demo": (_demo_parser, _demo),
     "compare": (_compare_parser, _compare),
     "graph": (_graph_parser, _graph),
+    "diagnose": (_diagnose_parser, _diagnose),
     "bench": (_bench_parser, _bench),
     "check": (_check_parser, _check),
     "train": (_train_parser, _train),

@@ -4,21 +4,24 @@
    BPTT, central differences and (when installed) PyTorch, one table each.
 2. The unrolled graph of a 3-step LSTM, as ``lstm_graph.svg`` (DOT only without Graphviz).
 3. A plain RNN and an LSTM trained on the adding problem (T = 50).
-4. PNG plots: the learning curves, and the gradient flow ``||d loss / d h_t||`` against ``t``
-   at initialisation and after training.
+4. PNG plots: the learning curves, the gradient flow ``||d loss / d h_t||`` against ``t``
+   at initialisation and after training, and the trained LSTM's gate activations
+   (`tl.viz.diagnose_bptt`), saturated units marked.
 """
 from __future__ import annotations
 
 import pathlib
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from .compare import compare_gradients
 from .nn import LSTM
+from .nn.functional import mse_loss
 from .nn.kinds import get_kind, kind_names
-from .plots import plot_gradient_flow, plot_learning_curves
+from .plots import plot_gate_heatmaps, plot_gradient_flow, plot_learning_curves
 from .random import manual_seed
 from .tasks import adding
 
@@ -26,9 +29,11 @@ __all__ = ["run_demo", "FULL", "QUICK"]
 
 # Sizes of the two modes: gradient-check shapes, graph shapes, and adding-problem training.
 FULL = dict(check=dict(steps=5, batch=3, input=4, hidden=6), graph=dict(steps=3, batch=2, input=3, hidden=4),
-            train=dict(steps=1000, batch=64, hidden=32, T=50, test_size=1000, eval_every=50), flow_batch=256)
+            train=dict(steps=1000, batch=64, hidden=32, T=50, test_size=1000, eval_every=50), flow_batch=256,
+            gate_batch=8)
 QUICK = dict(check=dict(steps=3, batch=2, input=3, hidden=4), graph=dict(steps=3, batch=2, input=3, hidden=4),
-             train=dict(steps=30, batch=16, hidden=8, T=10, test_size=100, eval_every=10), flow_batch=32)
+             train=dict(steps=30, batch=16, hidden=8, T=10, test_size=100, eval_every=10), flow_batch=32,
+             gate_batch=4)
 
 
 def run_demo(out="demo-output", quick: bool = False, seed: int = 0, progress: bool = True, stream=None) -> int:
@@ -116,6 +121,8 @@ def run_demo(out="demo-output", quick: bool = False, seed: int = 0, progress: bo
     for cell, stages in flows.items():
         ratios = ", ".join(f"{stage} {norms[0] / norms[-1]:.1e}" for stage, norms in stages.items())
         say(f"   {cell:>4}: ||dL/dh_1|| / ||dL/dh_T||: {ratios}")
+    written.append(_plot_lstm_gates(results["lstm"].model, x[:, :sizes["gate_batch"]], y[:sizes["gate_batch"]],
+                                    out / "lstm_gates.png", say))
 
     say()
     say("Files written:")
@@ -127,6 +134,20 @@ def run_demo(out="demo-output", quick: bool = False, seed: int = 0, progress: bo
         f"adding problem test MSE: LSTM {lstm.final_test_mse:.4f}, RNN {rnn.final_test_mse:.4f} "
         f"(baseline {adding.BASELINE_MSE:.3f}); {time.perf_counter() - start:.1f} s in total.")
     return 0 if checks_ok else 1
+
+
+def _plot_lstm_gates(model, x: np.ndarray, y: np.ndarray, path: pathlib.Path, say) -> pathlib.Path:
+    """The gate heatmaps of the trained LSTM on a few adding-problem sequences, and their saturation."""
+    from .viz import BPTTWarning, diagnose_bptt
+
+    target = np.asarray(y, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BPTTWarning)  # the gradient-flow plot shows how far gradients reach
+        diagnosis = diagnose_bptt(model, x, loss_fn=lambda prediction: mse_loss(prediction, target), jacobian=False)
+    shares = ", ".join(f"{gate} {np.mean(share):.0%}" for gate, share in diagnosis.saturation["l0"].items())
+    say(f"   LSTM gates after training, share of saturated units over {x.shape[1]} sequences: {shares}")
+    return plot_gate_heatmaps(diagnosis, path, title="The trained LSTM's gates on an adding-problem sequence "
+                                                     "(dots: saturated units)")
 
 
 def _render_lstm_graph(out: pathlib.Path, sizes: dict, seed: int, say) -> list:

@@ -1,6 +1,10 @@
-"""PNG plots for the demo and the tasks: learning curves and gradient flow through time.
+"""PNG plots for the demo and the tasks: learning curves and gradient flow through time, and the
+pictures of a `tl.viz.diagnose_bptt` diagnosis (gradient norms and Jacobian decay, per-step
+contributions, gate heatmaps).
 
-Drawn with matplotlib's non-interactive Agg backend, so they work without a display.
+Drawn with matplotlib's non-interactive Agg backend, so they work without a display. The
+diagnosis plots return the `matplotlib.figure.Figure` (shown by notebooks) or, given a path,
+write a PNG and return its path.
 """
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import pathlib
 
 import numpy as np
 
-__all__ = ["plot_learning_curves", "plot_gradient_flow"]
+__all__ = ["plot_learning_curves", "plot_gradient_flow", "plot_bptt_gradients", "plot_contributions",
+           "plot_gate_heatmaps"]
 
 _COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
@@ -159,3 +164,175 @@ def _flow_lines(flows: dict) -> dict:
                                      f"got shape {values.shape}")
                 lines.setdefault(model if row is None else f"{model} {row}", {})[stage] = values
     return lines
+
+
+# --------------------------------------------------------------------------- diagnosis plots
+def _figure(width: float, height: float):
+    """A figure outside pyplot's registry, so returning it leaks nothing."""
+    _pyplot()  # selects the Agg backend
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height), dpi=110)
+
+
+def _finish(fig, path):
+    """`fig` itself when `path` is None, else the PNG written to `path` (its path)."""
+    if path is None:
+        return fig
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def plot_bptt_gradients(diagnosis, path=None, title: str = "Gradients through time"):
+    """Two panels on a log axis against the time step: ``‖∂L/∂h_t‖`` and the Jacobian decay
+    ``‖∂h_T/∂h_t‖``, one line per layer and direction of a `tl.viz.diagnose_bptt` diagnosis.
+
+    Parameters
+    ----------
+    diagnosis : tl.viz.BPTTDiagnosis
+    path : str or path-like, optional
+        Write a PNG there and return its path; otherwise return the figure.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure or pathlib.Path
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(11, 4.4)
+    axes = fig.subplots(1, 2)
+    steps = np.arange(diagnosis.steps)
+    panels = ((diagnosis.grad_h, r"$\|\partial L / \partial h_t\|$", "gradient of the loss reaching h_t"),
+              (diagnosis.jacobian_norm, r"$\|\partial h_T / \partial h_t\|_2$",
+               "Jacobian of the last hidden state (h_T) with respect to h_t"))
+    for ax, (curves, ylabel, subtitle) in zip(axes, panels):
+        for color, (sequence, values) in zip(_COLORS * 4, curves.items()):
+            values = np.where(np.asarray(values) > 0, values, np.nan)  # zeros have no place on a log axis
+            ax.plot(steps, values, color=color, marker="o", markersize=3, linewidth=1.8, label=sequence)
+        ax.set_yscale("log")
+        ax.set_xlabel("time step t")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"{ylabel} (log scale)")
+        ax.set_title(subtitle, fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+        if curves:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "not computed (jacobian=False)", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_contributions(diagnosis, path=None, title: str = "Where each weight's gradient comes from"):
+    """A heatmap, weights × time steps, of each step's share of each weight's gradient: the norm
+    of the step's term of the BPTT sum over the sum of those norms (log colour scale).
+
+    Parameters
+    ----------
+    diagnosis : tl.viz.BPTTDiagnosis
+    path : str or path-like, optional
+        Write a PNG there and return its path; otherwise return the figure.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure or pathlib.Path
+    """
+    import matplotlib
+    from matplotlib.colors import LogNorm
+
+    names = list(diagnosis.contribution)
+    norms = diagnosis.contribution_norms()
+    shares = np.array([norms[n] / norms[n].sum() if norms[n].sum() > 0 else norms[n] for n in names]).reshape(
+        len(names), diagnosis.steps)
+    fig = _figure(max(6.0, 2.5 + 0.35 * diagnosis.steps), 1.4 + 0.32 * max(len(names), 1))
+    ax = fig.subplots()
+    positive = shares[shares > 0]
+    top = positive.max() if positive.size else 1.0
+    bottom = max(positive.min(), top * 1e-12) if positive.size else top / 10  # the colour scale spans what is there
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")  # exact zeros: nothing flows in at that step
+    image = ax.imshow(np.where(shares > 0, shares, np.nan), aspect="auto", cmap=cmap, interpolation="nearest",
+                      norm=LogNorm(vmin=min(bottom, top / 10), vmax=top))
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xticks(range(diagnosis.steps))
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("time step t (grey: exactly zero)")
+    ax.set_title(title, fontsize=11)
+    fig.colorbar(image, ax=ax, label="share of Σ_t ‖step t‖ (log scale)", fraction=0.04)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_gate_heatmaps(diagnosis, path=None, sequence: str | None = None, batch_index: int = 0,
+                       title: str | None = None):
+    """One heatmap per gate, units × time steps, of one sequence of the batch; saturated units
+    (`tl.viz.bptt.SATURATION`) are marked with a dot, and each panel's title gives the share of
+    saturated units over the whole batch.
+
+    Parameters
+    ----------
+    diagnosis : tl.viz.BPTTDiagnosis
+    path : str or path-like, optional
+        Write a PNG there and return its path; otherwise return the figure.
+    sequence : str, optional
+        Which layer and direction (``"l0"``, ``"l1_reverse"`` ...); the first by default.
+    batch_index : int
+        Which sequence of the batch to draw.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or pathlib.Path
+
+    Raises
+    ------
+    KeyError
+        An unknown `sequence`, or one whose cell declares no gates.
+    IndexError
+        `batch_index` is out of range.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    from .viz.bptt import SATURATION, saturated
+
+    sequence = diagnosis.sequences[0] if sequence is None else sequence
+    if sequence not in diagnosis.gates or not diagnosis.gates[sequence]:
+        raise KeyError(f"plot_gate_heatmaps: no gates for sequence {sequence!r}; sequences with gates: "
+                       f"{[s for s in diagnosis.sequences if diagnosis.gates.get(s)]}")
+    gates = diagnosis.gates[sequence]
+    batch = next(iter(gates.values())).shape[1]
+    if not -batch <= batch_index < batch:
+        raise IndexError(f"plot_gate_heatmaps: batch_index {batch_index} is out of range for a batch of {batch}")
+    columns = 2 if len(gates) == 4 else min(len(gates), 3)
+    rows = -(-len(gates) // columns)
+    units = next(iter(gates.values())).shape[2]
+    fig = _figure(1.0 + columns * max(4.0, 0.12 * diagnosis.steps), 1.0 + rows * max(2.4, 0.1 * units))
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, (name, values) in zip(axes, gates.items()):
+        function = diagnosis.gate_functions[sequence][name]
+        picture = values[:, batch_index, :].T  # (H, T)
+        low, high, cmap = ((-1, 1, "RdBu_r") if function == "tanh" else
+                           (0, 1, "viridis") if function == "sigmoid" else
+                           (np.nanmin(picture), np.nanmax(picture), "viridis"))
+        image = ax.imshow(picture, aspect="auto", cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+        mask = saturated(picture, function)
+        if mask is not None and mask.any():
+            units_at, steps_at = np.nonzero(mask)
+            ax.scatter(steps_at, units_at, s=14, c="white", marker="o", edgecolors="black", linewidths=0.6)
+        share = diagnosis.saturation[sequence][name]
+        what = (f"{np.nanmean(share):.0%} saturated ({SATURATION[function]})" if function in SATURATION
+                else "saturation undefined")
+        ax.set_title(f"{name} = {function or 'other'}: {what}", fontsize=9)
+        ax.set_xlabel("time step t")
+        ax.set_ylabel("unit")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        fig.colorbar(image, ax=ax, fraction=0.05)
+    for ax in axes[len(gates):]:
+        ax.set_visible(False)
+    fig.suptitle(title or f"Gate activations of {sequence}, sequence {batch_index} of the batch (dots: saturated)")
+    fig.tight_layout()
+    return _finish(fig, path)

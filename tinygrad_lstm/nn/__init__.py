@@ -8,7 +8,7 @@ from .cells import LayerNormLSTMCell, PeepholeLSTMCell
 from .layers import Dropout, Embedding, Linear
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential, StateDictError
 from .normalization import LayerNorm
-from .recurrent import Recurrent
+from .recurrent import Recurrent, watch_gates
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase, detach_state
 from . import kinds  # after the modules it registers
 
@@ -17,5 +17,5 @@ __all__ = [
     "Linear", "Embedding", "Dropout", "LayerNorm",
     "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU",
     "PeepholeLSTMCell", "LayerNormLSTMCell",
-    "Recurrent", "detach_state",
+    "Recurrent", "detach_state", "watch_gates",
 ]

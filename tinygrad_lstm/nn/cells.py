@@ -14,6 +14,7 @@ import numpy as np
 from ..ops import addmm
 from .layers import uniform_parameter
 from .normalization import LayerNorm
+from .recurrent import watch_gates
 from .rnn import RNNCellBase
 
 __all__ = ["PeepholeLSTMCell", "LayerNormLSTMCell"]
@@ -76,8 +77,10 @@ class PeepholeLSTMCell(_LSTMStateCell):
         i, f, g, o = addmm(self._input_gates(x, bias), h, self.weight_hh.T).chunk(4, axis=-1)
         i = (i + self.weight_ci * c).sigmoid()
         f = (f + self.weight_cf * c).sigmoid()
-        c = f * c + i * g.tanh()
+        g = g.tanh()
+        c = f * c + i * g
         o = (o + self.weight_co * c).sigmoid()
+        watch_gates(i=i, f=f, g=g, o=o)
         return o * c.tanh(), c
 
 
@@ -130,8 +133,10 @@ class LayerNormLSTMCell(_LSTMStateCell):
         if self.bias is not None:
             gates = gates + self.bias
         i, f, g, o = gates.chunk(4, axis=-1)
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        return o.sigmoid() * self.ln_c(c).tanh(), c
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        watch_gates(i=i, f=f, g=g, o=o)
+        c = f * c + i * g
+        return o * self.ln_c(c).tanh(), c
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"

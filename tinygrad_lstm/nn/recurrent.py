@@ -23,9 +23,98 @@ from . import functional
 from .layers import check_probability
 from .module import Module, as_input, check_size
 
-__all__ = ["Recurrent", "check_cell", "length_masks", "masked_step", "NO_SEQUENCE"]
+__all__ = ["Recurrent", "check_cell", "length_masks", "masked_step", "NO_SEQUENCE", "StepWatcher", "watch_steps",
+           "watching", "watch_gates"]
 
 NO_SEQUENCE = object()  # a step mask meaning: no sequence of the batch has this step
+
+
+# --------------------------------------------------------------------------- watching the steps
+class StepWatcher:
+    """Sees every step of every recurrent layer (`Recurrent` and `tl.nn.RNN/LSTM/GRU`) run while
+    it is installed by `watch_steps`: how `tl.viz.diagnose_bptt` looks inside the recurrence.
+
+    The methods are called inside the step's name scope (``l0/t=3``); override what you need.
+    """
+
+    def begin_step(self, module: Module, layer: int, direction: int, t: int) -> None:
+        """Step `t` (in input order) of `layer` and `direction` (1: reverse) of `module` starts."""
+
+    def parameter(self, parameter: Tensor) -> Tensor:
+        """What the step reads instead of `parameter`: an alias (an identity op) gets this step's
+        share of the parameter's gradient. Called once per parameter per step."""
+        return parameter
+
+    def gates(self, activations: dict) -> None:
+        """The gate activations the cell declared with `watch_gates` in this step."""
+
+    def end_step(self, state: tuple) -> None:
+        """The step's new state, output first (``(h,)``, ``(h, c)``), before length masks."""
+
+
+_watcher: StepWatcher | None = None  # the installed watcher; the steps check it once per layer
+
+
+class watch_steps:
+    """Install `watcher` for the recurrent layers run inside: ``with watch_steps(watcher): model(x)``.
+
+    In this mode the built-in sequence modules project their input step by step (one matmul
+    per step instead of one per layer), so that every parameter is read inside a step.
+    """
+
+    def __init__(self, watcher: StepWatcher):
+        self.watcher = watcher
+
+    def __enter__(self) -> StepWatcher:
+        global _watcher
+        if _watcher is not None:
+            raise RuntimeError("watch_steps: another watcher is installed (diagnoses do not nest)")
+        _watcher = self.watcher
+        return self.watcher
+
+    def __exit__(self, *exc) -> bool:
+        global _watcher
+        _watcher = None
+        return False
+
+
+def watching() -> StepWatcher | None:
+    """The installed `StepWatcher`, or None (the usual case)."""
+    return _watcher
+
+
+def watch_gates(**activations) -> None:
+    """Declare this step's gate activations, each ``(B, H)``, by name; returns nothing.
+
+    A cell calls it in its forward, after computing its gates, with the names its kind gives
+    them (``tl.nn.watch_gates(i=i, f=f, g=g, o=o)``): `tl.viz.diagnose_bptt` then records them
+    step by step. Outside a diagnosis it does nothing.
+    """
+    if _watcher is not None:
+        _watcher.gates(activations)
+
+
+class _read_through:
+    """Within: every parameter of `cell` and its submodules reads as ``alias(parameter)``.
+
+    The aliases shadow the parameters as instance attributes (what a forward reads), as
+    `Recurrent._bind_cells` does; the registries are untouched and everything is restored after.
+    """
+
+    def __init__(self, cell: Module, alias):
+        self.cell, self.alias, self.shadowed = cell, alias, []
+
+    def __enter__(self) -> None:
+        for module in self.cell.modules():
+            for name, parameter in module._parameters.items():
+                if parameter is not None:
+                    self.shadowed.append((module, name, module.__dict__[name]))
+                    object.__setattr__(module, name, self.alias(parameter))
+
+    def __exit__(self, *exc) -> bool:
+        for module, name, value in reversed(self.shadowed):
+            object.__setattr__(module, name, value)
+        return False
 
 
 def length_masks(lengths, steps: int, batch: int, dtype, owner: str) -> list | None:
@@ -343,7 +432,7 @@ class Recurrent(Module):
                 scope = name_scope(_suffix(layer, direction)[1:]) if self._stacked else contextlib.nullcontext()
                 with scope:
                     output, final = self._run(member, layer_input, initial[layer * len(directions) + direction],
-                                              bool(direction), masks)
+                                              (layer, direction), masks)
                 outputs.append(output)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else concat(outputs, axis=2)
@@ -374,8 +463,8 @@ class Recurrent(Module):
         per_cell = list(zip(*stacked))
         return per_cell if isinstance(template, tuple) else [parts[0] for parts in per_cell]
 
-    def _run(self, cell: Module, x: Tensor, state, reverse: bool, masks) -> tuple:
-        """One layer in one direction: ``(outputs (T, B, H), final state)``."""
+    def _run(self, cell: Module, x: Tensor, state, where: tuple, masks) -> tuple:
+        """One layer in one direction, ``where = (layer, direction)``: ``(outputs (T, B, H), final state)``."""
         tuple_state = isinstance(state, (tuple, list))
         state = _parts(state)
         steps, batch, features = x.shape
@@ -386,7 +475,8 @@ class Recurrent(Module):
         inputs = x.unbind(0)
         outputs = [None] * steps
         zeros = None
-        for t in (reversed(range(steps)) if reverse else range(steps)):
+        watcher = _watcher
+        for t in (reversed(range(steps)) if where[1] else range(steps)):
             mask = None if masks is None else masks[t]
             if mask is NO_SEQUENCE:
                 # No sequence has step t: the state carries over, the output is zero.
@@ -397,11 +487,18 @@ class Recurrent(Module):
             with name_scope(f"t={t}"):
                 x_t = inputs[t] if input_keep is None else inputs[t] * input_keep
                 fed = state if state_keep is None else (state[0] * state_keep, *state[1:])
-                new_state = cell(x_t, fed if tuple_state else fed[0])
+                if watcher is None:
+                    new_state = cell(x_t, fed if tuple_state else fed[0])
+                else:
+                    watcher.begin_step(self, *where, t)
+                    with _read_through(cell, watcher.parameter):
+                        new_state = cell(x_t, fed if tuple_state else fed[0])
                 tuple_state = isinstance(new_state, (tuple, list))
                 new_state = _parts(new_state)
                 if self.zoneout > 0:
                     new_state = self._zone(state, new_state)
+                if watcher is not None:
+                    watcher.end_step(new_state)
                 state, outputs[t] = masked_step(state, new_state, mask)
         return stack(outputs, axis=0), (tuple(state) if tuple_state else state[0])
 

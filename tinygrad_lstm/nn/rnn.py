@@ -11,7 +11,10 @@ Graph layout of a sequence module, per layer and direction (scope ``lstm/l0``,
 ``lstm/l0_reverse``, ...): one input projection for all steps, unbound into per-step
 tensors by one node, and ``weight_hh.T`` taken once; then per step (scope ``lstm/l0/t=3``,
 ``t`` counting in input order in both directions) one ``addmm`` (``input share + h @ W_hh^T``)
-for all gates and one split.
+for all gates and one split. While a `tl.nn.recurrent.StepWatcher` is installed
+(`tl.viz.diagnose_bptt`), each step projects its own input instead and reads every weight
+through the watcher, so that each step's share of each weight's gradient is its own; the
+step functions declare their gate activations with `watch_gates`.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from ..ops import addmm, concat, stack
 from . import functional
 from .layers import check_probability, uniform_parameter
 from .module import Module, as_input, check_float_dtype, check_size
-from .recurrent import NO_SEQUENCE, Recurrent, length_masks, masked_step  # Recurrent: its old home still imports
+from .recurrent import NO_SEQUENCE, Recurrent, length_masks, masked_step, watch_gates, watching
+# (Recurrent: its old home still imports it from here)
 
 __all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
            "RNNBase", "Recurrent", "detach_state"]
@@ -39,7 +43,9 @@ def rnn_step(input_gates: Tensor, h: Tensor, weight_hh_t: Tensor, nonlinearity: 
     is ``W_hh^T`` ``(H, H)``; ``act`` is tanh or relu. Unbatched ``(H,)`` works the same.
     """
     pre_activation = addmm(input_gates, h, weight_hh_t)
-    return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
+    h = pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
+    watch_gates(h=h)
+    return h
 
 
 def lstm_step(input_gates: Tensor, state: tuple, weight_hh_t: Tensor, weight_hr_t: Tensor | None = None) -> tuple:
@@ -56,8 +62,10 @@ def lstm_step(input_gates: Tensor, state: tuple, weight_hh_t: Tensor, weight_hr_
     """
     h, c = state
     i, f, g, o = addmm(input_gates, h, weight_hh_t).chunk(4, axis=-1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    watch_gates(i=i, f=f, g=g, o=o)
+    c = f * c + i * g
+    h = o * c.tanh()
     if weight_hr_t is not None:
         h = h @ weight_hr_t
     return h, c
@@ -79,6 +87,7 @@ def gru_step(input_rz: Tensor, input_n: Tensor, h: Tensor, weight_hh_t: Tensor, 
     hidden_rz, hidden_n = hidden.split([2 * hidden_size, hidden_size], axis=-1)
     r, z = (input_rz + hidden_rz).sigmoid().chunk(2, axis=-1)
     n = (input_n + r * hidden_n).tanh()
+    watch_gates(r=r, z=z, n=n)
     return n + z * (h - n)
 
 
@@ -361,7 +370,7 @@ class RNNBase(Module):
                 index = layer * self.num_directions + direction
                 with name_scope(f"l{layer}" + ("_reverse" if direction else "")):
                     weights = tuple(None if n is None else getattr(self, n) for n in weight_names)
-                    output, final = self._run(layer_input, initial[index], weights, bool(direction), masks)
+                    output, final = self._run(layer_input, initial[index], weights, (layer, direction), masks)
                 outputs.append(output)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else concat(outputs, axis=2)
@@ -377,13 +386,19 @@ class RNNBase(Module):
             output = output.transpose(1, 0, 2)
         return output, (h_n[0] if self.state_size == 1 else tuple(h_n))
 
-    def _run(self, x: Tensor, state: tuple, weights: tuple, reverse: bool, masks) -> tuple:
-        """One layer in one direction: ``(outputs (T, B, H), final state tuple)``."""
-        step_inputs, constants = self._layer_inputs(x, weights)
+    def _run(self, x: Tensor, state: tuple, weights: tuple, where: tuple, masks) -> tuple:
+        """One layer in one direction, ``where = (layer, direction)``: ``(outputs (T, B, H), final state tuple)``.
+
+        Watched (`tl.nn.recurrent.watch_steps`), every step projects its own input and reads the
+        weights through the watcher, so each step's share of every weight's gradient is its own.
+        """
+        watcher = watching()
+        if watcher is None:
+            step_inputs, constants = self._layer_inputs(x, weights)
         steps = x.shape[0]
         outputs = [None] * steps
         zeros = None
-        for t in (reversed(range(steps)) if reverse else range(steps)):
+        for t in (reversed(range(steps)) if where[1] else range(steps)):
             mask = None if masks is None else masks[t]
             if mask is NO_SEQUENCE:
                 # No sequence has step t: the state carries over, the output is zero.
@@ -392,7 +407,15 @@ class RNNBase(Module):
                 outputs[t] = zeros
                 continue
             with name_scope(f"t={t}"):
-                state, outputs[t] = masked_step(state, self._step(step_inputs[t], state, constants), mask)
+                if watcher is None:
+                    state, outputs[t] = masked_step(state, self._step(step_inputs[t], state, constants), mask)
+                    continue
+                watcher.begin_step(self, *where, t)
+                read = tuple(None if w is None else watcher.parameter(w) for w in weights)
+                step_input, constants = self._layer_inputs(x[t:t + 1], read)
+                new_state = self._step(step_input[0], state, constants)
+                watcher.end_step(new_state)
+                state, outputs[t] = masked_step(state, new_state, mask)
         return stack(outputs, axis=0), state
 
     @property

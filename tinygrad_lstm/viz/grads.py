@@ -1,9 +1,9 @@
-"""Gradient norms of intermediate ops, recorded during backward for `draw_graph(show_grads=True)`.
+"""Gradients of intermediate ops, recorded during backward for ``draw_graph(show="grads")``.
 
 Op outputs are not kept after the forward pass, so their gradients exist only while
 backward runs. `record_grad_norms` puts a hook on every op output of a graph that
-stores the norm of the gradient flowing through it, keyed weakly by the op's node:
-the record goes away with the graph and nothing keeps the graph alive.
+stores the norm (and a short summary) of the gradient flowing through it, keyed weakly by
+the op's node: the record goes away with the graph and nothing keeps the graph alive.
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import weakref
 import numpy as np
 
 from ..engine import Tensor, walk_graph
+from .values import summary
 
-__all__ = ["record_grad_norms", "recorded_grad_norms"]
+__all__ = ["record_grad_norms", "recorded_grad_norms", "recorded_grad_summaries"]
 
-# node -> list with, per output, the norm of the gradient of the last backward (None if none)
+# node -> list with, per output, (norm, summary text) of the gradient of the last backward (None if none)
 _NORMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -34,15 +35,15 @@ class _NormHook:
             norms = _NORMS.get(node)
             if norms is None:
                 norms = _NORMS[node] = [None] * len(node.meta)
-            norms[self.index] = float(np.linalg.norm(grad))
+            norms[self.index] = (float(np.linalg.norm(grad)), summary(grad))
 
 
 class record_grad_norms:
     """Record the gradient norm of every op output of ``root``'s graph during backward.
 
-    Use it as a context manager around ``backward``, then draw with ``show_grads=True``;
-    each op is labelled with the norm of the gradient of its output(s) in the last
-    backward. Leaves (parameters) need no recording: their ``.grad`` is used.
+    Use it as a context manager around ``backward``, then draw with ``show="grads"``;
+    each op is labelled with the norm and a summary of the gradient of its output(s) in
+    the last backward. Leaves (parameters) need no recording: their ``.grad`` is used.
 
     Parameters
     ----------
@@ -56,7 +57,7 @@ class record_grad_norms:
     >>> loss = (w * 3.0).tanh().sum()
     >>> with tl.viz.record_grad_norms(loss):
     ...     loss.backward()
-    >>> dot = tl.viz.draw_graph(loss, show_grads=True)
+    >>> dot = tl.viz.draw_graph(loss, show="grads")
     """
 
     def __init__(self, root):
@@ -78,8 +79,16 @@ class record_grad_norms:
 
 
 def recorded_grad_norms(node) -> list | None:
-    """The gradient norm of each output of ``node`` recorded by `record_grad_norms`, or None."""
-    return _NORMS.get(node)
+    """The gradient norm of each output of ``node`` recorded by `record_grad_norms` (None for an
+    output without one), or None."""
+    recorded = _NORMS.get(node)
+    return None if recorded is None else [None if r is None else r[0] for r in recorded]
+
+
+def recorded_grad_summaries(node) -> list | None:
+    """A summary text (`tinygrad_lstm.viz.values.summary`) of each output's recorded gradient, or None."""
+    recorded = _NORMS.get(node)
+    return None if recorded is None else [None if r is None else r[1] for r in recorded]
 
 
 def grad_norm(tensor: Tensor) -> float | None:
