@@ -354,6 +354,9 @@ def test_clones_take_the_dtype_of_a_cell_cast_after_construction():
     model = tl.nn.Recurrent(LinearTanhCell(D, H).to(np.float64), num_layers=2, bidirectional=True)
     assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)}
     assert model(np.ones((3, 2, D)))[0].dtype == np.float64
+    model.to(np.float32)  # the cells seen through `cells` hold the module's parameters as they are now
+    assert model.cells[1][1].linear.weight is model.get_parameter("linear_l1_reverse.weight")
+    assert model.cells[1][1].linear.weight.dtype == np.float32
 
 
 def test_stacked_user_cell_gradchecks_with_lengths_and_a_given_state():

@@ -352,9 +352,13 @@ class Recurrent(Module):
 
     @property
     def cells(self) -> tuple:
-        """The cell of each layer and direction: ``cells[layer][direction]``."""
+        """The cell of each layer and direction: ``cells[layer][direction]``, holding this module's
+        current parameters (after a `to` or a `load_state_dict` too)."""
         self._check_built("cells")
-        return tuple(map(tuple, self._cells)) if self._stacked else ((self.cell,),)
+        if not self._stacked:
+            return ((self.cell,),)
+        self._bind_cells()
+        return tuple(map(tuple, self._cells))
 
     def _bind_cells(self) -> None:
         """Give each stacked cell this module's (suffixed) parameters and submodules, mode and dtype."""

@@ -15,7 +15,6 @@ RNN does not have and an LSTM does.
 from __future__ import annotations
 
 import argparse
-import copy
 import warnings
 from dataclasses import dataclass, field
 
@@ -23,11 +22,12 @@ import numpy as np
 
 from ..cli import add_cell_argument, positive_int
 from ..engine import no_grad
-from ..nn import Linear, Module, Recurrent
+from ..nn import Linear, Module
 from ..nn.functional import mse_loss
 from ..nn.kinds import build_module, kind_names, module_kind
 from ..optim import Adam
 from ..random import manual_seed
+from ..viz.bptt import BPTTWarning, diagnose_bptt
 from .training import add_optimizer_arguments, check_counts, fit, last_hidden
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
@@ -228,12 +228,11 @@ def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int | None = 
 def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray):
     """``||d loss / d h_t||`` for every step ``t``: how much gradient reaches each hidden state.
 
-    A float64 copy of the model (float32 would round the smallest norms to zero; a built-in
-    sequence module becomes a `tl.nn.Recurrent` of its cells with the same weights, in
-    evaluation mode) runs ``x (T, B, 2)``; a hook on the hidden state that each cell
-    returns at each step records the norm of its gradient (Frobenius, over the batch) when
-    the MSE against ``y (B, 1)`` is backpropagated. The model itself is not touched. Works
-    for any cell, stacked or bidirectional.
+    The gradient norms of `tl.viz.diagnose_bptt` (a float64 copy of the model, where float32
+    would round the smallest norms to zero, in evaluation mode; the model itself is not
+    touched) for the MSE against ``y (B, 1)`` on ``x (T, B, 2)``: the Frobenius norm over the
+    batch of the whole gradient reaching the hidden state of step ``t``. Any cell, stacked or
+    bidirectional; vanishing norms are the point here, so they raise no `BPTTWarning`.
 
     Returns
     -------
@@ -244,54 +243,11 @@ def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray):
         the suffix of its parameters (``"l0"``, ``"l0_reverse"``, ``"l1"``, ...).
         `tl.plots.plot_gradient_flow` draws either.
     """
-    work = copy.deepcopy(model).to(np.float64).eval()
-    work.rnn = _as_recurrent(work.rnn)
-    x = np.asarray(x, np.float64)
-    steps = x.shape[0]
-    cells = work.rnn.cells
-    norms = np.zeros((len(cells), len(cells[0]), steps))
-    for layer, directions in enumerate(cells):
-        for direction, cell in enumerate(directions):
-            _record_hidden_gradients(cell, norms[layer, direction], reverse=bool(direction))
-    mse_loss(work(x), np.asarray(y, np.float64)).backward()
-    if norms.shape[:2] == (1, 1):
-        return norms[0, 0]
-    return {f"l{layer}" + ("_reverse" if direction else ""): norms[layer, direction]
-            for layer in range(norms.shape[0]) for direction in range(norms.shape[1])}
-
-
-def _record_hidden_gradients(cell: Module, norms: np.ndarray, reverse: bool) -> None:
-    """Make `cell` hook every hidden state it returns, writing the norm of its gradient into
-    ``norms[t]`` (its calls run over ``t = 0, 1, ...``, or from the end when `reverse`)."""
-    forward, calls = cell.forward, [0]
-
-    def forward_and_record(x_t, state):
-        new_state = forward(x_t, state)
-        h = new_state[0] if isinstance(new_state, (tuple, list)) else new_state
-        t = len(norms) - 1 - calls[0] if reverse else calls[0]
-        calls[0] += 1
-        h.register_hook(lambda grad: norms.__setitem__(t, np.linalg.norm(grad)))
-        return new_state
-
-    object.__setattr__(cell, "forward", forward_and_record)  # on this copy only
-
-
-def _as_recurrent(rnn: Module) -> Recurrent:
-    """`rnn` if it is a `Recurrent`, else a `Recurrent` of its kind's cells holding its weights."""
-    if isinstance(rnn, Recurrent):
-        return rnn
-    if getattr(rnn, "proj_size", 0):
-        raise ValueError("gradient_flow: an LSTM with proj_size has no cell of its kind to unroll")
-    kind = module_kind(rnn)
-    options = {option: getattr(rnn, option) for option in kind.options}
-    cell = kind.make_cell(rnn.input_size, rnn.hidden_size, rnn.dtype, **options)
-    unrolled = Recurrent(cell, num_layers=rnn.num_layers, bidirectional=rnn.bidirectional,
-                         batch_first=rnn.batch_first)
-    weights = rnn.state_dict()  # a stacked Recurrent has nn.LSTM's names; a single cell's lack the _l0
-    if unrolled.num_layers == 1 and not unrolled.bidirectional:
-        weights = {f"cell.{name}": weights[f"{name}_l0"] for name in cell.state_dict()}
-    unrolled.load_state_dict(weights)
-    return unrolled.train(rnn.training)
+    target = np.asarray(y, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BPTTWarning)
+        flow = diagnose_bptt(model, x, loss_fn=lambda prediction: mse_loss(prediction, target), jacobian=False).grad_h
+    return flow["l0"] if list(flow) == ["l0"] else dict(flow)
 
 
 # --------------------------------------------------------------------------- command line
