@@ -58,6 +58,7 @@ SECTIONS = [
     ("Sine forecasting", "tinygrad_lstm.tasks.sine", "tinygrad_lstm.tasks.sine", None),
     ("The demo", "tinygrad_lstm.demo", "tinygrad_lstm.demo", None),
     ("Process settings", "tinygrad_lstm.runtime", "tinygrad_lstm.runtime", None),
+    ("Progress of the long jobs", "tinygrad_lstm.progress", "tinygrad_lstm.progress", None),
     ("The command line from Python", "tinygrad_lstm.cli", "tinygrad_lstm.cli", None),
 ]
 

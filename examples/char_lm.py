@@ -23,6 +23,7 @@ exactly as if the run had not stopped.
 import argparse
 import sys
 
+from tinygrad_lstm.cli import non_negative_int, run_command
 from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import chars
 
@@ -34,12 +35,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
                         + " (options given explicitly win)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the sampling (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the sampling (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     chars.add_arguments(parser)
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
-    return chars.run(parser.parse_args(argv))
+    return run_command(parser.prog, chars.run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

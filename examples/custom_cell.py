@@ -23,9 +23,8 @@ import pathlib
 import sys
 
 import numpy as np
-from tqdm.auto import tqdm
-
 import tinygrad_lstm as tl
+from tinygrad_lstm.progress import progress_bar
 from tinygrad_lstm.tasks.adding import BASELINE_MSE, make_batch
 
 
@@ -155,7 +154,7 @@ def train(cell: tl.nn.Module, steps: int, T: int, batch: int, lr: float, seed: i
             return tl.nn.functional.mse_loss(model(test_x), test_y).item()
 
     before, losses = test_mse(), np.empty(steps)
-    for step in tqdm(range(steps), desc=label, file=sys.stderr, disable=not progress, dynamic_ncols=True):
+    for step in progress_bar(range(steps), desc=label, enabled=progress):
         x, y = make_batch(batch, T, rng)
         loss = tl.nn.functional.mse_loss(model(x), y)
         optimizer.zero_grad()

@@ -98,7 +98,7 @@ def test_graph_dot_needs_no_graphviz(tmp_path, capsys, monkeypatch):
 
 def test_graph_without_graphviz_is_a_clear_failure(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", "")
-    assert main(["graph", "--out", str(tmp_path / "g.svg")]) == 1
+    assert main(["graph", "--out", str(tmp_path / "g.svg")]) == 2  # a runtime error
     err = capsys.readouterr().err
     assert "Graphviz" in err and "Traceback" not in err
     assert (tmp_path / "g.dot").exists() and not (tmp_path / "g.svg").exists()
@@ -384,3 +384,199 @@ def test_the_reference_cells_are_kinds_in_every_command(cell, capsys, tmp_path, 
     assert main(["train", "--task", "adding", "--cell", cell, "--steps", "2", "--batch", "4", "--hidden", "3",
                  "--length", "5", "--no-progress"]) == 0
     assert "test MSE" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- at home in a terminal
+QUICK_COMPARE = ["compare", "--steps", "3", "--batch", "2", "--input", "2", "--hidden", "3"]
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in cli.COMMANDS)])
+def test_every_help_states_the_exit_codes_and_the_common_options(command, capsys):
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert cli.EXIT_CODES in out
+    if command:
+        assert "--quiet" in out and "--debug" in out
+
+
+def test_help_of_the_installed_command_states_the_exit_codes(tmp_path):
+    done = _run_cli(["--help"], tmp_path)
+    assert done.returncode == 0 and cli.EXIT_CODES in done.stdout
+
+
+def test_a_runtime_error_is_one_line_and_exit_2_and_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "file").write_text("")
+    argv = ["demo", "--quick", "--out", str(tmp_path / "file" / "below-a-file")]
+    done = _run_cli(argv, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("tinygrad-lstm demo: error: ") and "below-a-file" in done.stderr
+    debug = _run_cli([*argv, "--debug"], tmp_path)
+    assert debug.returncode == 2 and "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.splitlines()[-1].startswith("tinygrad-lstm demo: error: ")
+
+
+def test_an_unexpected_error_is_named_and_says_how_to_see_its_traceback(capsys):
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    assert cli.run_command("tinygrad-lstm x", broken, argparse.Namespace(debug=False)) == 2
+    assert capsys.readouterr().err == ("tinygrad-lstm x: error: ZeroDivisionError: division by zero "
+                                       "(--debug shows the traceback)\n")
+    assert cli.run_command("tinygrad-lstm x", broken, argparse.Namespace(debug=True)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith("tinygrad-lstm x: error: ZeroDivisionError: division by zero\n")
+
+
+@pytest.mark.parametrize("argv", [
+    ["compare", "--seed", "-1"], ["demo", "--seed", "-1"], ["graph", "--seed", "-5"], ["check", "x.py", "--seed", "-1"],
+    ["train", "--seed", "-1"], ["bench", "--repeats", "0"], ["train", "--task", "chars", "--encoding", "klingon"],
+])
+def test_bad_values_are_usage_errors(argv, tmp_path):
+    done = _run_cli(argv, tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.count("\n") == 1 and "error: argument" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_compare_into_head_ends_quietly_with_its_own_exit_code(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    command = " ".join([sys.executable, "-m", "tinygrad_lstm", *QUICK_COMPARE, "--no-torch"])
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], cwd=tmp_path, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(root)), timeout=300)
+    assert done.returncode == 0 and done.stdout.startswith("Gradient check of LSTM(2, 3)")
+    assert done.stdout.count("\n") == 1
+    assert "BrokenPipeError" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_output_to_a_reader_that_left_is_dropped_quietly(tmp_path):
+    """The reader closes the pipe before anything is written: every write would fail."""
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-m", "tinygrad_lstm", *QUICK_COMPARE, "--no-torch", "--json"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=dict(os.environ, PYTHONPATH=str(root)))
+    child.stdout.close()
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=300) == 0
+    assert "BrokenPipeError" not in errors and "Exception ignored" not in errors and "Traceback" not in errors
+
+
+def test_quiet_prints_the_result_line_only(tmp_path):
+    done = _run_cli([*QUICK_COMPARE, "--quiet"], tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.splitlines() == [done.stdout.strip()] and done.stdout.startswith("all agree: autograd = ")
+    done = _run_cli(["train", "--task", "adding", "--steps", "30", "--batch", "4", "--hidden", "3", "--length", "5",
+                     "--quiet"], tmp_path)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout.count("\n") == 1
+    done = _run_cli(["graph", "--out", "g.dot", "-q"], tmp_path)
+    assert done.returncode == 0 and done.stdout == done.stderr == "" and (tmp_path / "g.dot").exists()
+    done = _run_cli(["diagnose", "--steps", "4", "--batch", "2", "--hidden", "3", "--out", "diag", "--quiet"], tmp_path)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith("BPTT diagnosis: 4 steps, loss ")
+    assert done.stdout.count("\n") == 1 and (tmp_path / "diag" / "gradients.png").exists()
+
+
+def test_piped_progress_is_whole_lines_and_compare_shows_its_columns(tmp_path):
+    done = _run_cli(["train", "--task", "adding", "--steps", "40", "--batch", "4", "--hidden", "3", "--length", "5"],
+                    tmp_path)
+    assert done.returncode == 0 and "\r" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert 1 <= len(lines) <= 11 and lines[-1].startswith("LSTM adding T=5: 100% 40/40 [")
+    done = _run_cli(QUICK_COMPARE, tmp_path)
+    assert done.returncode == 0 and "\r" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("compare: torch: 100% 10/10 [")  # 3 columns, 7 tensors
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_progress_on_a_terminal_is_a_bar(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    root = Path(__file__).resolve().parent.parent
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows, 100 columns
+    try:
+        done = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "train", "--task", "adding", "--steps", "20",
+                               "--batch", "4", "--hidden", "3", "--length", "5"], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=follower, env=dict(os.environ, PYTHONPATH=str(root)), timeout=300)
+        os.set_blocking(leader, False)
+        shown = os.read(leader, 1 << 16).decode()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert done.returncode == 0 and "\r" in shown and "20/20" in shown and "█" in shown
+
+
+def test_train_options_and_errors_are_its_own(tmp_path):
+    done = _run_cli(["train", "--task", "chars", "--bogus"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("tinygrad-lstm train: error: unrecognized arguments: --bogus")
+    missing = tmp_path / "missing.txt"
+    done = _run_cli(["train", "--task", "chars", "--text", str(missing)], tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("tinygrad-lstm train: error: ") and str(missing) in done.stderr
+
+
+def test_text_that_is_not_utf8_names_the_byte_and_encoding_reads_it(tmp_path):
+    (tmp_path / "latin.txt").write_bytes("Schöne Grüße, schöne Straße. ".encode("latin-1") * 20)
+    argv = ["train", "--task", "chars", "--text", "latin.txt", "--steps", "2", "--batch", "2", "--seq-len", "4",
+            "--hidden", "4", "--embedding", "2", "--sample-length", "5", "--quiet"]
+    done = _run_cli(argv, tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "latin.txt is not valid utf-8: byte 0xf6 at offset 3" in done.stderr and "--encoding" in done.stderr
+    done = _run_cli([*argv, "--encoding", "latin-1"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "chars: latin.txt, 16 distinct characters" in done.stdout
+
+
+# --------------------------------------------------------------------------- bench: what it writes and says
+BENCH = ["bench", "--quick", "--repeats", "1", "--cells", "rnn"]
+PERFORMANCE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+
+
+def test_quick_bench_writes_nothing_and_judges_nothing(tmp_path):
+    before = PERFORMANCE_PAGE.read_bytes()
+    done = _run_cli(BENCH, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Quick run: targets not judged" in done.stdout
+    assert "NOT met" not in done.stdout and "GROWING" not in done.stdout and "target <=" not in done.stdout
+    assert list(tmp_path.iterdir()) == [] and PERFORMANCE_PAGE.read_bytes() == before
+    assert "\r" not in done.stderr and done.stderr.splitlines()[-1].startswith("bench: double backward: 100% 6/6")
+
+
+def test_bench_write_is_relative_to_the_current_directory(tmp_path):
+    (tmp_path / "results").mkdir()
+    done = _run_cli([*BENCH, "--write", "results/quick.md"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "results" / "quick.md"
+    assert f"wrote {written}" in done.stdout and "| rnn  | (6, 2, 3, 4)" in written.read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--write"], "--quick does not overwrite"),
+    (["--write", "no/such/directory/out.md"], "the directory"),
+])
+def test_bench_refuses_to_write_before_measuring(argv, message, tmp_path):
+    before = PERFORMANCE_PAGE.read_bytes()
+    done = _run_cli([*BENCH, *argv], tmp_path)
+    assert done.returncode == 2 and done.stdout == "" and message in done.stderr
+    assert PERFORMANCE_PAGE.read_bytes() == before
+
+
+def test_readme_states_the_exit_codes_and_the_demo_time_of_the_help(capsys):
+    from tinygrad_lstm.demo import DURATION, QUICK_DURATION
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in table.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"code", "0", "1", "2"}
+    for code, phrases in {"0": ["success", "the gradients agree", "the code checked is right"],
+                          "1": ["the gradients disagree", "a check found a bug"],
+                          "2": ["a usage error", "a runtime error", "one line on stderr", "--debug"]}.items():
+        line = next(line for line in cli.EXIT_CODES.splitlines() if line.strip().startswith(code))
+        assert all(phrase in rows[code] and phrase in line for phrase in phrases), code
+    assert "--quiet" in table
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"In {DURATION} on an idle machine (`--quick`: {QUICK_DURATION};" in " ".join(readme.split())
+    assert f"Takes {DURATION} on an idle machine ({QUICK_DURATION} with --quick)" in help_text

@@ -66,3 +66,16 @@ def test_report_text_and_data():
     assert data["skipped"] == {"torch": "not installed"} and data["references"]["manual"]["rtol"] == 1e-9
     assert data["rows"][0]["checks"]["numerical"] == {"max_abs": 2e-9, "max_rel": 1e-9, "passed": True,
                                                       "checked": 4, "size": 6}
+
+
+def test_notebook_table_shows_the_warnings_and_where_the_manual_gradients_are_wrong():
+    from tinygrad_lstm.manual.localize import GradientCheck
+    report = _report(True)
+    report.warnings = ["WARNING: checking in float32"]
+    report.rows[0].checks["manual"] = Check(0.1, 0.1, False, 6, 6)
+    report.rows[0].localization = GradientCheck("weight", False, 0.1, 0.1, gate="g", first_wrong_length=2)
+    page = report._repr_html_()
+    assert page.index("<b>WARNING: checking in float32</b>") < page.index("Gradient check of")
+    assert "weight gate g wrong from length 2 on" in page and "elementwise" in page
+    assert "weight gate g wrong from length 2 on" in str(report)
+    assert report.to_dict()["rows"][0]["localization"]["where"] == "weight gate g wrong from length 2 on"

@@ -109,11 +109,19 @@ def test_gradient_flow_matches_the_gradient_of_each_hidden_state():
     np.testing.assert_allclose(norms, expected[::-1], rtol=1e-6)
 
 
-def test_plots_write_pngs(tmp_path):
+def test_plots_write_pngs_or_return_figures(tmp_path):
+    from matplotlib.figure import Figure
     steps = np.arange(0, 101, 50)
     curves = {"RNN": {"train": np.linspace(1, 0.2, 100), "test": (steps, [1.0, 0.3, 0.2])},
               "LSTM": {"test": (steps, [1.0, 0.1, 0.001])}}
     path = plot_learning_curves(curves, tmp_path / "sub" / "curves.png", baseline=1 / 6, target=0.01)
-    assert path.read_bytes().startswith(PNG)
+    assert path == tmp_path / "sub" / "curves.png" and path.read_bytes().startswith(PNG)
+    figure = plot_learning_curves(curves, baseline=1 / 6)
+    assert isinstance(figure, Figure)
+    assert [line.get_label() for line in figure.axes[0].lines][:2] == ["RNN: training batch (running mean of 20)",
+                                                                     "RNN: test set"]
     flows = {"RNN": {"init": np.geomspace(1e-30, 1, 10), "trained": np.r_[np.zeros(3), np.geomspace(1e-3, 1, 7)]}}
     assert plot_gradient_flow(flows, tmp_path / "flow.png").read_bytes().startswith(PNG)
+    figure = plot_gradient_flow(flows)  # no path: nothing written, the figure shows inline in a notebook
+    assert len(figure.axes) == 2 and figure._repr_png_().startswith(PNG)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["flow.png", "sub"]

@@ -788,3 +788,15 @@ def test_hooks_see_tensors_under_create_graph():
     (g,) = tl.grad(y.sum(), x, create_graph=True)
     assert seen == [tl.Tensor] and g.requires_grad
     np.testing.assert_array_equal(g.data, 4 * x.data)
+
+
+def test_observers_run_backward_and_grad_with_all_their_arguments():
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+    with tl.viz.record_values():
+        y = (x ** 3).sum()
+        (first,) = tl.grad(y, x, create_graph=True)
+        first.sum().backward(inputs=[x])
+    np.testing.assert_array_equal(x.grad, 6 * x.data)
+    out, tangent = tl.jvp(lambda a: tl.grad((a ** 2).sum() * 0 + (x * a).sum(), x)[0], (tl.Tensor([1.0, 1.0]),),
+                          (tl.Tensor([1.0, 0.0]),))
+    np.testing.assert_array_equal(out.data, [1.0, 1.0])

@@ -16,8 +16,8 @@ from tinygrad_lstm.tasks import chars, sine
 from tinygrad_lstm.tasks.adding import BASELINE_MSE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-EXAMPLES = ("adding_problem", "char_lm", "sine_forecast", "custom_cell", "torch_interop", "hessian_eigenvalue",
-            "meta_learning")
+EXAMPLES = ("quickstart", "adding_problem", "char_lm", "sine_forecast", "custom_cell", "torch_interop",
+            "hessian_eigenvalue", "meta_learning")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # the quick character LM of examples/char_lm.py, small enough for the resume tests too
 TINY_LM = dict(batch=8, seq_len=16, hidden=16, embedding=8, sample_length=20, progress=False)
@@ -62,7 +62,7 @@ def test_char_lm_reports_bad_options_in_one_line(tmp_path, capsys):
     example = load_example("char_lm")
     assert example.main(["--quick", "--no-progress", "--resume"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
-    assert example.main(["--quick", "--no-progress", "--text", str(tmp_path / "missing.txt")]) == 1
+    assert example.main(["--quick", "--no-progress", "--text", str(tmp_path / "missing.txt")]) == 2
     assert "missing.txt" in capsys.readouterr().err
 
 

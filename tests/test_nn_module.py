@@ -930,3 +930,32 @@ def test_a_parameter_is_named_by_its_first_registration():
     model.tied = linear.weight  # a second name does not rename it
     assert model.tied._name == "weight"
     assert tl.nn.Parameter(np.ones(1))._name is None
+
+
+# --------------------------------------------------------------------------- inputs from PyTorch
+def test_torch_inputs_are_a_type_error_saying_how_to_convert():
+    torch = pytest.importorskip("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    lstm = tl.nn.LSTM(3, 4).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    h0 = (torch.zeros(1, 2, 4, dtype=torch.float64),) * 2
+    for call, shown in [(lambda: lstm(x), "torch.Tensor of shape (5, 2, 3)"),
+                        (lambda: lstm(x.numpy(), h0), "torch.Tensor of shape (1, 2, 4)"),
+                        (lambda: lstm(x.numpy(), lengths=torch.tensor([5, 3])), "torch.Tensor of shape (2,)"),
+                        (lambda: tl.nn.Recurrent(tl.nn.GRUCell(3, 4))(x), "torch.Tensor"),
+                        (lambda: tl.nn.Linear(3, 2)(x.clone().requires_grad_()), "torch.Tensor")]:
+        with pytest.raises(TypeError, match=r"x\.detach\(\)\.numpy\(\)") as error:
+            call()
+        assert shown in str(error.value)
+    packed = pack_padded_sequence(x, [5, 3])
+    with pytest.raises(TypeError, match=r"^LSTM: got a torch PackedSequence.*pad_packed_sequence") as error:
+        lstm(packed)
+    assert "lengths=lengths.tolist()" in str(error.value)
+    # the conversion the message gives runs the same batch as PyTorch's packed run
+    twin = torch.nn.LSTM(3, 4).double()
+    twin.load_state_dict({name: torch.from_numpy(value) for name, value in lstm.state_dict().items()})
+    padded, lengths = pad_packed_sequence(packed)
+    ours, (h_n, c_n) = lstm(padded.numpy(), lengths=lengths.tolist())
+    theirs, (torch_h_n, torch_c_n) = twin(packed)
+    np.testing.assert_allclose(ours.data, pad_packed_sequence(theirs)[0].detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c_n.data, torch_c_n.detach().numpy(), atol=1e-12)

@@ -370,7 +370,7 @@ def test_sine_checks_the_plot_format_before_training(capsys, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--task", "sine", "--out", "forecast.txt", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "sine: error: --out 'forecast.txt'" in err and ".png" in err
+    assert err.count("\n") == 1 and "tinygrad-lstm train: error: --out 'forecast.txt'" in err and ".png" in err
 
 
 def test_cli_commands_run(capsys, tmp_path, monkeypatch):
@@ -394,3 +394,22 @@ def test_a_scalar_loss_used_twice_backpropagates_like_torch():
     (loss * loss).backward()
     (torch_loss * torch_loss).backward()
     np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
+
+
+def test_without_torch_the_summary_says_once_why_tests_were_skipped_and_how_to_run_them(tmp_path):
+    """torch made unimportable in a fresh pytest run over a few test files that use it as their oracle."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = ("import sys; sys.modules['torch'] = None; import pytest; "
+           "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_nn_torch.py', 'tests/test_optim.py']))")
+    done = subprocess.run([sys.executable, "-c", run], cwd=root, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=str(root)))
+    assert done.returncode == 0, done.stdout[-2000:]
+    skipped = int(done.stdout.split(" skipped in ")[0].split()[-1])  # "51 passed, 53 skipped in 3.2s"
+    assert skipped > 1
+    note = (f"{skipped} skipped because PyTorch is not installed (the oracle of the module, optimiser and gradient "
+            f"tests); to run them: pip install torch==2.13.0")
+    assert done.stdout.count("PyTorch is not installed") == 1 and note in done.stdout

@@ -23,6 +23,7 @@ import numpy as np
 from . import optim, runtime
 from .engine import Function, Tensor, grad
 from .nn.kinds import get_kind, kind_names
+from .progress import progress_bar
 
 CONFIGS = [(50, 32, 64, 128), (20, 1, 4, 8), (200, 64, 128, 256)]
 QUICK_CONFIGS = [(6, 2, 3, 4)]
@@ -47,13 +48,44 @@ class Timing:
         return None if self.fused is None else self.autograd / self.fused
 
 
+QUICK_VERDICT = "quick run: targets not judged"
+
+
 @dataclass
 class Results:
+    """What `run` measured: one `Timing` per kind, configuration and dtype, then growth and memory.
+
+    ``str(results)`` is the Markdown of `report`; in a notebook the results display as a table
+    with the rows that miss their target highlighted. A `quick` run is not judged against the
+    targets.
+    """
+
     timings: list = field(default_factory=list)
     growth: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)
     flat: dict = field(default_factory=dict)
     double: dict = field(default_factory=dict)
+    quick: bool = False
+
+    def __repr__(self) -> str:
+        missed = [t for t in self.timings if _missed(t)]
+        verdict = "not judged" if self.quick else f"{len(missed)} timing(s) miss their target"
+        return f"Results({len(self.timings)} timings, quick={self.quick}, {verdict})"
+
+    def __str__(self) -> str:
+        return report(self)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        head = "".join(f"<th>{escape(h.strip())}</th>" for h in TABLE_HEADER.split("\n")[0].strip("|").split("|"))
+        rows = []
+        for timing in self.timings:
+            cells = _timing_row(timing, self.quick).strip("|").split("|")
+            style = ' style="background-color:#fdd"' if _missed(timing) and not self.quick else ""
+            rows.append(f"<tr{style}>" + "".join(f"<td>{escape(c.strip())}</td>" for c in cells) + "</tr>")
+        notes = "".join(f"<li>{escape(line[2:])}</li>" for line in summary(self).splitlines() if line.startswith("- "))
+        return (f"<div><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                f"<ul>{notes}</ul></div>")
 
 
 def _fused_runner(kind, module, x: np.ndarray):
@@ -248,30 +280,43 @@ def memory_over_steps(steps: int = 500, dtype=np.float32) -> dict:
             "per_step": per_step, "live_nodes": live_nodes, "flat": per_step < 0.01 * graph and live_nodes == 0}
 
 
-def run(quick: bool = False, repeats: int | None = None, cells=None, progress=print) -> Results:
+def run(quick: bool = False, repeats: int | None = None, cells=None, progress=print, bar: bool = False) -> Results:
     """Run every measurement; `quick` uses tiny sizes (a smoke test, not a measurement).
 
     `cells` are the kinds to time (names or `RecurrentKind`s; default: every registered kind
     with a hand-written reference); growth and memory are measured on the LSTM.
+    ``progress(row)`` receives each table row as it is measured; `bar` adds a progress bar on
+    stderr (`tinygrad_lstm.progress`).
     """
     repeats = repeats or (2 if quick else 15)
     if cells is None:
         cells = [name for name in kind_names() if get_kind(name).manual is not None]
-    results = Results()
+    results = Results(quick=quick)
     configs = QUICK_CONFIGS if quick else CONFIGS
-    for config in configs:
-        for dtype in (np.float32, np.float64):
-            for cell in cells:
-                reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats // 5)
-                timing = time_config(cell, config, dtype, reps)
-                results.timings.append(timing)
-                progress(_timing_row(timing))
-    results.growth = growth((0, 8, 4, 16) if quick else (0, 32, 64, 128), 10 if quick else 100,
-                            40 if quick else 400, repeats)
-    results.memory = peak_memory((50 if quick else 1000, 4 if quick else 32, 8 if quick else 64,
-                                  8 if quick else 128))
-    results.flat = memory_over_steps(20 if quick else 500)
-    results.double = double_backward((6, 2, 3, 4) if quick else (50, 32, 64, 128), repeats if quick else 5)
+    with progress_bar(total=len(configs) * 2 * len(cells) + 4, desc="bench", enabled=bar, unit="run") as shown:
+        for config in configs:
+            for dtype in (np.float32, np.float64):
+                for cell in cells:
+                    reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats // 5)
+                    timing = time_config(cell, config, dtype, reps)
+                    results.timings.append(timing)
+                    with shown.external_write_mode():
+                        progress(_timing_row(timing, quick))
+                    shown.update(1)
+        shown.set_description("bench: growth in T")
+        results.growth = growth((0, 8, 4, 16) if quick else (0, 32, 64, 128), 10 if quick else 100,
+                                40 if quick else 400, repeats)
+        shown.update(1)
+        shown.set_description("bench: peak memory")
+        results.memory = peak_memory((50 if quick else 1000, 4 if quick else 32, 8 if quick else 64,
+                                      8 if quick else 128))
+        shown.update(1)
+        shown.set_description("bench: memory over steps")
+        results.flat = memory_over_steps(20 if quick else 500)
+        shown.update(1)
+        shown.set_description("bench: double backward")
+        results.double = double_backward((6, 2, 3, 4) if quick else (50, 32, 64, 128), repeats if quick else 5)
+        shown.update(1)
     return results
 
 
@@ -279,9 +324,15 @@ def _ms(seconds) -> str:
     return f"{'-':>9}" if seconds is None else f"{seconds * 1e3:9.2f}"
 
 
-def _timing_row(t: Timing) -> str:
+def _missed(t: Timing) -> bool:
+    """True when `t` has a target and misses it."""
     target = TARGETS.get(t.config)
-    verdict = "" if target is None or t.ratio is None else ("ok" if t.ratio <= target else f"> {target}")
+    return target is not None and t.ratio is not None and t.ratio > target
+
+
+def _timing_row(t: Timing, quick: bool = False) -> str:
+    target = TARGETS.get(t.config)
+    verdict = ("" if quick or target is None or t.ratio is None else "ok" if t.ratio <= target else f"> {target}")
     ratio = "-" if t.ratio is None else f"{t.ratio:.2f}"
     torch_ratio = "-" if t.torch is None else f"{t.autograd / t.torch:.2f}"
     return (f"| {t.cell:4} | {str(t.config):19} | {t.dtype:7} | {_ms(t.autograd)} | {_ms(t.fused)} | "
@@ -294,27 +345,34 @@ TABLE_HEADER = ("| cell | (T, B, D, H)        | dtype   | autograd ms | fused ms
 
 
 def report(results: Results) -> str:
-    """The results as Markdown (the body of docs/performance.md)."""
+    """The results as Markdown (the body of docs/performance.md); a quick run's says it is not judged."""
+    quick = results.quick
     lines = ["## Time: forward + backward of sum(output), one layer", "", TABLE_HEADER]
-    lines += [_timing_row(t) for t in results.timings]
+    if quick:
+        lines[1:1] = ["", f"{QUICK_VERDICT.capitalize()}: tiny sizes, a smoke test, not a measurement."]
+    lines += [_timing_row(t, quick) for t in results.timings]
     g, m, f = results.growth, results.memory, results.flat
+    growth_target, memory_target = ("", "") if quick else (f"; target <= {GROWTH_TARGET}x",
+                                                           f" (target <= {MEMORY_TARGET})")
+    flat = ("flat" if f["flat"] else "growing") if quick else "flat" if f["flat"] else "GROWING"
     lines += ["", "## Growth with sequence length (autograd LSTM, float32)", "",
               f"T={g['long']} takes {g['ratio']:.2f}x the time of T={g['short']} "
-              f"(linear would be {g['linear']:.1f}x; target <= {GROWTH_TARGET}x); the fused reference takes "
+              f"(linear would be {g['linear']:.1f}x{growth_target}); the fused reference takes "
               f"{g['fused_ratio']:.2f}x.", "",
               "## Peak memory of one training step (tracemalloc)", "",
               f"LSTM (T, B, D, H) = {m['config']}, float32: autograd forward + backward + Adam step "
               f"{m['autograd'] / 2**20:.1f} MiB, fused reference forward + backward {m['fused'] / 2**20:.1f} MiB: "
-              f"ratio {m['autograd'] / m['fused']:.2f} (target <= {MEMORY_TARGET}).", "",
+              f"ratio {m['autograd'] / m['fused']:.2f}{memory_target}.", "",
               f"## Memory over {f['steps']} training steps", "",
               f"Traced memory after step {f['start']}: {f['at_start'] / 2**10:.0f} KiB; after step {f['steps']}: "
               f"{f['last'] / 2**10:.0f} KiB, i.e. {f['per_step']:.0f} bytes per step against "
               f"{f['graph'] / 2**10:.0f} KiB for one step's graph; graph nodes alive after training: "
-              f"{f['live_nodes']}: " + ("flat." if f["flat"] else "GROWING.")]
+              f"{f['live_nodes']}: {flat}."]
     d = results.double
     if d:
-        torch_part = (f", PyTorch {_ms(d['torch']).strip()} ms: ratio {d['autograd'] / d['torch']:.2f} "
-                      f"(target <= {DOUBLE_BACKWARD_TARGET})") if d["torch"] else " (PyTorch not installed)"
+        double_target = "" if quick else f" (target <= {DOUBLE_BACKWARD_TARGET})"
+        torch_part = (f", PyTorch {_ms(d['torch']).strip()} ms: ratio {d['autograd'] / d['torch']:.2f}"
+                      f"{double_target}") if d["torch"] else " (PyTorch not installed)"
         lines += ["", "## Double backward: a Hessian-vector product through an LSTM", "",
                   f"(T, B, D, H) = {d['config']}, {d['dtype']}: forward, gradient with create_graph=True, "
                   f"gradient of <gradient, v>: autograd {_ms(d['autograd']).strip()} ms{torch_part}."]
@@ -376,9 +434,9 @@ def write_markdown(results: Results, path: Path) -> None:
 def summary(results: Results) -> str:
     """What was measured, one line each: the worst autograd / fused ratio per configuration, the
     growth from short to long sequences, peak memory and memory over many steps, each against
-    its target."""
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "NOT met"
+    its target (a quick run's: not judged)."""
+    def verdict(target: str, ok: bool) -> str:
+        return QUICK_VERDICT if results.quick else f"target {target}: {'met' if ok else 'NOT met'}"
 
     lines = ["## Summary", ""]
     for config, target in TARGETS.items():
@@ -386,18 +444,18 @@ def summary(results: Results) -> str:
         if ratios:
             worst = max(ratios)
             lines.append(f"- autograd / fused at (T, B, D, H) = {config}, worst over kinds and dtypes: {worst:.2f} "
-                         f"(target {target}: {verdict(worst <= target)}).")
+                         f"({verdict(str(target), worst <= target)}).")
     g, m, f = results.growth, results.memory, results.flat
     memory_ratio = m["autograd"] / m["fused"]
     lines += [f"- autograd LSTM time from T={g['short']} to T={g['long']}: {g['ratio']:.2f}x, the fused reference "
-              f"{g['fused_ratio']:.2f}x (target {GROWTH_TARGET}x: {verdict(g['ratio'] <= GROWTH_TARGET)}).",
+              f"{g['fused_ratio']:.2f}x ({verdict(f'{GROWTH_TARGET}x', g['ratio'] <= GROWTH_TARGET)}).",
               f"- peak memory of a training step over the fused reference's: {memory_ratio:.2f}x "
-              f"(target {MEMORY_TARGET}x: {verdict(memory_ratio <= MEMORY_TARGET)}).",
+              f"({verdict(f'{MEMORY_TARGET}x', memory_ratio <= MEMORY_TARGET)}).",
               f"- memory over {f['steps']} training steps: {'flat' if f['flat'] else 'growing'} "
-              f"(target flat: {verdict(f['flat'])})."]
+              f"({verdict('flat', f['flat'])})."]
     d = results.double
     if d and d["torch"]:
         ratio = d["autograd"] / d["torch"]
         lines.append(f"- Hessian-vector product through an LSTM {d['config']} {d['dtype']} over PyTorch's: "
-                     f"{ratio:.2f}x (target {DOUBLE_BACKWARD_TARGET}x: {verdict(ratio <= DOUBLE_BACKWARD_TARGET)}).")
+                     f"{ratio:.2f}x ({verdict(f'{DOUBLE_BACKWARD_TARGET}x', ratio <= DOUBLE_BACKWARD_TARGET)}).")
     return "\n".join(lines)

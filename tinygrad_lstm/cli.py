@@ -4,9 +4,14 @@ Commands: ``demo`` (the main job), ``compare`` (gradient check of one module), `
 (draw an unrolled module), ``diagnose`` (BPTT step by step: gradient norms, Jacobian decay,
 per-step contributions, gate saturation), ``train`` (a task from `tinygrad_lstm.tasks`), ``bench``
 (autograd against the hand-written reference and PyTorch) and ``check`` (a learner's own
-course-layout BPTT code against the graph). Every command
-has ``--help``. Exit codes: 0 success, 1 a failed check or an expected failure (such as a
-missing Graphviz), 2 a usage error (one line on stderr, never a traceback).
+course-layout BPTT code against the graph). Every command has ``--help``, ``--quiet`` (no
+progress, only the result line) and ``--debug`` (the traceback of an error).
+
+Exit codes, the same for every command (`EXIT_CODES`): 0 success (the gradients agree, the
+code checked is right), 1 the gradients disagree or a check found a bug, 2 a usage error or a
+runtime error (one line on stderr, never a traceback unless ``--debug``). When the reader of
+stdout goes away (``tinygrad-lstm compare | head -1``) the rest of the output is dropped
+quietly and the exit code is still the command's own.
 
 ``--cell`` takes a recurrent kind of `tl.nn.kinds` (``rnn``, ``lstm``, ``gru`` or a kind
 registered with ``register_kind``) or ``module:Class``, a cell class imported from the
@@ -23,18 +28,38 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 import warnings
 
 import numpy as np
 
 from .runtime import tune_process
 
-__all__ = ["main", "build_parser", "cell_kind", "cell_kinds", "add_cell_argument", "positive_int",
-           "non_negative_int", "positive_float", "non_negative_float"]
+__all__ = ["main", "build_parser", "run_command", "EXIT_CODES", "cell_kind", "cell_kinds", "add_cell_argument",
+           "positive_int", "non_negative_int", "positive_float", "non_negative_float"]
+
+EXIT_CODES = """exit codes:
+  0  success: the gradients agree, the code checked is right
+  1  the gradients disagree, or a check found a bug
+  2  a usage error or a runtime error (one line on stderr; --debug shows the traceback)"""
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal; keeps the lines of text that has line breaks (`EXIT_CODES`)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("epilog", EXIT_CODES)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
@@ -125,6 +150,87 @@ def add_cell_argument(parser, default: str = "lstm") -> None:
                         help=f"the recurrent kind: {_kinds_help()} (default: {default})")
 
 
+# --------------------------------------------------------------------------- running a command
+def run_command(prog: str, run, args) -> int:
+    """``run(args) -> exit code`` under the exit-code convention of `EXIT_CODES`.
+
+    An exception becomes one line on stderr, ``PROG: error: message``, and exit code 2 (with
+    its traceback first when ``args.debug``); Ctrl-C exits with 130. A reader of stdout that
+    goes away (``| head -1``) ends the output quietly, not the command. The example scripts
+    run their tasks through this too.
+    """
+    with _stdout_reader_may_leave():
+        try:
+            return run(args)
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as e:  # the convention: any failure is one line and exit code 2
+            debug = getattr(args, "debug", False)
+            if debug:
+                traceback.print_exc()
+            print(f"{prog}: error: {_error_message(e, hint=not debug)}", file=sys.stderr)
+            return 2
+
+
+_EXPECTED_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)  # bad input, files: the message says it
+
+
+def _error_message(error: Exception, hint: bool) -> str:
+    """`error` on one line: a file error names its file; an unexpected type is named, and with
+    `hint` the line says how to see its traceback."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror or error}: {error.filename}"
+    message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    message = " ".join(message.split()) or type(error).__name__
+    if isinstance(error, _EXPECTED_ERRORS):
+        return message
+    return f"{type(error).__name__}: {message}" + (" (--debug shows the traceback)" if hint else "")
+
+
+class _PipeGuard:
+    """stdout that, once its reader has gone (a broken pipe), drops what is written to it."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self) -> None:
+        # Point the file descriptor at /dev/null too: the interpreter flushes what is still
+        # buffered when it exits, which would raise again.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        self.stream = open(os.devnull, "w")
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _stdout_reader_may_leave():
+    original = sys.stdout
+    guard = sys.stdout = _PipeGuard(original)
+    try:
+        yield
+    finally:
+        guard.flush()
+        sys.stdout = original
+
+
 # --------------------------------------------------------------------------- the parser
 def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden: int) -> None:
     """Options describing a random module of a recurrent kind and its random input."""
@@ -136,7 +242,13 @@ def _add_module_options(parser, steps: int, batch: int, input_size: int, hidden:
     parser.add_argument("--hidden", type=positive_int, default=hidden, help=f"hidden size H (default: {hidden})")
     parser.add_argument("--layers", type=positive_int, default=1, help="number of layers (default: 1)")
     parser.add_argument("--bidirectional", action="store_true", help="add a reverse direction per layer")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the input (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the input (default: 0)")
+
+
+def _add_common_options(parser) -> None:
+    """``--quiet`` and ``--debug``, which every command has."""
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress, only the result line")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
 
 
 def build_parser(task_module=None) -> argparse.ArgumentParser:
@@ -145,6 +257,8 @@ def build_parser(task_module=None) -> argparse.ArgumentParser:
         "See and trust how recurrent networks learn: gradient checks, graph pictures and training demos."))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     subparsers = {name: add_parser(commands) for name, (add_parser, _) in COMMANDS.items()}
+    for subparser in subparsers.values():
+        _add_common_options(subparser)
     if task_module is not None:
         name = task_module.__name__.rsplit(".", 1)[-1]
         group = subparsers["train"].add_argument_group(f"options of the {name} task",
@@ -176,38 +290,48 @@ def main(argv=None) -> int:
         except ImportError as e:
             print(f"tinygrad-lstm train: error: {e}", file=sys.stderr)
             return 2
-    args = build_parser(task_module).parse_args(argv)
+    args = _parse(build_parser(task_module), argv)
     tune_process()
-    try:
-        _, run = COMMANDS[args.command]
-        return run(args)
-    except KeyboardInterrupt:
-        print("tinygrad-lstm: interrupted", file=sys.stderr)
-        return 130
+    _, run = COMMANDS[args.command]
+    return run_command(f"tinygrad-lstm {args.command}", run, args)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list) -> argparse.Namespace:
+    """Parse `argv`; an unknown option is reported by its command's parser (``tinygrad-lstm train: ...``)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 # --------------------------------------------------------------------------- demo
 def _demo_parser(commands):
+    from .demo import DURATION, QUICK_DURATION
+
     demo = commands.add_parser(
         "demo", help="the main job: gradient checks, the graph of an LSTM, RNN vs LSTM on the adding problem",
         description="Print gradient checks of RNN, LSTM and GRU; draw the unrolled graph of a 3-step LSTM; "
                     "train a plain RNN and an LSTM on the adding problem and plot their learning curves and "
-                    "gradient flow. Under a minute on two cores.")
+                    f"gradient flow. Takes {DURATION} on an idle machine ({QUICK_DURATION} with --quick) and prints "
+                    "the time it took at the end.")
     demo.add_argument("--out", default="demo-output", metavar="DIR",
                       help="directory for the pictures and plots (default: demo-output)")
-    demo.add_argument("--quick", action="store_true", help="tiny sizes and a few steps (a few seconds)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
+    demo.add_argument("--quick", action="store_true", help=f"tiny sizes and a few steps ({QUICK_DURATION})")
+    demo.add_argument("--seed", type=non_negative_int, default=0, help="seed of everything random (default: 0)")
     demo.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return demo
 
 
 def _demo(args) -> int:
+    import io
+
     from .demo import run_demo
-    try:
-        return run_demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress)
-    except OSError as e:
-        print(f"tinygrad-lstm demo: error: cannot write to {args.out!r}: {e.strerror or e}", file=sys.stderr)
-        return 1
+    log = io.StringIO() if args.quiet else None
+    code = run_demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress and not args.quiet, stream=log)
+    if args.quiet:
+        print(log.getvalue().rstrip().rsplit("\n", 1)[-1])  # the summary line
+    return code
 
 
 # --------------------------------------------------------------------------- compare
@@ -235,10 +359,10 @@ def _compare(args) -> int:
         warnings.simplefilter("always")
         report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
                                    numerical_elements=args.numerical_elements,
-                                   torch_module=None if args.no_torch else "auto")
+                                   torch_module=None if args.no_torch else "auto", progress=not args.quiet)
     for warning in caught:
         print(f"tinygrad-lstm compare: {warning.message}", file=sys.stderr)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary() if args.quiet else report)
     return 0 if report.ok else 1
 
 
@@ -294,14 +418,14 @@ def _graph(args) -> int:
         path = render_graph(roots, out, params=module, max_steps=args.max_steps, show="grads" if args.grads else None,
                             legend=True)
     except GraphvizNotFoundError as e:
-        print(f"tinygrad-lstm graph: {e}", file=sys.stderr)
-        return 1
+        print(f"tinygrad-lstm graph: error: {e}", file=sys.stderr)
+        return 2
     except ValueError as e:
         _usage_error("graph", str(e))
     except OSError as e:
-        print(f"tinygrad-lstm graph: error: cannot write {out!r}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    print(f"wrote {path}")
+        raise OSError(e.errno, f"cannot write the graph ({e.strerror or e})", out) from e
+    if not args.quiet:
+        print(f"wrote {path}")
     return 0
 
 
@@ -339,9 +463,12 @@ def _diagnose(args) -> int:
                     for sequence in diagnosis.sequences if diagnosis.gates[sequence]]
     except OSError as e:
         print(f"tinygrad-lstm diagnose: error: cannot write to {args.out!r}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        return 2
     if args.json:
         print(json.dumps(diagnosis.to_dict(), indent=2))
+        return 0
+    if args.quiet:  # the headline and the warnings
+        print("\n".join(line for line in str(diagnosis).splitlines() if line.startswith(("BPTT diagnosis", "warning:"))))
         return 0
     print(diagnosis)
     print()
@@ -356,30 +483,63 @@ def _bench_parser(commands):
         description="Forward + backward of recurrent layers: autograd vs the fused numpy reference vs PyTorch "
                     "(interleaved, minimum of several repeats), growth from T=100 to T=400, peak memory of a "
                     "training step at T=1000 and memory over 500 steps. Prints a Markdown table of ratios.")
-    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
-    bench.add_argument("--repeats", type=positive_int, default=15, metavar="N",
+    bench.add_argument("--quick", action="store_true",
+                       help="tiny sizes: a smoke run, not a measurement (its targets are not judged)")
+    bench.add_argument("--repeats", type=positive_int, default=None, metavar="N",
                        help="repeats per timing of the small configurations, a fifth of them for the largest "
-                            "(default: 15)")
+                            "(default: 15, 2 with --quick)")
     bench.add_argument("--cells", type=cell_kinds, default=None, metavar="LIST",
                        help=f"comma-separated recurrent kinds to time: {_kinds_help()} "
                             f"(default: every kind with a hand-written reference)")
-    bench.add_argument("--write", nargs="?", const="docs/performance.md", default=None, metavar="PATH",
-                       help="also write the results with the machine description (default: docs/performance.md)")
+    bench.add_argument("--write", nargs="?", const=_PERFORMANCE_PAGE, default=None, metavar="PATH",
+                       help="also write the results with the machine description to PATH (relative to the "
+                            "current directory); without PATH, this source tree's docs/performance.md, which a "
+                            "--quick run only overwrites when the path is given explicitly")
     return bench
 
 
-def _bench(args) -> int:
+_PERFORMANCE_PAGE = "the source tree's docs/performance.md"  # --write without a PATH
+
+
+def _bench_output(args):
+    """The file ``--write`` names (checked before the long measurement), or None."""
     from pathlib import Path
 
+    if args.write is None:
+        return None
+    if args.write == _PERFORMANCE_PAGE:
+        page = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+        if not page.parent.is_dir():
+            _usage_error("bench", "--write without a PATH writes docs/performance.md of a source checkout; "
+                                  "this installation has none: give a PATH")
+        if args.quick:
+            _usage_error("bench", f"--quick does not overwrite {page}; give the path explicitly to write it anyway")
+        return page
+    path = Path(args.write).expanduser().absolute()
+    if not path.parent.is_dir():
+        _usage_error("bench", f"--write {args.write!r}: the directory {str(path.parent)!r} does not exist")
+    return path
+
+
+def _bench(args) -> int:
     from . import bench
-    print(bench.TABLE_HEADER, flush=True)
-    results = bench.run(quick=args.quick, repeats=args.repeats, cells=args.cells,
-                        progress=lambda line: print(line, flush=True))
-    print()
-    print(bench.report(results).split("\n\n", 2)[2])
-    if args.write:
-        bench.write_markdown(results, Path(args.write))
-        print(f"\nwrote {args.write}")
+
+    out = _bench_output(args)
+    if not args.quiet:
+        if args.quick:
+            print(f"{bench.QUICK_VERDICT.capitalize()}: tiny sizes, a smoke test, not a measurement.\n")
+        print(bench.TABLE_HEADER, flush=True)
+    results = bench.run(quick=args.quick, repeats=args.repeats, cells=args.cells, bar=not args.quiet,
+                        progress=(lambda line: None) if args.quiet else (lambda line: print(line, flush=True)))
+    if args.quiet:
+        print(bench.summary(results).split("\n\n", 1)[1])
+    else:
+        print()
+        print(bench.report(results)[bench.report(results).index("## Growth"):])  # the table was printed row by row
+    if out is not None:
+        bench.write_markdown(results, out)
+        if not args.quiet:
+            print(f"\nwrote {out}")
     return 0
 
 
@@ -398,7 +558,7 @@ def _check_parser(commands):
                             "names and signatures found)")
     check.add_argument("--cell", choices=("rnn", "lstm", "all"), default="all",
                        help="check only the RNN or only the LSTM functions (default: all)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the random weights and data (default: 0)")
+    check.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random weights and data (default: 0)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     return check
 
@@ -416,7 +576,7 @@ def _check(args) -> int:
     except (OSError, ValueError) as e:
         print(f"tinygrad-lstm check: error: {str(e).removeprefix('check_course_code: ')}", file=sys.stderr)
         return 2
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary() if args.quiet else report)
     return 0 if report.correct else 1
 
 
@@ -428,13 +588,14 @@ def _train_parser(commands):
         "train", help="train a model on a task (adding, chars, sine)",
         description="Train on one of the tasks; `train --task NAME --help` lists the task's options.")
     train.add_argument("--task", choices=TASKS, default="adding", help="the task (default: adding)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    train.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the data (default: 0)")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return train
 
 
 def _train(args) -> int:
     from .tasks import load_task
+    args.progress = args.progress and not args.quiet
     return load_task(args.task).run(args)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 __all__ = [
     "Tensor", "Function", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
     "name_scope", "detect_anomaly", "backward", "grad", "walk_graph", "Graph", "increment_version", "LazyGrad",
-    "tensor_method", "tensor_property", "inplace", "traced_effect",
+    "tensor_method", "tensor_property", "inplace", "traced_effect", "Observer",
 ]
 
 
@@ -47,7 +47,45 @@ class ShapeError(ValueError):
 _grad_enabled = True
 _anomaly_enabled = False
 _scope = ""  # the current name scope, e.g. "lstm/l0/t=3", recorded on every node
-_tracer = None  # while `tl.jit` records a call: told of every op, in-place copy, backward and effect
+_tracer = None  # an `Observer` (tl.jit recording a call, forward mode, record_values), or None
+
+
+class Observer:
+    """What watches the engine while it is installed as ``engine._tracer``: `tl.jit` recording
+    a call, forward mode (`tl.jvp`), `tl.viz.record_values`. It is told of every op
+    (`on_apply`) and in-place copy (`on_inplace`), and runs `backward`, `grad` and the library
+    calls marked `traced_effect` in its place. By default those run as usual, unobserved.
+    """
+
+    def on_apply(self, ctx: "Function", args: tuple, kwargs: dict, result) -> None:
+        """After an op ran: `ctx` is the op (recorded in the graph or not), `result` its output(s)."""
+
+    def on_inplace(self, tensor: "Tensor", result: "Tensor") -> None:
+        """After `tensor` took the values of `result` in place."""
+
+    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph, inputs):
+        with _Unobserved():
+            return backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
+
+    def on_grad(self, outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+        with _Unobserved():
+            return grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+
+    def on_effect(self, fn, args: tuple, kwargs: dict):
+        return fn(*args, **kwargs)
+
+
+class _Unobserved:
+    """No observer inside (the one installed comes back after)."""
+
+    def __enter__(self):
+        global _tracer
+        self.previous, _tracer = _tracer, None
+
+    def __exit__(self, *exc) -> bool:
+        global _tracer
+        _tracer = self.previous
+        return False
 
 
 def traced_effect(fn):
@@ -937,7 +975,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     first sum allocates a new buffer, which the engine then owns and adds into in place.
     """
     if _tracer is not None:
-        return _tracer.on_backward(tensors, grad_tensors, retain_graph)
+        return _tracer.on_backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
     retain_graph = create_graph if retain_graph is None else bool(retain_graph)
     if inputs is not None:
         inputs = _as_tensor_list(inputs, "backward", "inputs")
@@ -986,7 +1024,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     (array([ 3., 12.]), array([ 6., 12.]))
     """
     if _tracer is not None:
-        raise RuntimeError("grad: not supported inside tl.jit; call tl.grad outside the compiled function")
+        return _tracer.on_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
     inputs = _as_tensor_list(inputs, "grad", "inputs")
     for i, t in enumerate(inputs):
         if not t.requires_grad:

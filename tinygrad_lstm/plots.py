@@ -1,13 +1,15 @@
-"""PNG plots for the demo and the tasks: learning curves and gradient flow through time, and the
+"""Plots for the demo and the tasks: learning curves and gradient flow through time, and the
 pictures of a `tl.viz.diagnose_bptt` diagnosis (gradient norms and Jacobian decay, per-step
 contributions, gate heatmaps).
 
-Drawn with matplotlib's non-interactive Agg backend, so they work without a display. The
-diagnosis plots return the `matplotlib.figure.Figure` (shown by notebooks) or, given a path,
-write a PNG and return its path.
+Each returns its `matplotlib.figure.Figure`, shown inline in a notebook, or, given a path,
+writes a PNG there and returns its path. The figures are made without pyplot, so they need no
+display and leave the user's matplotlib backend alone.
 """
 from __future__ import annotations
 
+import functools
+import io
 import pathlib
 
 import numpy as np
@@ -18,11 +20,36 @@ __all__ = ["plot_learning_curves", "plot_gradient_flow", "plot_bptt_gradients", 
 _COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+@functools.cache
+def _inline_figure_class():
+    """`InlineFigure`, defined on first use: importing matplotlib takes a while."""
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        """A matplotlib Figure that a notebook shows inline (``_repr_png_``) without pyplot."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png")
+            return buffer.getvalue()
+
+    return InlineFigure
+
+
+def _figure(width: float, height: float):
+    """A figure made without pyplot (no backend, no display, nothing left in pyplot's registry)
+    that a notebook shows inline."""
+    return _inline_figure_class()(figsize=(width, height), dpi=110)
+
+
+def _finish(fig, path):
+    """`fig` itself when `path` is None, else the PNG written to `path` (its path)."""
+    if path is None:
+        return fig
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -34,7 +61,7 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (cumulative[ends] - cumulative[starts]) / (ends - starts)
 
 
-def plot_learning_curves(curves: dict, path, baseline: float | None = None, target: float | None = None,
+def plot_learning_curves(curves: dict, path=None, baseline: float | None = None, target: float | None = None,
                          title: str = "Learning curves", ylabel: str = "MSE", smooth: int = 20) -> pathlib.Path:
     """Training loss (running mean) and test loss against steps, one colour per model, log scale.
 
@@ -43,8 +70,8 @@ def plot_learning_curves(curves: dict, path, baseline: float | None = None, targ
     curves : dict of str to dict
         ``{label: {"train": losses (steps,), "test": (eval_steps (k,), values (k,))}}``;
         either entry may be missing.
-    path : str or path-like
-        The PNG file to write (parent directories are created).
+    path : str or path-like, optional
+        Write a PNG there (creating its directory) and return its path; otherwise return the figure.
     baseline : float, optional
         Drawn as a dashed line, e.g. the loss of predicting the mean.
     target : float, optional
@@ -55,11 +82,10 @@ def plot_learning_curves(curves: dict, path, baseline: float | None = None, targ
 
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure or pathlib.Path
     """
-    plt = _pyplot()
-    path = pathlib.Path(path)
-    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    fig = _figure(8, 4.8)
+    ax = fig.add_subplot()
     for color, (label, curve) in zip(_COLORS * 4, curves.items()):
         if curve.get("train") is not None:
             losses = np.asarray(curve["train"])
@@ -82,13 +108,10 @@ def plot_learning_curves(curves: dict, path, baseline: float | None = None, targ
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, path)
 
 
-def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through time") -> pathlib.Path:
+def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow through time") -> pathlib.Path:
     """``||d loss / d h_t||`` against the time step ``t``, log scale: vanishing gradients made visible.
 
     Two panels: the raw norms, and the norms divided by the norm at the step where the loss
@@ -104,19 +127,18 @@ def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through ti
         ``norms`` is ``(T,)``, or for a stacked or bidirectional model a dict of them per
         layer and direction as `tinygrad_lstm.tasks.adding.gradient_flow` returns
         (``{"l0": ..., "l0_reverse": ...}``): one colour per model and layer-direction.
-    path : str or path-like
-        The PNG file to write.
+    path : str or path-like, optional
+        Write a PNG there (creating its directory) and return its path; otherwise return the figure.
     title : str
 
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure or pathlib.Path
     """
     lines = _flow_lines(flows)
-    plt = _pyplot()
-    path = pathlib.Path(path)
     styles = ("--", "-", ":", "-.")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=110)
+    fig = _figure(11, 4.6)
+    axes = fig.subplots(1, 2)
     panels = ([], [])  # the values drawn in each panel, for the axis limits
     for color, (model, stages) in zip(_COLORS * 4, lines.items()):
         for style, (stage, norms) in zip(styles * 4, stages.items()):
@@ -144,10 +166,7 @@ def plot_gradient_flow(flows: dict, path, title: str = "Gradient flow through ti
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, path)
 
 
 def _flow_lines(flows: dict) -> dict:
@@ -167,23 +186,6 @@ def _flow_lines(flows: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- diagnosis plots
-def _figure(width: float, height: float):
-    """A figure outside pyplot's registry, so returning it leaks nothing."""
-    _pyplot()  # selects the Agg backend
-    from matplotlib.figure import Figure
-    return Figure(figsize=(width, height), dpi=110)
-
-
-def _finish(fig, path):
-    """`fig` itself when `path` is None, else the PNG written to `path` (its path)."""
-    if path is None:
-        return fig
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
-
-
 def plot_bptt_gradients(diagnosis, path=None, title: str = "Gradients through time"):
     """Two panels on a log axis against the time step: ``‖∂L/∂h_t‖`` and the Jacobian decay
     ``‖∂h_T/∂h_t‖``, one line per layer and direction of a `tl.viz.diagnose_bptt` diagnosis.

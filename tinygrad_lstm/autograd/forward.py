@@ -15,12 +15,12 @@ import weakref
 import numpy as np
 
 from .. import engine
-from ..engine import Function, Tensor, enable_grad
+from ..engine import Function, Observer, Tensor, enable_grad
 
 __all__ = ["jvp", "rules"]
 
 
-class _ForwardAD:
+class _ForwardAD(Observer):
     """The observer `jvp` installs on the engine: gives every op's outputs their tangents."""
 
     def __init__(self):
@@ -58,13 +58,6 @@ class _ForwardAD:
             self._forget(id(tensor))
         else:
             self.set(tensor, tangent)
-
-    def on_backward(self, tensors, grad_tensors, retain_graph):
-        with _observer(None):
-            return engine.backward(tensors, grad_tensors, retain_graph)
-
-    def on_effect(self, fn, args, kwargs):
-        return fn(*args, **kwargs)
 
 
 class _observer:

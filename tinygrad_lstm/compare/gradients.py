@@ -21,6 +21,7 @@ from ..engine import Tensor, no_grad
 from ..manual import localize
 from ..nn import Module, Recurrent, RNNBase
 from ..nn.kinds import kind_of
+from ..progress import progress_bar
 from .reference import builtin_reference
 from .report import Check, GradientReport, GradientRow
 from .structure import as_tuple, call, flatten, rebuild, state_names
@@ -43,7 +44,7 @@ EPS = 1e-6  # step of the central differences (always in float64)
 # --------------------------------------------------------------------------- the comparison
 def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, torch_module="auto",
                       numerical_elements: int | None = 512, dtype=np.float64, seed: int = 0,
-                      tolerances: dict | None = None, lengths=None) -> GradientReport:
+                      tolerances: dict | None = None, progress: bool = False, lengths=None) -> GradientReport:
     """Compare autograd's gradients of `model` with a hand-written BPTT, central differences and PyTorch.
 
     Works on a copy of `model` cast to `dtype` and put in eval mode (dropout off); the
@@ -96,6 +97,9 @@ def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, t
         Seeds the random state, the default loss and the subset of checked elements.
     tolerances : dict, optional
         ``{reference: (rtol, atol)}`` overriding `TOLERANCES` for `dtype`.
+    progress : bool
+        Show progress on stderr (`tinygrad_lstm.progress`), column by column: importing
+        PyTorch and the central differences take the time.
     lengths : sequence of int, optional
         ``(B,)`` valid steps per sequence of a sequence module (`nn.RNN/LSTM/GRU`,
         `nn.Recurrent`), passed as its ``lengths=``. The built-in manual reference and
@@ -150,15 +154,23 @@ def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, t
         loss_fn = _RandomLinearLoss([rng.standard_normal(t.shape) for t in flatten(template)])
         loss_description = f"random linear function of every output, sum_k sum(output_k * R_k), R_k ~ N(0, 1) (seed {seed})"
     grad_outputs = _output_grads(loss_fn, template)
-    autograd = _autograd_grads(work, x, state, loss_fn, names, lengths)
-
     manual_function, manual_description = _manual_function(work, manual, lengths, layout)
-    columns = {
-        "manual": (manual_description, None if manual_function is None else
-                   _checked(manual_function(_params(work), x, state, grad_outputs, lengths), names, state, "manual")),
-        "numerical": _numerical_column(work, x, state, loss_fn, numerical_elements, rng, lengths),
-        "torch": _torch_column(work, x, state, grad_outputs, torch_module, lengths, layout),
-    }
+    # one unit of progress per column, and per tensor of the numerical one
+    with progress_bar(total=3 + len(names) + len(input_names), desc="compare: autograd", enabled=progress,
+                      unit="step") as bar:
+        autograd = _autograd_grads(work, x, state, loss_fn, names, lengths)
+        bar.update(1)
+        bar.set_description("compare: manual")
+        columns = {"manual": (manual_description, None if manual_function is None else _checked(
+            manual_function(_params(work), x, state, grad_outputs, lengths), names, state, "manual"))}
+        bar.update(1)
+        bar.set_description("compare: numerical")
+        columns["numerical"] = _numerical_column(work, x, state, loss_fn, numerical_elements, rng, lengths, bar)
+        if columns["numerical"][1] is None:
+            bar.update(len(names) + len(input_names))
+        bar.set_description("compare: torch")
+        columns["torch"] = _torch_column(work, x, state, grad_outputs, torch_module, lengths, layout)
+        bar.update(1)
     references, skipped, results = {}, {}, {}
     for ref, (description, result) in columns.items():
         if result is not None:
@@ -323,11 +335,12 @@ def _checked(grads: dict, names: list, state, reference: str) -> dict:
     return _check_names(grads, [*names, "x", *state_names(state)], reference)
 
 
-def _numerical_column(model, x, state, loss_fn, numerical_elements, rng, lengths) -> tuple:
+def _numerical_column(model, x, state, loss_fn, numerical_elements, rng, lengths, bar) -> tuple:
+    """``(description, gradients)``; `bar` advances by one per tensor."""
     if numerical_elements == 0:
         return "numerical_elements=0", None
     description = f"central differences in float64, eps {EPS:.0e} (2 forward passes per element)"
-    return description, _numerical_grads(model, x, state, loss_fn, numerical_elements, rng, lengths)
+    return description, _numerical_grads(model, x, state, loss_fn, numerical_elements, rng, lengths, bar)
 
 
 def _torch_column(model, x, state, grad_outputs, torch_module, lengths, layout) -> tuple:
@@ -504,8 +517,9 @@ def _check_names(grads: dict, expected: list, reference: str) -> dict:
 
 
 # --------------------------------------------------------------------------- central differences
-def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng, lengths=None) -> dict:
-    """``{name: (flat indices, d loss / d element)}`` by central differences in float64."""
+def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng, lengths, bar) -> dict:
+    """``{name: (flat indices, d loss / d element)}`` by central differences in float64; `bar`
+    advances by one per tensor."""
     exact = copy.deepcopy(model).to(np.float64)
     x = x.astype(np.float64)
     state = tuple(s.astype(np.float64) for s in state) if isinstance(state, tuple) else (
@@ -526,4 +540,5 @@ def _numerical_grads(model: Module, x, state, loss_fn, max_elements, rng, length
         else:
             indices = np.sort(rng.choice(array.size, size=max_elements, replace=False))
         results[name] = (indices, central_differences(loss, array, indices, EPS))
+        bar.update(1)
     return results

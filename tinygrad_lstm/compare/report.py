@@ -1,10 +1,12 @@
 """What `compare_gradients` returns: a `GradientReport` of `GradientRow`s of `Check`s.
 
-The report renders as an aligned table (``str(report)``), says whether everything agreed
-(``report.ok``, the command line's exit status) and converts to plain data (``to_dict``).
+The report renders as an aligned table (``str(report)``) and, in a notebook, as an HTML table
+with the failed comparisons highlighted; it says whether everything agreed (``report.ok``,
+the command line's exit status) and converts to plain data (``to_dict``).
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,7 +86,10 @@ class GradientRow:
         return "; ".join([text, *found.notes])
 
 
-@dataclass
+_FAILED_STYLE = ' style="background-color:#fdd"'  # a row with a failed comparison, in a notebook
+
+
+@dataclass(repr=False)
 class GradientReport:
     """What `compare_gradients` found: one `GradientRow` per parameter, input and initial state.
 
@@ -149,6 +154,38 @@ class GradientReport:
         total = sum(len(row.checks) for row in self.rows)
         listed = ", ".join(f"{name} ({ref})" for name, ref in failures)
         return f"DISAGREE: {len(failures)} of {total} comparisons failed: {listed}"
+
+    def __repr__(self) -> str:
+        return f"<GradientReport of {self.model}, {self.dtype}: {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        """The table for a notebook: a row per tensor, a column group per reference, failed rows highlighted."""
+        refs = list(self.references)
+        head = ("<tr><th rowspan=2>tensor</th><th rowspan=2>shape</th><th rowspan=2>max|grad|</th>"
+                + "".join(f'<th colspan=3 title="{html.escape(self.references[ref])}">{html.escape(ref)}</th>'
+                          for ref in refs) + "</tr><tr>" + "<th>abs</th><th>rel</th><th></th>" * len(refs) + "</tr>")
+        body = []
+        for row in self.rows:
+            cells = [row.name, str(row.shape), f"{row.grad_max:.2e}"]
+            for ref in refs:
+                check = row.checks.get(ref)
+                cells += (["-", "-", ""] if check is None else
+                          [f"{check.max_abs:.1e}", f"{check.max_rel:.1e}", "ok" if check.passed else "FAIL"])
+            failed = any(not check.passed for check in row.checks.values())
+            body.append(f"<tr{_FAILED_STYLE if failed else ''}>"
+                        + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+        tolerances = "; ".join(f"{ref}: rtol {rtol:.0e}, atol {atol:.0e}" for ref, (rtol, atol) in self.tolerances.items())
+        skipped = "".join(f"<br>{html.escape(ref)} not compared: {html.escape(reason)}"
+                          for ref, reason in self.skipped.items())
+        warnings = "".join(f"<p><b>{html.escape(text)}</b></p>" for text in self.warnings)
+        located = [row.where() for row in self.rows if row.localization is not None]
+        where = ("<p>where the manual gradients are wrong:<br>" + "<br>".join(map(html.escape, located)) + "</p>"
+                 if located else "")
+        return (f"<div>{warnings}<p>Gradient check of <code>{html.escape(self.model)}</code>, {self.dtype}: autograd "
+                f"against {html.escape(', '.join(refs))}; ok when |autograd - reference| &le; atol + rtol "
+                f"&middot; |reference| elementwise ({html.escape(tolerances)}){skipped}</p>"
+                f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{where}"
+                f"<p><b>{html.escape(self.summary())}</b></p></div>")
 
     def __str__(self) -> str:
         lines = [*self.warnings, f"Gradient check of {self.model}, {self.dtype}: autograd (backpropagation through "

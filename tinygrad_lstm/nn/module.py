@@ -588,6 +588,7 @@ class Module:
         return type(self).__name__.lower()
 
     def __call__(self, *args, **kwargs):
+        _reject_torch_inputs(self, args, kwargs)
         scope = self._scope_name()
         _call_stack.append(self)
         try:
@@ -609,6 +610,27 @@ class Module:
             return f"{type(self).__name__}({extra})"
         body = "\n  ".join(extra_lines + child_lines)
         return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def _reject_torch_inputs(module: Module, args: tuple, kwargs: dict) -> None:
+    """A torch Tensor or PackedSequence given to a module (also inside a state tuple): a
+    TypeError that says how to convert it, rather than a numpy error from deep inside."""
+    for value in (*args, *kwargs.values()):
+        for part in (value if type(value) in (tuple, list) else (value,)):
+            if type(part).__module__.partition(".")[0] == "torch":
+                raise TypeError(_torch_input_message(type(module).__name__, part))
+
+
+def _torch_input_message(owner: str, value) -> str:
+    kind = type(value).__name__
+    if kind == "PackedSequence":
+        return (f"{owner}: got a torch PackedSequence; tinygrad_lstm takes the padded batch and its lengths "
+                f"instead: padded, lengths = torch.nn.utils.rnn.pad_packed_sequence(packed), then "
+                f"module(padded.numpy(), lengths=lengths.tolist()) (pass batch_first= to pad_packed_sequence "
+                f"as the module has it)")
+    shape = tuple(getattr(value, "shape", ()))
+    return (f"{owner}: got a torch.{kind} of shape {shape}; convert it to numpy with x.detach().numpy(), or to "
+            f"a tl.Tensor with tl.Tensor(x.detach().numpy(), requires_grad=True) for its gradient")
 
 
 def _checked_module(module, owner: str) -> Module:

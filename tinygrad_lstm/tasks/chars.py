@@ -27,11 +27,12 @@ the same parameters as training 80 steps at once.
 """
 from __future__ import annotations
 
+import argparse
 import codecs
 import contextlib
 import io
 import os
-import sys
+import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,7 @@ from ..serialization import load, save
 from .training import add_optimizer_arguments, check_counts, fit, upgrade_state_dict
 
 __all__ = ["DEFAULT_REPEATS", "default_text", "build_vocabulary", "encode", "decode", "make_streams", "CharLM",
-           "sample", "save_checkpoint", "load_checkpoint", "CharResult", "train", "add_arguments", "run"]
+           "sample", "save_checkpoint", "load_checkpoint", "CharResult", "train", "read_text", "add_arguments", "run"]
 
 DEFAULT_REPEATS = 20
 DEFAULT_HIDDEN = 128
@@ -417,8 +418,10 @@ def _carried_state(model: CharLM, parts: tuple, checkpoint):
 # --------------------------------------------------------------------------- command line
 def add_arguments(parser) -> None:
     """The options of ``tinygrad-lstm train --task chars``."""
-    parser.add_argument("--text", metavar="PATH", help="train on this text file (UTF-8; default: the Zen of "
+    parser.add_argument("--text", metavar="PATH", help="train on this text file (default: the Zen of "
                         f"Python, `import this`, repeated {DEFAULT_REPEATS} times)")
+    parser.add_argument("--encoding", type=_encoding, default="utf-8", metavar="NAME",
+                        help="the encoding of --text (default: utf-8)")
     parser.add_argument("--steps", type=non_negative_int, metavar="N", default=500,
                         help="train until this many steps in total (default: 500)")
     parser.add_argument("--batch", type=positive_int, metavar="N", default=32, help="parallel streams of text (default: 32)")
@@ -442,30 +445,48 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint up to --steps")
 
 
-def run(args) -> int:
-    """Train as `args` says, print the loss before and after and the sample.
+def read_text(path, encoding: str = "utf-8") -> str:
+    """The text of the file at `path`, decoded from `encoding`.
 
-    Returns 0, or prints one line on stderr and returns 2 for inconsistent options (a
-    checkpoint of other sizes, a prime outside the vocabulary) and 1 for unreadable files.
+    Raises
+    ------
+    OSError
+        The file cannot be read (the error names it).
+    ValueError
+        Its bytes are not valid `encoding`: the message names the first bad byte's offset.
     """
+    data = pathlib.Path(path).read_bytes()
     try:
-        if args.resume and not args.checkpoint:
-            raise ValueError("--resume needs --checkpoint PATH")
-        text = None
-        if args.text:
-            with open(args.text, encoding="utf-8", errors="replace") as file:
-                text = file.read()
-        result = train(text, steps=args.steps, batch=args.batch, seq_len=args.seq_len, hidden=args.hidden,
-                       embedding=args.embedding, layers=args.layers, lr=args.lr, clip=args.clip or None,
-                       sample_length=args.sample_length, temperature=args.temperature, prime=args.prime,
-                       checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                       seed=args.seed, progress=args.progress, cell=args.cell)
-    except (ValueError, KeyError) as e:
-        print(f"chars: error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"chars: error: {e}", file=sys.stderr)
-        return 1
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{os.fspath(path)} is not valid {encoding}: byte 0x{data[e.start]:02x} at offset {e.start} "
+                         f"({e.reason}); name its encoding with --encoding, e.g. --encoding latin-1") from None
+
+
+def _encoding(name: str) -> str:
+    """An argparse type: a codec Python knows, or a usage error naming it."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {name!r}") from None
+    return name
+
+
+def run(args) -> int:
+    """Train as `args` says, print the loss before and after and the sample; returns 0.
+
+    Inconsistent options (a checkpoint of other sizes, a prime outside the vocabulary) raise a
+    ValueError or KeyError, an unreadable file an OSError, an undecodable one a ValueError:
+    `tinygrad_lstm.cli.run_command` makes each one line and exit code 2.
+    """
+    if args.resume and not args.checkpoint:
+        raise ValueError("--resume needs --checkpoint PATH")
+    text = None if args.text is None else read_text(args.text, args.encoding)
+    result = train(text, steps=args.steps, batch=args.batch, seq_len=args.seq_len, hidden=args.hidden,
+                   embedding=args.embedding, layers=args.layers, lr=args.lr, clip=args.clip or None,
+                   sample_length=args.sample_length, temperature=args.temperature, prime=args.prime,
+                   checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                   seed=args.seed, progress=args.progress, cell=args.cell)
     corpus = args.text or f"the Zen of Python x{DEFAULT_REPEATS}"
     trained = len(result.losses) - result.start_step
     print(f"chars, {result.model.kind.title}: {corpus}, {len(result.vocab)} distinct characters; "

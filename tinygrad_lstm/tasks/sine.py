@@ -21,7 +21,6 @@ Predicting zero everywhere scores the variance of the clean wave, about 0.54
 from __future__ import annotations
 
 import pathlib
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -301,25 +300,21 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Train as `args` says, print the test MSE and write the plot.
+    """Train as `args` says, print the test MSE and write the plot; returns 0.
 
-    Returns 0, or prints one line on stderr and returns 2 for a plot format matplotlib
-    cannot write (checked before training) and 1 when the plot cannot be written.
+    A plot format matplotlib cannot write raises a ValueError (checked before training), a
+    plot that cannot be written an OSError: `tinygrad_lstm.cli.run_command` makes each one
+    line and exit code 2.
     """
     from matplotlib.backend_bases import FigureCanvasBase
 
     formats = FigureCanvasBase.get_supported_filetypes()
     if pathlib.Path(args.out).suffix.lower()[1:] not in formats:
-        print(f"sine: error: --out {args.out!r} must end in a format matplotlib writes: "
-              f"{', '.join('.' + name for name in sorted(formats))}", file=sys.stderr)
-        return 2
-    try:
-        result = train(args.mode, steps=args.steps, batch=args.batch, T=args.length, horizon=args.horizon,
-                       hidden=args.hidden, lr=args.lr, noise=args.noise, clip=args.clip or None, seed=args.seed,
-                       out=args.out, progress=args.progress, cell=args.cell)
-    except OSError as e:
-        print(f"sine: error: cannot write the plot {args.out!r}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        raise ValueError(f"--out {args.out!r} must end in a format matplotlib writes: "
+                         f"{', '.join('.' + name for name in sorted(formats))}")
+    result = train(args.mode, steps=args.steps, batch=args.batch, T=args.length, horizon=args.horizon,
+                   hidden=args.hidden, lr=args.lr, noise=args.noise, clip=args.clip or None, seed=args.seed,
+                   out=args.out, progress=args.progress, cell=args.cell)
     print(f"sine {args.mode}: test MSE {result.test_mse[0]:.4f} before training, {result.final_test_mse:.4f} after "
           f"{args.steps} steps of the {result.model.kind.title} ({result.seconds:.1f} s); predicting zero scores "
           f"{result.zero_mse:.4f}")

@@ -2,7 +2,6 @@
 the loss of every step and evaluations along the way (the learning curves)."""
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import numpy as np
 from ..cli import non_negative_float, positive_float
 from ..nn.utils import clip_grad_norm_
 from ..ops import concat
+from ..progress import progress_bar
 
 __all__ = ["Curves", "fit", "check_counts", "add_optimizer_arguments", "upgrade_state_dict", "last_hidden"]
 
@@ -47,7 +47,7 @@ def fit(parameters: list, optimizer, loss_at, steps: int, clip: float | None = N
     (to carry a state, write a checkpoint). ``evaluate() -> float`` runs before the first
     step, every `eval_every` steps and after the last one.
 
-    The progress bar (tqdm, on stderr, when `progress`) shows `description` and the last
+    The progress bar (`tinygrad_lstm.progress.progress_bar`: on stderr, when `progress`) shows `description` and the last
     evaluation as `metric`, or the last loss without an `evaluate`.
     """
     losses = np.empty(steps) if losses is None else losses
@@ -55,9 +55,7 @@ def fit(parameters: list, optimizer, loss_at, steps: int, clip: float | None = N
     if evaluate is not None:
         eval_steps.append(start)
         evals.append(evaluate())
-    from tqdm.auto import tqdm
-    bar = tqdm(range(start, steps), total=steps, initial=start, desc=description, file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(range(start, steps), total=steps, initial=start, desc=description, enabled=progress)
     began = time.perf_counter()
     for step in bar:
         loss = loss_at(step)

@@ -184,6 +184,8 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
     graphviz.Digraph
         Deterministic: the same graph gives the same DOT text (``.source``). Node ids are
         ``leaf<i>`` and ``op<i>`` in `walk_graph` order and ``steps<i>`` for collapsed steps.
+        A notebook shows it inline as SVG (its ``_repr_mimebundle_``, drawn by Graphviz's
+        ``dot``); ``.render(...)`` or `render_graph` writes it to a file.
 
     Warns
     -----

@@ -28,7 +28,7 @@ def summary(array) -> str:
     return f"min {array.min():.3g} mean {array.mean():.3g} max {array.max():.3g}"
 
 
-class record_values:
+class record_values(engine.Observer):
     """Keep a summary of the outputs of every op recorded inside (their values when small, else
     min, mean and max), for ``draw_graph(..., show="values")``.
 
@@ -65,14 +65,15 @@ class record_values:
         if self._previous is not None:
             self._previous.on_inplace(tensor, result)
 
-    def on_backward(self, tensors, grad_tensors, retain_graph):
+    def on_backward(self, *args):
         if self._previous is not None:
-            return self._previous.on_backward(tensors, grad_tensors, retain_graph)
-        engine._tracer = None
-        try:
-            return engine.backward(tensors, grad_tensors, retain_graph)
-        finally:
-            engine._tracer = self
+            return self._previous.on_backward(*args)
+        return super().on_backward(*args)
+
+    def on_grad(self, *args):
+        if self._previous is not None:
+            return self._previous.on_grad(*args)
+        return super().on_grad(*args)
 
     def on_effect(self, fn, args, kwargs):
         if self._previous is not None:
