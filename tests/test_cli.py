@@ -77,8 +77,12 @@ def test_compare_exit_1_when_a_comparison_fails(capsys):
 def test_compare_in_float32_warns_in_one_line_on_stderr(capsys):
     assert main(["compare", "--cell", "lstm", "--dtype", "float32", *SMALL]) == 0
     out, err = capsys.readouterr()
-    assert err == f"tinygrad-lstm compare: {tl.manual.localize.FLOAT32_WARNING}\n"
+    assert f"tinygrad-lstm compare: {tl.manual.localize.FLOAT32_WARNING}\n" in err  # after the progress bar
     assert out.startswith(tl.manual.localize.FLOAT32_WARNING + "\n") and "all agree" in out
+    assert main(["compare", "--cell", "lstm", "--dtype", "float32", "--quiet", *SMALL]) == 0
+    out, err = capsys.readouterr()  # quiet: the verdict on stdout, the warning still on stderr
+    assert err == f"tinygrad-lstm compare: {tl.manual.localize.FLOAT32_WARNING}\n"
+    assert out.startswith("all agree")
 
 
 def test_compare_json(capsys):

@@ -121,7 +121,7 @@ def test_cli_cell_option(capsys):
             "--sample-length", "5", "--no-progress"]
     assert cli_main(argv) == 0
     out = capsys.readouterr().out
-    assert out.startswith("chars, GRU: the Zen of Python") and "after step 3" in out
+    assert out.startswith("chars: the Zen of Python x20, ") and ", learned by a GRU;" in out and "after step 3" in out
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["train", "--task", "chars", "--cell", "nope"])
     assert exit_info.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err

@@ -489,7 +489,7 @@ def run(args) -> int:
                    seed=args.seed, progress=args.progress, cell=args.cell)
     corpus = args.text or f"the Zen of Python x{DEFAULT_REPEATS}"
     trained = len(result.losses) - result.start_step
-    print(f"chars, {result.model.kind.title}: {corpus}, {len(result.vocab)} distinct characters; "
+    print(f"chars: {corpus}, {len(result.vocab)} distinct characters, learned by a {result.model.kind.title}; "
           f"uniform guessing scores {np.log(len(result.vocab)):.3f} nats/char")
     if len(result.losses):
         window = max(1, min(20, len(result.losses) // 5))
