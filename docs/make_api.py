@@ -30,8 +30,9 @@ SECTIONS = [
      ["Tensor", "Function", "backward", "grad", "jvp", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
       "detect_anomaly", "walk_graph", "Graph", "ShapeError"]),
     ("Creating tensors", "tinygrad_lstm", "tl",
-     ["zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator"]),
-    ("Ops as functions", "tinygrad_lstm", "tl", ["concat", "stack", "addmm"]),
+     ["tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
+      "randn_like", "rand_like", "manual_seed", "default_generator"]),
+    ("Ops as functions", "tinygrad_lstm", "tl", tl.ops.FUNCTIONS),
     ("Checking gradients", "tinygrad_lstm", "tl",
      ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "compare_gradients",
       "GradientReport", "BPTTWarning"]),
@@ -69,7 +70,8 @@ OPERATORS = [
     ("`a @ b`", "Matrix product with `numpy.matmul` semantics: `(..., n, k) @ (k, m) -> (..., n, m)`, 1-D operands are vectors."),
     ("`-a`", "Negation."),
     ("`a < b`, `a <= b`, `a > b`, `a >= b`, `a == b`, `a != b`", "Elementwise comparison: a bool tensor outside the graph (a mask)."),
-    ("`a[index]`", "Basic slicing and integer-array indexing (`weight[token_ids]` is an embedding lookup); repeated indices accumulate in backward."),
+    ("`a[index]`", "Basic slicing, integer-array and boolean-mask indexing (`weight[token_ids]` is an embedding lookup); repeated indices accumulate in backward."),
+    ("`a[index] = value`", "Writes in place, as PyTorch's `index_put_`: the gradient reaches `value` (and `a` where it was not overwritten)."),
     ("`len(a)`, `iter(a)`", "Length of axis 0; iteration unbinds axis 0 (one node)."),
     ("`float(a)`, `int(a)`, `bool(a)`", "The value of a one-element tensor."),
     ("`np.asarray(a)`", "The data (`Tensor.__array__`)."),
@@ -84,35 +86,30 @@ TENSOR_ATTRIBUTES = [
 
 # How user code reaches each primitive op (the ops' classes mostly carry no docstring).
 OP_CALLS = {
-    "Add": "`a + b`", "Sub": "`a - b`", "Mul": "`a * b`", "Div": "`a / b`", "Neg": "`-a`", "Pow": "`a ** b`",
-    "MatMul": "`a @ b`", "AddMM": "`tl.addmm(input, mat1, mat2)`", "Exp": "`a.exp()`", "Log": "`a.log()`", "Tanh": "`a.tanh()`", "Sigmoid": "`a.sigmoid()`",
-    "ReLU": "`a.relu()`", "Abs": "`a.abs()`", "Clip": "`a.clip(min, max)`",
-    "LogSoftmax": "`tl.nn.functional.log_softmax(a, axis)`", "Softmax": "`tl.nn.functional.softmax(a, axis)`",
-    "Sum": "`a.sum(axis, keepdims)`", "Mean": "`a.mean(axis, keepdims)`", "Max": "`a.max(axis, keepdims)`",
-    "Reshape": "`a.reshape(shape)`", "Transpose": "`a.transpose(*axes)`, `a.T`", "GetItem": "`a[index]`",
-    "Concat": "`tl.concat(tensors, axis)`", "Stack": "`tl.stack(tensors, axis)`",
-    "Split": "`a.split(sizes, axis)`, `a.chunk(n, axis)`", "Unbind": "`a.unbind(axis)`, `iter(a)`",
+    "Add": "`a + b`, `a.add(b)`", "Sub": "`a - b`, `a.sub(b)`", "Mul": "`a * b`, `a.mul(b)`",
+    "Div": "`a / b`, `a.div(b)`", "Neg": "`-a`, `a.neg()`", "Pow": "`a ** b`, `a.pow(b)`",
+    "MatMul": "`a @ b`, `a.matmul(b)`", "AddMM": "`tl.addmm(input, mat1, mat2)`",
+    "Maximum": "`tl.maximum(a, b)`, `a.max(b)`", "Minimum": "`tl.minimum(a, b)`, `a.min(b)`",
+    "Exp": "`a.exp()`", "Log": "`a.log()`", "Sqrt": "`a.sqrt()`", "Sign": "`a.sign()`", "Tanh": "`a.tanh()`", "Sigmoid": "`a.sigmoid()`",
+    "ReLU": "`a.relu()`", "Abs": "`a.abs()`", "Clamp": "`a.clamp(min, max)`, `a.clip(min, max)`",
+    "Sum": "`a.sum(dim, keepdim)`", "Mean": "`a.mean(dim, keepdim)`", "Prod": "`a.prod(dim, keepdim)`",
+    "Var": "`a.var(dim, keepdim, correction=1)`", "Std": "`a.std(dim, keepdim, correction=1)`",
+    "Norm": "`a.norm(p, dim, keepdim)`", "LogSumExp": "`a.logsumexp(dim, keepdim)`", "Max": "`a.max()`", "Min": "`a.min()`",
+    "Amax": "`a.amax(dim, keepdim)`", "Amin": "`a.amin(dim, keepdim)`",
+    "MaxDim": "`a.max(dim, keepdim)`", "MinDim": "`a.min(dim, keepdim)`",
+    "LogSoftmax": "`a.log_softmax(dim)`, `tl.nn.functional.log_softmax(a, dim)`",
+    "Softmax": "`a.softmax(dim)`, `tl.nn.functional.softmax(a, dim)`",
+    "Reshape": "`a.reshape(shape)`, `a.flatten()`, `a.squeeze()`, `a.unsqueeze(dim)`", "View": "`a.view(shape)`", "Contiguous": "`a.contiguous()`",
+    "Transpose": "`a.permute(dims)`, `a.transpose(dim0, dim1)`, `a.T`, `a.mT`, `a.movedim(src, dst)`",
+    "Expand": "`a.expand(sizes)`, `a.expand_as(b)`", "Repeat": "`a.repeat(sizes)`", "Flip": "`a.flip(dims)`",
+    "Roll": "`a.roll(shifts, dims)`", "Concat": "`tl.cat(tensors, dim)`", "Stack": "`tl.stack(tensors, dim)`",
+    "Split": "`a.split(size_or_sizes, dim)`, `a.chunk(n, dim)`, `a.tensor_split(n_or_indices, dim)`",
+    "Unbind": "`a.unbind(dim)`, `iter(a)`", "GetItem": "`a[index]`", "SetItem": "`a[index] = value`",
+    "PlaceAt": "the gradient of `a[index]` under `create_graph=True`",
+    "Gather": "`a.gather(dim, index)`", "Where": "`tl.where(condition, a, b)`, `a.where(condition, b)`",
+    "MaskedFill": "`a.masked_fill(mask, value)`", "Copy": "`a.copy_(src)`, `a.fill_(value)`", "Clone": "`a.clone()`",
+    "Cast": "`a.astype(dtype)`, `a.to(dtype)`, `a.double()`, `a.float()`",
 }
-
-# Shapes for Tensor members whose docstring is missing where they are defined (shown instead; see --missing).
-TENSOR_FALLBACK = {
-    "shape": "The shape of `data`, a tuple.",
-    "ndim": "The number of dimensions.",
-    "size": "The number of elements.",
-    "dtype": "The numpy dtype of `data`.",
-    "T": "The transpose with all axes reversed: `(m, n)` -> `(n, m)`.",
-    "exp": "`e ** x` elementwise; same shape.",
-    "log": "Natural logarithm elementwise; same shape.",
-    "tanh": "Hyperbolic tangent elementwise; same shape.",
-    "sigmoid": "`1 / (1 + exp(-x))` elementwise, exact and without overflow; same shape.",
-    "relu": "`max(x, 0)` elementwise; same shape.",
-    "abs": "Absolute value elementwise; the gradient is `sign(x)`; same shape.",
-    "sum": "Sum over `axis` (an int, a tuple or None for all): the shape without those axes (kept as 1 with `keepdims`).",
-    "mean": "Mean over `axis` (an int, a tuple or None for all): the shape without those axes (kept as 1 with `keepdims`).",
-    "reshape": "The same elements in a new shape, `t.reshape(2, 3)` or `t.reshape((2, 3))`; one `-1` is inferred.",
-    "flatten": "`reshape(-1)`: shape `(size,)`.",
-}
-
 
 # --------------------------------------------------------------------------- docstrings
 _SECTION_NAMES = ("Parameters", "Other Parameters", "Returns", "Yields", "Raises", "Warns", "Attributes",
@@ -327,8 +324,6 @@ def _render_object(qualified: str, obj, prefixes: dict, out: list[str]) -> None:
             _render_operators(out)
         for name, member in _public_members(obj):
             member_doc = inspect.getdoc(member) if not isinstance(member, property) else member.__doc__
-            if obj is tl.Tensor and not member_doc:
-                member_doc = TENSOR_FALLBACK.get(name)
             label = f"{qualified}.{name}"
             out += [f"#### {label}", ""]
             if isinstance(member, property):
@@ -353,7 +348,7 @@ def _ops_table(out: list[str]) -> None:
     from tinygrad_lstm import ops
     rows = [(name, cls) for name, cls in vars(ops).items()
             if isinstance(cls, type) and issubclass(cls, tl.Function) and cls is not tl.Function
-            and cls.__module__ == ops.__name__]
+            and cls.__module__.startswith(ops.__name__ + ".")]
     out += ["## tl.ops: the primitive ops", "",
             "Each op is a [`tl.Function`](#tlfunction) subclass with its forward and backward side by side "
             "in `tinygrad_lstm/ops/`; the `Tensor` methods and operators declared next to them call `Op.apply(...)`. Graphs "
@@ -361,7 +356,7 @@ def _ops_table(out: list[str]) -> None:
             "[the architecture](architecture.md#adding-a-new-op) for how to add one.", "",
             "| op | node name | called by | notes |", "| --- | --- | --- | --- |"]
     for name, cls in rows:
-        summary = cls.__doc__.strip().split("\n\n")[0].replace("\n", " ") if cls.__doc__ else ""
+        summary = " ".join(cls.__doc__.strip().split("\n\n")[0].split()) if cls.__doc__ else ""
         out.append(f"| `tl.ops.{name}` | `{name.lower()}` | {OP_CALLS.get(name, '')} | {summary} |")
     out.append("")
 

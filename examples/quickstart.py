@@ -20,7 +20,7 @@ from tinygrad_lstm.cli import non_negative_int, positive_int
 def lstm_step(x, h, c, weight_ih, weight_hh, bias):
     """One LSTM step in PyTorch's gate order (i, f, g, o); x (B, D), h and c (B, H)."""
     gates = x @ weight_ih.T + h @ weight_hh.T + bias
-    i, f, g, o = gates.split(4, axis=1)
+    i, f, g, o = gates.chunk(4, dim=1)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     h = o.sigmoid() * c.tanh()
     return h, c

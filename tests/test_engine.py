@@ -46,7 +46,7 @@ def test_float32_graph_stays_float32():
     x = tl.Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
     w = tl.Tensor(np.ones((3, 4), dtype=np.float32), requires_grad=True)
     y = ((x @ w).sigmoid() * 2.0 + 1 - 0.5 / (x @ w).exp()).tanh() ** 2
-    for part in y.split(2, axis=1):
+    for part in y.chunk(2, dim=1):
         assert part.dtype == np.float32
     loss = y.mean()
     assert loss.dtype == np.float32
@@ -153,7 +153,7 @@ def test_graph_has_no_reference_cycles():
     try:
         x = tl.Tensor(np.ones(4), requires_grad=True)
         y = (x * 2).sigmoid()
-        parts = y.split(2)
+        parts = y.chunk(2)
         out = tl.concat([parts[1], parts[0]]).sum()
         node = weakref.ref(y.grad_fn)
         out_node = weakref.ref(out.grad_fn)
@@ -233,8 +233,8 @@ def test_detect_anomaly_names_op_and_user_line():
         with pytest.raises(FloatingPointError, match=r"'log'.*test_engine\.py"):
             with np.errstate(invalid="ignore"):
                 x.log()
-        y = (x * 0).sqrt() if hasattr(x, "sqrt") else (x * 0) ** 0.5
-        with pytest.raises(FloatingPointError, match=r"'pow'.*gradient"):
+        y = (x * 0).sqrt()
+        with pytest.raises(FloatingPointError, match=r"'sqrt'.*gradient"):
             with np.errstate(divide="ignore", invalid="ignore"):
                 y.sum().backward()
     with np.errstate(invalid="ignore"):
@@ -258,7 +258,7 @@ def test_name_scopes_are_recorded_and_nested():
 def test_walk_graph_is_deterministic_topological():
     x = tl.Tensor([1.0, 2.0], requires_grad=True)
     w = tl.Tensor([3.0, 4.0], requires_grad=True)
-    a, b = (x * w).split(2)
+    a, b = (x * w).chunk(2)
     y = (a.exp() + b).sum()
     graph = tl.walk_graph(y)
     names = [n.name for n in graph.nodes]
@@ -278,20 +278,20 @@ def test_shape_errors_name_op_and_shapes():
         a @ b
     with pytest.raises(ValueError, match=r"add: .*\(3, 4\) and \(5, 2\)"):
         a + b
-    with pytest.raises(ValueError, match=r"concat: .*\(3, 4\).*\(5, 2\)"):
-        tl.concat([a, b], axis=0)
+    with pytest.raises(ValueError, match=r"cat: .*\(3, 4\).*\(5, 2\)"):
+        tl.cat([a, b], dim=0)
     with pytest.raises(ValueError, match=r"stack"):
         tl.stack([a, b])
     with pytest.raises(ValueError, match=r"reshape: .*\(3, 4\)"):
         a.reshape(5, 3)
     with pytest.raises(ValueError, match=r"split"):
-        a.split(3, axis=1)
+        a.split(0, dim=1)
     with pytest.raises(ValueError, match=r"split: sizes"):
-        a.split([1, 1], axis=1)
-    with pytest.raises(ValueError, match=r"sum: axis 2"):
-        a.sum(axis=2)
+        a.split([1, 1], dim=1)
+    with pytest.raises(ValueError, match=r"sum: dim 2 is out of range for a tensor of shape \(3, 4\)"):
+        a.sum(dim=2)
     with pytest.raises(ValueError, match=r"transpose"):
-        a.transpose(0, 0)
+        a.transpose(0, 2)
 
 
 def test_custom_function_and_gradcheck_negative():
@@ -394,7 +394,7 @@ def _backward_peak_bytes(steps):
     w = tl.Tensor(np.full((8, 8), 0.1), requires_grad=True)
     h = tl.zeros(4, 8)
     for x_t in x.unbind(0):
-        i, f = (x_t + h @ w).split(2, axis=1)
+        i, f = (x_t + h @ w).chunk(2, dim=1)
         h = tl.concat([i.sigmoid() * f.tanh(), f], axis=1)
     loss = h.sum()
     tracemalloc.start()

@@ -41,12 +41,12 @@ GRADCHECK_CASES = {
     "sigmoid": (F.sigmoid, (3, 4)),
     "tanh": (F.tanh, (3, 4)),
     "relu": (F.relu, (3, 4)),
-    "softmax_last": (F.softmax, (3, 4)),
+    "softmax_last": (lambda x: F.softmax(x, -1), (3, 4)),
     "softmax_axis0": (lambda x: F.softmax(x, 0), (3, 4)),
     "softmax_axis1_3d": (lambda x: F.softmax(x, axis=1), (2, 3, 4)),
-    "log_softmax_last": (F.log_softmax, (3, 4)),
+    "log_softmax_last": (lambda x: F.log_softmax(x, dim=-1), (3, 4)),
     "log_softmax_dim0": (lambda x: F.log_softmax(x, dim=0), (3, 4)),
-    "log_softmax_1d": (F.log_softmax, (5,)),
+    "log_softmax_1d": (lambda x: F.log_softmax(x, 0), (5,)),
     "dropout": (lambda x: F.dropout(x, 0.4, generator=np.random.default_rng(7)), (4, 5)),
     "mse_mean": (lambda x: F.mse_loss(x, np.linspace(-1, 1, 12).reshape(3, 4)), (3, 4)),
     "mse_none": (lambda x: F.mse_loss(x, np.zeros((3, 4)), reduction="none"), (3, 4)),
@@ -56,7 +56,7 @@ GRADCHECK_CASES = {
     "ce_unbatched": _ce_case((4,)),
     "ce_weight_ignore_smooth": _ce_case((6, 3, 2), weight=np.array([0.2, 1.0, 3.0]), ignore_index=1,
                                         label_smoothing=0.3),
-    "nll_2d": (lambda x: F.nll_loss(F.log_softmax(x), np.array([0, 2, 1])), (3, 4)),
+    "nll_2d": (lambda x: F.nll_loss(F.log_softmax(x, 1), np.array([0, 2, 1])), (3, 4)),
 }
 
 
@@ -144,7 +144,7 @@ def test_nll_loss_and_float32_cross_entropy_match_torch(reduction):
     targets = targets_for(rng, (6, 5), ignore_index=2)
     weight = np.linspace(0.5, 2.0, 5)
     tx = as_torch(x)
-    ours = F.nll_loss(F.log_softmax(x), targets, weight, ignore_index=2, reduction=reduction)
+    ours = F.nll_loss(F.log_softmax(x, dim=1), targets, weight, ignore_index=2, reduction=reduction)
     theirs = torch.nn.functional.nll_loss(torch.log_softmax(tx, 1), torch.tensor(targets),
                                           torch.tensor(weight, dtype=torch.float32), ignore_index=2,
                                           reduction=reduction)
@@ -184,11 +184,11 @@ def test_cross_entropy_with_nothing_counted_is_nan_with_zero_gradient_like_torch
 # --------------------------------------------------------------------------- stability and dtype
 def test_extreme_float32_logits_give_exact_finite_results(no_warnings):
     logits = tl.Tensor(np.array([[1e4, -1e4, 0.0], [0.0, 0.0, -1e4]], dtype=np.float32), requires_grad=True)
-    log_probs = F.log_softmax(logits)
+    log_probs = F.log_softmax(logits, dim=1)
     ln2 = np.log(2.0)
     expected = np.array([[0, -2e4, -1e4], [-ln2, -ln2, -1e4 - ln2]]).astype(np.float32)
     np.testing.assert_array_equal(log_probs.data, expected)
-    np.testing.assert_array_equal(F.softmax(logits).data, np.array([[1, 0, 0], [0.5, 0.5, 0]], dtype=np.float32))
+    np.testing.assert_array_equal(F.softmax(logits, dim=1).data, np.array([[1, 0, 0], [0.5, 0.5, 0]], dtype=np.float32))
     loss = F.cross_entropy(logits, np.array([1, 2]), reduction="none")
     np.testing.assert_array_equal(loss.data, -expected[[0, 1], [1, 2]])
     loss.sum().backward()
@@ -197,7 +197,7 @@ def test_extreme_float32_logits_give_exact_finite_results(no_warnings):
 
 
 @pytest.mark.parametrize("fn", [
-    F.sigmoid, F.tanh, F.relu, F.softmax, F.log_softmax,
+    F.sigmoid, F.tanh, F.relu, lambda x: F.softmax(x, 1), lambda x: F.log_softmax(x, -1),
     lambda x: F.dropout(x, 0.5),
     lambda x: F.mse_loss(x, np.ones((4, 3))),
     lambda x: F.cross_entropy(x, np.array([0, 1, 2, 0]), np.ones(3)),
@@ -261,7 +261,7 @@ def test_shape_errors_name_the_function_and_the_shapes():
         F.nll_loss(x, np.zeros((4, 1), dtype=int))
     with pytest.raises(ValueError, match=r"cross_entropy: weight of shape \(2,\)"):
         F.cross_entropy(x, np.array([0, 1, 2, 0]), np.ones(2))
-    with pytest.raises(ValueError, match=r"softmax: axis 2 is out of range.*\(4, 3\)"):
+    with pytest.raises(ValueError, match=r"softmax: dim 2 is out of range.*\(4, 3\)"):
         F.softmax(x, 2)
     with pytest.raises(ValueError, match="class dimension"):
         F.cross_entropy(tl.Tensor(1.0), np.array(0))
@@ -284,13 +284,13 @@ def test_target_errors():
     with pytest.raises(IndexError, match="target 3 is out of bounds for 3 classes"):
         F.cross_entropy(x, np.array([0, 3]))
     with pytest.raises(IndexError, match="target -100 is out of bounds"):
-        F.cross_entropy(x, np.array([0, -100]))  # ignore_index defaults to None: -100 is not ignored
+        F.cross_entropy(x, np.array([0, -100]), ignore_index=None)  # None: nothing is ignored
     with pytest.raises(ValueError, match="label_smoothing"):
         F.cross_entropy(x, np.array([0, 1]), label_smoothing=1.5)
-    with pytest.raises(TypeError, match="axis or its alias dim"):
-        F.log_softmax(x, 0, dim=1)
+    with pytest.raises(TypeError, match="log_softmax: got both dim and its numpy alias axis"):
+        F.log_softmax(x, 0, axis=1)
     with pytest.raises(TypeError, match="floating-point"):
-        F.softmax(tl.Tensor([1, 2]))
+        F.softmax(tl.Tensor([1, 2]), dim=0)
 
 
 def test_targets_may_be_tensors_or_lists():

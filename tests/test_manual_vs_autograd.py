@@ -98,11 +98,11 @@ def autograd_layer(kind, leaf):
     for x_t in leaf["x"].unbind(0):
         gi, gh = linear(x_t, leaf["weight_ih"], b_ih), linear(h, leaf["weight_hh"], b_hh)
         if kind == "lstm":
-            i, f, g, o = (gi + gh).split(4, axis=1)
+            i, f, g, o = (gi + gh).chunk(4, dim=1)
             c = f.sigmoid() * c + i.sigmoid() * g.tanh()
             h = o.sigmoid() * c.tanh()
         elif kind == "gru":
-            (i_r, i_z, i_n), (h_r, h_z, h_n) = gi.split(3, axis=1), gh.split(3, axis=1)
+            (i_r, i_z, i_n), (h_r, h_z, h_n) = gi.chunk(3, dim=1), gh.chunk(3, dim=1)
             r, z = (i_r + h_r).sigmoid(), (i_z + h_z).sigmoid()
             n = (i_n + r * h_n).tanh()
             h = (1 - z) * n + z * h

@@ -214,10 +214,12 @@ def test_cross_entropy_with_spatial_dims_and_ignore_index_matches_torch(options)
     np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
 
 
-def test_cross_entropy_points_a_torch_user_at_ignore_index():
-    # Deviation kept: ignore_index defaults to None, so -100 padding is an error, with a hint.
-    with pytest.raises(IndexError, match=r"target -100 is out of bounds for 4 classes; pass ignore_index=-100"):
-        F.cross_entropy(np.zeros((2, 4)), np.array([1, -100]))
+def test_cross_entropy_ignores_torchs_padding_index_by_default():
+    torch = pytest.importorskip("torch")
+    logits, targets = np.random.default_rng(0).standard_normal((3, 4)), np.array([1, -100, 2])
+    ours = F.cross_entropy(logits, targets)
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(targets))
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
 
 
 def test_mse_loss_refuses_broadcasting_where_torch_only_warns():

@@ -10,8 +10,14 @@ array([2., 4.])
 from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad, grad,
                      is_grad_enabled, name_scope, no_grad, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, gradgradcheck, numerical_jacobian
-from .ops import addmm, concat, stack
-from .random import default_generator, full, manual_seed, ones, rand, randn, zeros
+from .ops import (FUNCTIONS, abs, add, addmm, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, chunk,
+                  clamp, clip, clone, concat, concatenate, div, exp, flatten, flip, gather, log, log_softmax,
+                  logsumexp, masked_fill, matmul, max, maximum, mean, min, minimum, mm, moveaxis, movedim, mul, neg,
+                  norm, permute, pow, prod, relu, repeat_interleave, reshape, roll, sigmoid, sign, softmax, split, sqrt,
+                  squeeze, stack, std, sub, sum, swapaxes, swapdims, t, tanh, tensor_split, transpose, unbind,
+                  unflatten, unsqueeze, var, where)
+from .random import (arange, default_generator, eye, full, full_like, manual_seed, ones, ones_like, rand, rand_like,
+                     randn, randn_like, tensor, zeros, zeros_like)
 from . import nn
 from .serialization import load, save
 from . import viz
@@ -26,8 +32,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "ShapeError", "Graph", "backward", "grad", "walk_graph", "no_grad", "enable_grad",
-    "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian", "analytical_jacobian", "addmm", "concat", "stack",
-    "zeros", "ones", "full", "randn", "rand", "manual_seed", "default_generator",
+    "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian",
+    "analytical_jacobian",
+    "tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
+    "randn_like", "rand_like", "manual_seed", "default_generator",
+    *FUNCTIONS,
     "nn", "save", "load", "viz", "runtime", "autograd", "jvp", "GradientReport", "compare_gradients",
     "BPTTWarning",
 ]

@@ -48,7 +48,7 @@ class _ForwardAD(Observer):
             return
         outputs = result if isinstance(result, tuple) else (result,)
         out = _op_jvp(ctx, args, kwargs, tangents, outputs)
-        for t, tangent in zip(outputs, out if isinstance(result, tuple) else (out,)):
+        for t, tangent in zip(outputs, out if isinstance(out, tuple) else (out,)):  # a split into one piece too
             if tangent is not None:
                 self.set(t, tangent)
 

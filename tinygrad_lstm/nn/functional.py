@@ -4,9 +4,8 @@ Everything is built from the engine's ops, so gradients come from the graph; sof
 log-softmax use the stable primitives `tl.ops.Softmax` / `tl.ops.LogSoftmax` (finite for
 float32 logits of +-1e4). Results keep the input's dtype and match PyTorch's numbers.
 
-Reductions (``"mean"``, ``"sum"``, ``"none"``) and ``ignore_index`` follow PyTorch, except
-that ``ignore_index`` defaults to None (nothing ignored); pass ``ignore_index=-100`` for
-PyTorch's default. Softmax functions take ``axis`` (PyTorch's ``dim`` is accepted as an alias).
+Reductions (``"mean"``, ``"sum"``, ``"none"``) and ``ignore_index`` (default -100) follow
+PyTorch. Softmax functions take PyTorch's ``dim`` (numpy's ``axis`` is accepted as an alias).
 """
 from __future__ import annotations
 
@@ -15,10 +14,11 @@ from numbers import Real
 import numpy as np
 
 from ..engine import ShapeError, Tensor
-from ..ops import LogSoftmax, Softmax
+from ..ops import LogSoftmax, Softmax, addmm
+from ..ops.reduction import softmax_dim
 from ..random import default_generator
 
-__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
+__all__ = ["linear", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
            "nll_loss", "mse_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -37,17 +37,25 @@ def _check_reduction(reduction, fn: str) -> None:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _softmax_axis(x: Tensor, axis, dim, fn: str):
-    """The axis to normalise as an index, or None for a 0-d tensor (axis 0 or -1, as in PyTorch)."""
-    if dim is not None:
-        if axis is not None:
-            raise TypeError(f"{fn}: pass axis or its alias dim, not both")
-        axis = dim
-    axis = -1 if axis is None else axis
-    bound = max(x.ndim, 1)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -bound <= axis < bound:
-        raise ShapeError(f"{fn}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
-    return int(axis) % x.ndim if x.ndim else None
+def linear(input, weight, bias=None) -> Tensor:
+    """``input @ weight.T + bias`` (``torch.nn.functional.linear``).
+
+    Parameters
+    ----------
+    input : Tensor ``(*, in_features)``
+    weight : Tensor ``(out_features, in_features)``
+    bias : Tensor ``(out_features,)``, optional
+
+    Returns
+    -------
+    Tensor ``(*, out_features)``; one `addmm` node for a 1-d or 2-d input with a bias.
+    """
+    x = _float_tensor(input, "linear")
+    weight_t = weight.T
+    if bias is not None and x.ndim in (1, 2):
+        return addmm(bias, x, weight_t)
+    y = x @ weight_t
+    return y if bias is None else y + bias
 
 
 def sigmoid(x) -> Tensor:
@@ -65,50 +73,54 @@ def relu(x) -> Tensor:
     return _float_tensor(x, "relu").relu()
 
 
-def softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along `axis` (default -1, the last), computed stably.
+def softmax(input, dim: int | None = None, dtype=None, *, axis: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along `dim`, computed stably (``torch.nn.functional.softmax``).
 
     Parameters
     ----------
-    x : Tensor of any shape (a 0-d tensor gives 1 for softmax, 0 for log_softmax)
-    axis : int, optional
-        The axis to normalise (default -1). `dim` is an alias, as in PyTorch.
+    input : Tensor of any shape (a 0-d tensor gives 1; a zero-length dim an empty result)
+    dim : int
+        The dim to normalise. Without it PyTorch's deprecated implicit choice is made, with its
+        warning: dim 0 for 0-, 1- and 3-d inputs, 1 otherwise. `axis` is numpy's name for it.
+    dtype : numpy dtype, optional
+        Convert the input to it first.
 
     Returns
     -------
-    Tensor of the shape of `x`, non-negative, summing to 1 along `axis`.
+    Tensor of the shape of `input`, non-negative, summing to 1 along `dim`.
 
     Examples
     --------
     >>> import tinygrad_lstm as tl
-    >>> softmax(tl.Tensor([0.0, 0.0])).data
+    >>> softmax(tl.Tensor([0.0, 0.0]), dim=-1).data
     array([0.5, 0.5])
     """
-    x = _float_tensor(x, "softmax")
-    return Softmax.apply(x, axis=_softmax_axis(x, axis, dim, "softmax"))
+    x = _float_tensor(input if dtype is None else Tensor(input).astype(dtype), "softmax")
+    return Softmax.apply(x, axis=softmax_dim("softmax", x, dim, axis, implicit=True))
 
 
-def log_softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """``x - log(sum(exp(x)))`` along `axis` (default -1), computed stably.
+def log_softmax(input, dim: int | None = None, dtype=None, *, axis: int | None = None) -> Tensor:
+    """``x - log(sum(exp(x)))`` along `dim`, computed stably (``torch.nn.functional.log_softmax``).
 
     Parameters
     ----------
-    x : Tensor of any shape (a 0-d tensor gives 1 for softmax, 0 for log_softmax)
-    axis : int, optional
-        The axis to normalise (default -1). `dim` is an alias, as in PyTorch.
+    input : Tensor of any shape (a 0-d tensor gives 0)
+    dim : int
+        As in `softmax`.
+    dtype : numpy dtype, optional
 
     Returns
     -------
-    Tensor of the shape of `x`.
+    Tensor of the shape of `input`.
 
     Examples
     --------
     >>> import numpy as np, tinygrad_lstm as tl
-    >>> log_softmax(tl.Tensor(np.array([1e4, 0.0], dtype=np.float32))).data
+    >>> log_softmax(tl.Tensor(np.array([1e4, 0.0], dtype=np.float32)), dim=0).data
     array([     0., -10000.], dtype=float32)
     """
-    x = _float_tensor(x, "log_softmax")
-    return LogSoftmax.apply(x, axis=_softmax_axis(x, axis, dim, "log_softmax"))
+    x = _float_tensor(input if dtype is None else Tensor(input).astype(dtype), "log_softmax")
+    return LogSoftmax.apply(x, axis=softmax_dim("log_softmax", x, dim, axis, implicit=True))
 
 
 def dropout(x, p: float = 0.5, training: bool = True, *, generator: np.random.Generator | None = None) -> Tensor:
@@ -234,7 +246,7 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     return squared.sum() if reduction == "sum" else squared.mean()
 
 
-def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = None, reduction: str = "mean",
+def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """Cross entropy between class logits and integer class targets: ``nll_loss(log_softmax(logits))``.
 
@@ -249,8 +261,9 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = No
         ``(N,)``, ``(N, d1, ...)`` or ``()``: class indices in ``[0, C)`` or `ignore_index`.
     weight : Tensor or array_like, optional
         ``(C,)`` weight of each class (a constant).
-    ignore_index : int, optional
-        Targets equal to it contribute nothing, and are not counted by ``"mean"``.
+    ignore_index : int or None
+        Targets equal to it (default -100, PyTorch's padding value) contribute nothing, and are
+        not counted by ``"mean"``; None ignores nothing.
     reduction : {"mean", "sum", "none"}
         ``"mean"`` divides by the total weight of the counted targets (their number without `weight`).
     label_smoothing : float in [0, 1]
@@ -274,7 +287,7 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = No
     return picked.loss(LogSoftmax.apply(logits, axis=picked.class_axis), label_smoothing)
 
 
-def nll_loss(log_probs, targets, weight=None, *, ignore_index: int | None = None,
+def nll_loss(log_probs, targets, weight=None, *, ignore_index: int | None = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer class targets under log-probabilities (e.g. from `log_softmax`).
 
@@ -321,10 +334,7 @@ class _TargetPicker:
         out_of_range = counted & ((targets < 0) | (targets >= self.n_classes))
         if out_of_range.any():
             bad = targets[out_of_range].flat[0]
-            hint = ""
-            if bad == -100 and ignore_index is None:
-                hint = "; pass ignore_index=-100 to ignore it (PyTorch's default)"
-            raise IndexError(f"{fn}: target {bad} is out of bounds for {self.n_classes} classes{hint}")
+            raise IndexError(f"{fn}: target {bad} is out of bounds for {self.n_classes} classes")
         classes = np.where(counted, targets, 0)
 
         if weight is None:

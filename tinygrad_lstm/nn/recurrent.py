@@ -422,7 +422,7 @@ class Recurrent(Module):
             raise ValueError(f"Recurrent: input size {x.shape[-1]} does not match input_size={self.input_size} "
                              f"(input shape {x.shape})")
         if self.batch_first:
-            x = x.transpose(1, 0, 2)
+            x = x.permute(1, 0, 2)
         steps, batch, _ = x.shape
         if steps == 0:
             raise ValueError(f"Recurrent: the input has no time steps (shape {x.shape})")
@@ -443,7 +443,7 @@ class Recurrent(Module):
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 layer_input = functional.dropout(layer_input, self.dropout)
 
-        output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+        output = layer_input.permute(1, 0, 2) if self.batch_first else layer_input
         return output, (_stack_states(finals) if self._stacked else finals[0])
 
     def _initial_states(self, state, batch: int, dtype) -> list:

@@ -356,7 +356,7 @@ class RNNBase(Module):
         if not batched:
             x = x.reshape(x.shape[0], 1, self.input_size)
         elif self.batch_first:
-            x = x.transpose(1, 0, 2)
+            x = x.permute(1, 0, 2)
         steps, batch, _ = x.shape
         if steps == 0:
             raise ValueError(f"{name}: the input has no time steps (shape {x.shape})")
@@ -383,7 +383,7 @@ class RNNBase(Module):
             output = output.reshape(steps, output.shape[-1])
             h_n = [h.reshape(h.shape[0], h.shape[-1]) for h in h_n]
         elif self.batch_first:
-            output = output.transpose(1, 0, 2)
+            output = output.permute(1, 0, 2)
         return output, (h_n[0] if self.state_size == 1 else tuple(h_n))
 
     def _run(self, x: Tensor, state: tuple, weights: tuple, where: tuple, masks) -> tuple:
@@ -636,7 +636,7 @@ def detach_state(state):
     >>> import tinygrad_lstm as tl
     >>> lstm = tl.nn.LSTM(2, 3)
     >>> state = None
-    >>> for chunk in tl.randn(12, 1, 2, dtype="float32").split(3, axis=0):
+    >>> for chunk in tl.randn(12, 1, 2, dtype="float32").chunk(3, dim=0):
     ...     output, state = lstm(chunk, state)
     ...     output.sum().backward()
     ...     state = tl.nn.detach_state(state)

@@ -1,21 +1,48 @@
 """The primitive ops, by family. Each op is a `Function` with its forward and backward side by
 side, and the Tensor methods that call it are declared right after it (`tensor_method`).
+Methods and functions with PyTorch's names mean what they mean in PyTorch.
 
-- `arithmetic`: ``+ - * / ** @``, ``addmm``, comparisons, and their in-place forms.
-- `unary`: elementwise functions (exp, log, tanh, sigmoid, relu, abs, clamp).
-- `reduction`: sum, mean, max, softmax, log_softmax.
-- `shape`: reshape, transpose, indexing, concat/stack, split/chunk/unbind.
+- `arithmetic`: ``+ - * / ** @``, ``addmm``, ``maximum``/``minimum``, comparisons, and the
+  in-place forms.
+- `unary`: elementwise functions (exp, log, sqrt, tanh, sigmoid, relu, abs, clamp).
+- `reduction`: sum, mean, prod, var, std, norm, amax/amin, max/min, argmax/argmin, softmax,
+  log_softmax.
+- `shape`: reshape/view, squeeze/unsqueeze, permute/transpose, expand, repeat, flip, roll,
+  cat/stack, split/chunk/tensor_split/unbind.
+- `indexing`: ``t[index]``, ``t[index] = value``, gather, where, masked_fill.
 - `assign`: copy_, fill_, zero_ and the random fills.
+- `functions`: the same ops as functions of a tensor (``tl.tanh(x)``, ``tl.sum(x, dim)``).
 
 Forward receives numpy arrays (or plain numbers) and returns arrays; backward receives the
 gradient of each output and returns one gradient per argument. The engine sums gradients
 over broadcast dimensions and casts them to the input dtype, so a backward here may return
 a gradient of the broadcast shape.
 """
-from .arithmetic import (Add, AddMM, DeferredMatmulGrad, Div, MatMul, Mul, Neg, Pow, Sub, addmm)
-from .unary import Abs, Clip, Exp, Log, ReLU, Sigmoid, Tanh, stable_sigmoid
-from .reduction import LogSoftmax, Max, Mean, Softmax, Sum
-from .shape import Concat, GetItem, Reshape, Split, Stack, Transpose, Unbind, concat, stack
+from .arithmetic import (Add, AddMM, DeferredMatmulGrad, Div, MatMul, Maximum, Minimum, Mul, Neg, Pow, Sub,
+                         addmm)
+from .unary import Abs, Clamp, Exp, Log, ReLU, Sigmoid, Sign, Sqrt, Tanh, stable_sigmoid
+from .reduction import (Amax, Amin, LogSoftmax, LogSumExp, Max, MaxDim, Mean, Min, MinDim, Norm, Prod, Softmax, Std, Sum, Var,
+                        max_result, min_result)
+from .shape import (Concat, Contiguous, Expand, Flip, Repeat, Reshape, Roll, Split, Stack, Transpose, Unbind, View, cat,
+                    concat, concatenate, stack)
+from .indexing import Gather, GetItem, MaskedFill, SetItem, Where
 from .assign import Cast, Clone, Copy
+from .functions import (abs, add, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, chunk, clamp, clip, clone,
+                        div, exp, flatten, flip, gather, log, log_softmax, logsumexp, masked_fill, matmul, max,
+                        maximum, mean, min, minimum, mm, moveaxis, movedim, mul, neg, norm, permute, pow, prod, relu,
+                        repeat_interleave, reshape, roll, sigmoid, sign, softmax, split, sqrt, squeeze, std, sub, sum,
+                        swapaxes, swapdims, t, tanh, tensor_split, transpose, unbind, unflatten, unsqueeze, var,
+                        where)
 
-__all__ = ["addmm", "concat", "stack"]
+#: The functions `tl` exports from here, as PyTorch's ``torch.<name>``.
+FUNCTIONS = [
+    "abs", "sign", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "neg", "add", "sub", "mul", "div", "pow", "matmul", "mm", "bmm",
+    "addmm", "clamp", "clip", "maximum", "minimum", "where",
+    "sum", "mean", "prod", "var", "std", "norm", "amax", "amin", "max", "min", "argmax", "argmin", "all", "any",
+    "logsumexp",
+    "softmax", "log_softmax",
+    "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose", "t", "swapaxes", "swapdims",
+    "movedim", "moveaxis", "broadcast_to", "repeat_interleave", "flip", "roll", "cat", "concat", "concatenate",
+    "stack", "split", "chunk", "tensor_split", "unbind", "gather", "masked_fill", "clone",
+]
+__all__ = list(FUNCTIONS)

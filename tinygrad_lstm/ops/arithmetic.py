@@ -133,6 +133,36 @@ def __pos__(self): return self
 
 
 @tensor_method
+def neg(self):
+    """``-self`` (``torch.neg``)."""
+    return Neg.apply(self)
+
+
+@tensor_method
+def add(self, other, *, alpha=1):
+    """``self + alpha * other`` (``torch.add``)."""
+    return Add.apply(self, other if alpha == 1 else alpha * other)
+
+
+@tensor_method
+def sub(self, other, *, alpha=1):
+    """``self - alpha * other`` (``torch.sub``)."""
+    return Sub.apply(self, other if alpha == 1 else alpha * other)
+
+
+@tensor_method
+def mul(self, other):
+    """``self * other`` (``torch.mul``)."""
+    return Mul.apply(self, other)
+
+
+@tensor_method
+def div(self, other):
+    """``self / other``, true division (``torch.div``)."""
+    return Div.apply(self, other)
+
+
+@tensor_method
 def add_(self, other, alpha=1):
     """``self += alpha * other`` in place (``torch.Tensor.add_``); returns self."""
     return inplace(self, self + (other if alpha == 1 else alpha * other), "add_")
@@ -243,6 +273,77 @@ def __pow__(self, other): return Pow.apply(self, other)
 def __rpow__(self, other): return Pow.apply(other, self)
 
 
+@tensor_method
+def pow(self, exponent):
+    """``self ** exponent`` elementwise (``torch.pow``); a tensor exponent gets a gradient too."""
+    return Pow.apply(self, exponent)
+
+
+# --------------------------------------------------------------------------- maximum, minimum
+
+
+class Maximum(Function):
+    """Elementwise maximum (``torch.maximum``): NaN wins, and tied elements share the gradient equally."""
+
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return _pairwise_grads(ctx, grad_output, a < b, a > b, a == b)
+
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return _pairwise_vjp(ctx, grad_output, a < b, a > b, a == b)
+
+
+class Minimum(Function):
+    """Elementwise minimum (``torch.minimum``): NaN wins, and tied elements share the gradient equally."""
+
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return _pairwise_grads(ctx, grad_output, a > b, a < b, a == b)
+
+    def vjp(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return _pairwise_vjp(ctx, grad_output, a > b, a < b, a == b)
+
+
+def _pairwise_grads(ctx, grad_output, a_loses, b_loses, tied):
+    """PyTorch's rule: each side gets the gradient unless it lost, half of it when tied."""
+    need_a, need_b = ctx.needs_input_grad
+    zero = np.zeros((), dtype=grad_output.dtype)
+    shared = np.where(tied, grad_output / 2, grad_output)
+    return (np.where(a_loses, zero, shared) if need_a else None,
+            np.where(b_loses, zero, shared) if need_b else None)
+
+
+def _pairwise_vjp(ctx, grad_output, a_loses, b_loses, tied):
+    """`_pairwise_grads` with ops."""
+    from .indexing import Where
+    need_a, need_b = ctx.needs_input_grad
+    shared = Where.apply(tied, grad_output * 0.5, grad_output)
+    return (Where.apply(a_loses, 0.0, shared) if need_a else None,
+            Where.apply(b_loses, 0.0, shared) if need_b else None)
+
+
+@tensor_method
+def maximum(self, other):
+    """The larger of `self` and `other` elementwise, broadcasting (``torch.maximum``)."""
+    return Maximum.apply(self, other)
+
+
+@tensor_method
+def minimum(self, other):
+    """The smaller of `self` and `other` elementwise, broadcasting (``torch.minimum``)."""
+    return Minimum.apply(self, other)
+
+
 # --------------------------------------------------------------------------- matmul
 
 
@@ -328,6 +429,23 @@ def __rmatmul__(self, other): return MatMul.apply(other, self)
 def matmul(self, other):
     """``self @ other`` (``torch.matmul``)."""
     return MatMul.apply(self, other)
+
+
+@tensor_method
+def mm(self, mat2):
+    """``self @ mat2`` for two matrices, ``(n, k) @ (k, m)`` (``torch.mm``)."""
+    if self.ndim != 2 or np.ndim(_data(mat2)) != 2:
+        raise ShapeError(f"mm: needs two matrices, got shapes {self.shape} and {np.shape(_data(mat2))}")
+    return MatMul.apply(self, mat2)
+
+
+@tensor_method
+def bmm(self, mat2):
+    """``self @ mat2`` for two batches of matrices, ``(b, n, k) @ (b, k, m)`` (``torch.bmm``)."""
+    shape, other = self.shape, np.shape(_data(mat2))
+    if len(shape) != 3 or len(other) != 3 or shape[0] != other[0]:
+        raise ShapeError(f"bmm: needs two batches of matrices of the same size, got shapes {shape} and {other}")
+    return MatMul.apply(self, mat2)
 
 
 class DeferredMatmulGrad(LazyGrad):
@@ -443,12 +561,14 @@ class AddMM(Function):
         return _sum(_sum(tangent_input, None if tangent_a is None else np.matmul(tangent_a, b)),
                     None if tangent_b is None else np.matmul(a, tangent_b))
 
-def addmm(input, mat1, mat2) -> Tensor:
-    """``input + mat1 @ mat2`` in one op (``torch.addmm``; `mat1` may also be a vector).
+
+@tensor_method
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` in one op (``torch.addmm``; `mat1` may also be a vector).
 
     ``mat1`` ``(n, k)`` or ``(k,)``, ``mat2`` ``(k, m)``, ``input`` broadcastable to ``(n, m)``
     (or ``(m,)``). Same result and gradients as ``input + mat1 @ mat2``, with one node,
-    one array and one pass fewer.
+    one array and one pass fewer (`beta` and `alpha` other than 1 scale the operands first).
 
     Examples
     --------
@@ -458,4 +578,8 @@ def addmm(input, mat1, mat2) -> Tensor:
            [3., 4.],
            [3., 4.]])
     """
+    if beta != 1:
+        input = input * beta
+    if alpha != 1:
+        mat1 = mat1 * alpha
     return AddMM.apply(input, mat1, mat2)

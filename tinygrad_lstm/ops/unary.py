@@ -1,4 +1,4 @@
-"""Elementwise functions of one tensor: exp, log, tanh, sigmoid, relu, abs, clamp.
+"""Elementwise functions of one tensor: exp, log, sqrt, tanh, sigmoid, relu, abs, clamp.
 
 Each works on 0-d tensors too (numpy turns 0-d results into scalars, so nothing here
 writes into a result in place unless it is an array).
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import Function, Tensor, tensor_method
+from ..engine import Function, inplace, tensor_method
+from .indexing import Where
 
 
 class Exp(Function):
@@ -185,36 +186,119 @@ def abs(self):
     return Abs.apply(self)
 
 
-class Clip(Function):
-    def forward(ctx, a, low=None, high=None):
-        ctx.save_for_backward(a)
-        ctx.low, ctx.high = low, high
-        return np.clip(a, low, high)
+class Sqrt(Function):
+    """Square root: sqrt(-1) is nan and the slope at 0 is inf, as in PyTorch, without numpy warnings."""
 
-    def inside(ctx) -> np.ndarray:
-        """Where ``low <= a <= high``: the gradient flows there (PyTorch's clamp)."""
-        (a,) = ctx.saved_tensors
-        inside = np.ones(a.shape, dtype=bool)
-        if ctx.low is not None:
-            inside &= a >= ctx.low
-        if ctx.high is not None:
-            inside &= a <= ctx.high
-        return inside
+    @np.errstate(invalid="ignore")
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
 
+    @np.errstate(divide="ignore", invalid="ignore")
     def backward(ctx, grad_output):
-        return grad_output * ctx.inside()
+        (out,) = ctx.saved_tensors
+        return grad_output / (2 * out)
 
     def vjp(ctx, grad_output):
-        return grad_output * ctx.inside()
+        return grad_output / (2 * ctx.saved_output(0, ctx.saved_tensors[0]))
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def jvp(ctx, tangent):
+        return tangent / (2 * ctx.saved_tensors[0])
+
+
+@tensor_method
+def sqrt(self):
+    """Elementwise square root, same shape (``torch.sqrt``)."""
+    return Sqrt.apply(self)
+
+
+class Sign(Function):
+    """-1, 0 or 1 by the sign of `a` (nan for nan); its gradient is 0, as in PyTorch."""
+
+    def forward(ctx, a):
+        ctx.shape = np.shape(a)
+        return np.sign(a)
+
+    def backward(ctx, grad_output):
+        return np.zeros(ctx.shape, dtype=grad_output.dtype)
+
+    def vjp(ctx, grad_output):
+        return grad_output * 0.0
 
     def jvp(ctx, tangent):
-        return tangent * ctx.inside()
+        return np.zeros(ctx.shape, dtype=np.result_type(tangent, np.float16))
+
+
+@tensor_method
+def sign(self):
+    """Elementwise -1, 0 or 1 by the sign (``torch.sign``); the gradient is 0."""
+    return Sign.apply(self)
+
+
+class Clamp(Function):
+    """`a` limited to ``[low, high]`` (either may be None; numbers, arrays or tensors that broadcast),
+    as ``torch.clamp``: ``minimum(maximum(a, low), high)``, so `high` wins when ``low > high``.
+
+    Gradients as PyTorch's: `a` gets it where ``low <= a <= high``, `low` where ``a < low < high``,
+    `high` where ``a > high`` or ``high < low``.
+    """
+
+    def forward(ctx, a, low, high):
+        ctx.save_for_backward(a, low, high)
+        return np.clip(a, low, high)
+
+    def masks(ctx, needs=None) -> tuple:
+        """Where each argument that `needs` it (default: that needs a gradient) gets the gradient,
+        None for the others."""
+        a, low, high = ctx.saved_tensors
+        need_a, need_low, need_high = ctx.needs_input_grad if needs is None else needs
+        inside = below = above = None
+        if need_a:
+            inside = (a >= low) if low is not None else np.ones(a.shape, dtype=bool)
+            if high is not None:
+                inside = inside & (a <= high)
+        if need_low:
+            below = a < low if high is None else (a < low) & (low < high)
+        if need_high:
+            above = a > high if low is None else (a > high) | (high < low)
+        return inside, below, above
+
+    def backward(ctx, grad_output):
+        zero = np.zeros((), dtype=grad_output.dtype)
+        return tuple(None if mask is None else np.where(mask, grad_output, zero) for mask in ctx.masks())
+
+    def vjp(ctx, grad_output):
+        return tuple(None if mask is None else Where.apply(mask, grad_output, 0.0) for mask in ctx.masks())
+
+    def jvp(ctx, *tangents):
+        masks = ctx.masks([t is not None for t in tangents])
+        return sum(np.where(mask, t, 0.0) for mask, t in zip(masks, tangents) if mask is not None)
+
+
+@tensor_method
+def clamp(self, min=None, max=None):
+    """Each element limited to ``[min, max]`` (``torch.clamp``): the bounds may be numbers or
+    tensors that broadcast (tensors get gradients too); `max` wins where ``min > max``. The
+    gradient flows where ``min <= x <= max``."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(self, min, max)
 
 @tensor_method
 def clip(self, min=None, max=None):
-    """Clamp to ``[min, max]`` (numbers, arrays or tensors, taken as constants); the gradient
-    flows where ``min <= x <= max``, as in PyTorch's ``clamp``."""
-    if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
-    return Clip.apply(self, low=min._data if isinstance(min, Tensor) else min,
-                      high=max._data if isinstance(max, Tensor) else max)
+    """`clamp` under numpy's name (also ``torch.clip``)."""
+    return self.clamp(min, max)
+
+
+@tensor_method
+def clamp_(self, min=None, max=None):
+    """`clamp` in place; returns self."""
+    return inplace(self, self.clamp(min, max), "clamp_")
+
+
+@tensor_method
+def clip_(self, min=None, max=None):
+    """`clip` in place; returns self."""
+    return inplace(self, self.clamp(min, max), "clip_")

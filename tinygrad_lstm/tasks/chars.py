@@ -177,7 +177,7 @@ def sample(model: CharLM, vocab: str, length: int, temperature: float = 0.8, pri
     with no_grad():
         logits, state = model(encode(prime, vocab).reshape(-1, 1))
         for _ in range(length):
-            probabilities = softmax(logits[-1, 0] / temperature).data.astype(np.float64)
+            probabilities = softmax(logits[-1, 0] / temperature, dim=-1).data.astype(np.float64)
             index = int(rng.choice(len(vocab), p=probabilities / probabilities.sum()))
             generated.append(vocab[index])
             logits, state = model(np.array([[index]]), state)

@@ -1,0 +1,133 @@
+"""ops/unary.py: exp, log, sqrt, tanh, sigmoid, relu, abs, clamp: gradients over shapes, PyTorch's
+numerics at the edges (inf, -inf, nan, no numpy warnings), clamp's tensor bounds and in-place form.
+(Every op is also checked against PyTorch by the op table, tests/test_ops.py.)"""
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm as tl
+
+RNG = np.random.default_rng(1234)
+
+
+def leaf(shape, low=-2.0, high=2.0):
+    return tl.Tensor(RNG.uniform(low, high, shape), requires_grad=True)
+
+
+def positive(shape):
+    return leaf(shape, 0.5, 2.0)
+
+
+UNARY = {
+    "neg": (lambda a: -a, leaf),
+    "exp": (lambda a: a.exp(), leaf),
+    "log": (lambda a: a.log(), positive),
+    "sqrt": (lambda a: a.sqrt(), positive),
+    "tanh": (lambda a: a.tanh(), leaf),
+    "sigmoid": (lambda a: a.sigmoid(), leaf),
+    "relu": (lambda a: a.relu(), leaf),
+    "abs": (lambda a: a.abs(), leaf),
+    "clamp": (lambda a: a.clamp(-1.0, 0.5), leaf),
+    "clip_min": (lambda a: a.clip(min=0.1), leaf),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("shape", [(), (2,), (3, 2), (2, 1, 3)])
+def test_unary_ops(name, shape):
+    fn, make = UNARY[name]
+    x = make(shape)
+    if name in ("relu", "abs", "clamp", "clip_min"):  # keep away from the kinks
+        for kink in (0.0, 0.5, -1.0, 0.1):
+            x.data[np.abs(x.data - kink) < 1e-3] = 0.3
+    assert tl.gradcheck(fn, [x])
+
+
+def test_unary_values_match_numpy():
+    x = RNG.uniform(-3, 3, (4, 5))
+    t = tl.Tensor(x)
+    assert np.allclose(t.exp().data, np.exp(x))
+    assert np.allclose(t.tanh().data, np.tanh(x))
+    assert np.allclose(t.sigmoid().data, 1 / (1 + np.exp(-x)), rtol=1e-15, atol=0)
+    assert np.allclose(t.relu().data, np.maximum(x, 0))
+    assert np.allclose(t.abs().data, np.abs(x))
+    assert np.allclose(t.abs().sqrt().data, np.sqrt(np.abs(x)))
+    assert np.allclose(t.clamp(-1, 1).data, np.clip(x, -1, 1))
+
+
+# --------------------------------------------------------------------------- numerics
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, values", [
+    ("exp", [1000.0, -1000.0, 0.0, np.inf, -np.inf, np.nan]),
+    ("log", [0.0, -0.0, -1.0, 1.0, np.inf, np.nan]),
+    ("sqrt", [0.0, -1.0, 4.0, np.inf, np.nan]),
+    ("sigmoid", [-1e4, 1e4, -np.inf, np.inf, np.nan]),
+    ("tanh", [-1e4, 1e4, -np.inf, np.inf, np.nan]),
+])
+def test_edges_give_torchs_inf_and_nan_forward_and_backward_without_warnings(name, values, dtype):
+    """exp overflow is inf, log(0) is -inf, log(-1) and sqrt(-1) are nan, with PyTorch's gradients."""
+    torch = pytest.importorskip("torch")
+    x = tl.Tensor(np.array(values, dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = getattr(x, name)()
+        y.backward(np.ones(y.shape, dtype))
+    x_t = torch.tensor(np.array(values, dtype=dtype), requires_grad=True)
+    y_t = getattr(x_t, name)()
+    y_t.backward(torch.ones_like(y_t))
+    assert y.dtype == x.grad.dtype == dtype
+    np.testing.assert_allclose(y.data, y_t.detach().numpy(), rtol=4 * np.finfo(dtype).eps, equal_nan=True)
+    np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=4 * np.finfo(dtype).eps, equal_nan=True)
+
+
+def test_exp_overflow_and_log_of_zero():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tl.Tensor(1000.0).exp().item() == np.inf
+        assert tl.Tensor(0.0).log().item() == -np.inf
+        assert np.isnan(tl.Tensor(-1.0).log().item())
+
+
+# --------------------------------------------------------------------------- clamp
+
+def test_clamp_with_tensor_bounds_sends_gradients_to_the_bounds_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([0.0, 1.0, 2.0, 3.0, 5.0, 2.0])
+    low = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 4.0])   # the last one is above its high bound
+    high = np.array([3.0, 3.0, 3.0, 3.0, 3.0, 3.0])
+    ours = [tl.Tensor(v, requires_grad=True) for v in (x, low, high)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, low, high)]
+    y, y_t = ours[0].clamp(ours[1], ours[2]), theirs[0].clamp(theirs[1], theirs[2])
+    y.sum().backward()
+    y_t.sum().backward()
+    np.testing.assert_array_equal(y.data, y_t.detach().numpy())
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.grad, b.grad.numpy())
+    np.testing.assert_array_equal(ours[1].grad, [1, 0, 0, 0, 0, 0])  # x < low
+    np.testing.assert_array_equal(ours[2].grad, [0, 0, 0, 0, 1, 1])  # x > high, or high < low
+
+
+def test_clamp_bounds_broadcast_and_one_of_them_may_be_missing():
+    x, low = leaf((2, 3)), tl.Tensor(RNG.uniform(-1, 0, (3,)), requires_grad=True)
+    assert tl.gradcheck(lambda t, lo: t.clamp(min=lo), [x, low])
+    assert tl.gradcheck(lambda t, hi: tl.clamp(t, max=hi), [x, low])
+    with pytest.raises(ValueError, match="clamp: at least one of min and max"):
+        x.clamp()
+
+
+def test_clamp_in_place_changes_the_tensor_and_its_version():
+    x = tl.Tensor([-2.0, 0.5, 2.0])
+    y = x.clamp_(-1.0, 1.0)
+    assert y is x and x._version == 1
+    np.testing.assert_array_equal(x.data, [-1.0, 0.5, 1.0])
+    x.clip_(max=0.0)
+    np.testing.assert_array_equal(x.data, [-1.0, 0.0, 0.0])
+    w = tl.Tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3
+    h.clamp_(max=4.0)  # in the graph: the gradient flows where the value was kept
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 0.0])
+    with pytest.raises(RuntimeError, match="clamp_: a leaf tensor that requires grad"):
+        w.clamp_(0.0, 1.0)
