@@ -800,3 +800,16 @@ def test_observers_run_backward_and_grad_with_all_their_arguments():
     out, tangent = tl.jvp(lambda a: tl.grad((a ** 2).sum() * 0 + (x * a).sum(), x)[0], (tl.Tensor([1.0, 1.0]),),
                           (tl.Tensor([1.0, 0.0]),))
     np.testing.assert_array_equal(out.data, [1.0, 1.0])
+
+
+def test_backward_gives_nan_and_inf_like_pytorch_without_numpy_warnings():
+    import warnings
+    a = tl.Tensor([np.inf, 1.0, 1e308], requires_grad=True)
+    b = tl.Tensor([0.0, 2.0, 10.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = (a * b).sum()   # the forward's inf * 0 is numpy's business
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss.backward()        # b's gradient has an inf, a's an inf * 0 = nan upstream: no warning
+    np.testing.assert_array_equal(b.grad, [np.inf, 1.0, 1e308])

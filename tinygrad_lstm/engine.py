@@ -984,13 +984,14 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
                 _add_to_grad(t, g if create_graph else g._data.copy())
         return
     pending, leaves, heap = _seed(tensors, grad_tensors, create_graph)
-    if create_graph:
-        _walk_differentiable(heap, pending, leaves)
-        for leaf, g in leaves.items():
-            _add_to_grad(leaf, _run_leaf_hooks(leaf, g))
-        return
-    _walk(heap, pending, leaves, retain_graph)
-    _deposit(leaves)
+    with _QUIET_NUMERICS:  # inf * 0 and the like give nan, as in PyTorch, without numpy warnings
+        if create_graph:
+            _walk_differentiable(heap, pending, leaves)
+            for leaf, g in leaves.items():
+                _add_to_grad(leaf, _run_leaf_hooks(leaf, g))
+            return
+        _walk(heap, pending, leaves, retain_graph)
+        _deposit(leaves)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -1034,10 +1035,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     captured: dict = {}
     handles = [_capture(t, i, captured) for i, t in enumerate(inputs) if t._node is not None]
     try:
-        if create_graph:
-            _walk_differentiable(heap, pending, leaves)
-        else:
-            _walk(heap, pending, leaves, retain_graph)
+        with _QUIET_NUMERICS:
+            if create_graph:
+                _walk_differentiable(heap, pending, leaves)
+            else:
+                _walk(heap, pending, leaves, retain_graph)
     finally:
         for handle in handles:
             handle.remove()
@@ -1079,6 +1081,9 @@ def _add_to_grad(t: Tensor, g) -> None:
         t.grad = t.grad + g
     else:
         t.grad += g
+
+
+_QUIET_NUMERICS = np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def _seed(tensors, grads, differentiable: bool = False) -> tuple:
