@@ -984,7 +984,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
                 _add_to_grad(t, g if create_graph else g._data.copy())
         return
     pending, leaves, heap = _seed(tensors, grad_tensors, create_graph)
-    with _QUIET_NUMERICS:  # inf * 0 and the like give nan, as in PyTorch, without numpy warnings
+    with _quiet_numerics():  # inf * 0 and the like give nan, as in PyTorch, without numpy warnings
         if create_graph:
             _walk_differentiable(heap, pending, leaves)
             for leaf, g in leaves.items():
@@ -1035,7 +1035,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     captured: dict = {}
     handles = [_capture(t, i, captured) for i, t in enumerate(inputs) if t._node is not None]
     try:
-        with _QUIET_NUMERICS:
+        with _quiet_numerics():
             if create_graph:
                 _walk_differentiable(heap, pending, leaves)
             else:
@@ -1083,7 +1083,8 @@ def _add_to_grad(t: Tensor, g) -> None:
         t.grad += g
 
 
-_QUIET_NUMERICS = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+def _quiet_numerics() -> np.errstate:
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def _seed(tensors, grads, differentiable: bool = False) -> tuple:
