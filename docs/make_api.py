@@ -38,6 +38,7 @@ SECTIONS = [
       "GradientReport", "BPTTWarning"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
     ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
+    ("tl.func: a module as a function of its weights", "tinygrad_lstm.func", "tl.func", ["functional_call"]),
     ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",
      "tl.autograd.functional", None),
     ("tl.nn: modules and recurrent layers", "tinygrad_lstm.nn", "tl.nn", None),

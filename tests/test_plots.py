@@ -1,9 +1,12 @@
-"""The plots of a `diagnose_bptt` diagnosis: figures or PNG files, drawn from the diagnosis's numbers."""
+"""tl.plots: the gradient flow of any model (stacked and bidirectional included), and the plots of a
+`diagnose_bptt` diagnosis: figures or PNG files, drawn from the diagnosis's numbers."""
 import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from tinygrad_lstm import plots
 from tinygrad_lstm.plots import plot_bptt_gradients, plot_contributions, plot_gate_heatmaps
+from tinygrad_lstm.tasks import adding
 from tinygrad_lstm.viz.bptt import saturated
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -62,6 +65,25 @@ def test_gate_heatmap_errors(diagnosis):
         plot_gate_heatmaps(diagnosis, sequence="l7")
     with pytest.raises(IndexError, match="batch_index 3 is out of range for a batch of 3"):
         plot_gate_heatmaps(diagnosis, batch_index=3)
+
+
+def test_a_stacked_bidirectional_flow_is_drawn_one_line_per_layer_and_direction(tmp_path):
+    tl.manual_seed(0)
+    model = adding.AddingModel(tl.nn.PeepholeLSTMCell(2, 3), layers=2, bidirectional=True)
+    x, y = adding.make_batch(2, 6, np.random.default_rng(0))
+    flow = adding.gradient_flow(model, x, y)
+    flows = {"Peephole": {"at initialisation": flow}, "RNN": {"at initialisation": np.geomspace(1e-9, 1, 6)}}
+    lines = plots._flow_lines(flows)
+    assert list(lines) == ["Peephole l0", "Peephole l0_reverse", "Peephole l1", "Peephole l1_reverse", "RNN"]
+    np.testing.assert_array_equal(lines["Peephole l1_reverse"]["at initialisation"], flow["l1_reverse"])
+    assert plots.plot_gradient_flow(flows, tmp_path / "flow.png").read_bytes().startswith(PNG)
+
+
+def test_norms_must_be_one_value_per_step(tmp_path):
+    with pytest.raises(ValueError, match=r"plot_gradient_flow: the norms of 'GRU', 'init', 'l0' must be one value "
+                                         r"per step \(T,\), got shape \(2, 3\)"):
+        plots.plot_gradient_flow({"GRU": {"init": {"l0": np.ones((2, 3))}}}, tmp_path / "flow.png")
+    assert not (tmp_path / "flow.png").exists()
 
 
 # --------------------------------------------------------------------------- learning curves and gradient flow

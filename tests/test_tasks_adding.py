@@ -1,4 +1,7 @@
 """tinygrad_lstm.tasks.adding with any recurrent kind: the model, training and the gradient flow."""
+import copy
+import re
+
 import numpy as np
 import pytest
 
@@ -69,13 +72,106 @@ def test_gradient_flow_of_a_custom_cell_matches_its_equations(elman):
     np.testing.assert_allclose(norms, expected[::-1], rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_gradient_flow_cell_holds_the_first_layer_weights(kind):
-    model = adding.AddingModel(kind, 3)
-    cell = adding._float64_cell(model)
-    assert type(cell) is kinds.get_kind(kind).cell and cell.weight_hh.dtype == np.float64
-    for name, parameter in cell.named_parameters():
-        np.testing.assert_array_equal(parameter.data, getattr(model.rnn, f"{name}_l0").data.astype(np.float64))
+def _flow_by_hand(model, x, y):
+    """||dL/dh_t|| of every layer and direction, unrolled by hand on a float64 copy: each step's h is
+    replaced by h + delta_t for a zero leaf delta_t, whose gradient is the one reaching h_t."""
+    work = copy.deepcopy(model).to(np.float64)
+    cells = work.rnn.cells
+    x = x.astype(np.float64)
+    steps = x.shape[0]
+    layer_input, finals, leaves = x, [], {}
+    for layer, directions in enumerate(cells):
+        outputs = []
+        for direction, cell in enumerate(directions):
+            state = cell.init_state(x.shape[1])
+            hs = [None] * steps
+            for t in (reversed(range(steps)) if direction else range(steps)):
+                state = cell(layer_input[t], state)
+                h = state[0] if isinstance(state, tuple) else state
+                delta = tl.Tensor(np.zeros(h.shape), requires_grad=True)
+                leaves[layer, direction, t] = delta
+                h = h + delta
+                state = (h, *state[1:]) if isinstance(state, tuple) else h
+                hs[t] = h
+            outputs.append(tl.stack(hs, axis=0))
+            finals.append(hs[0] if direction else hs[-1])
+        layer_input = outputs[0] if len(outputs) == 1 else tl.concat(outputs, axis=2)
+    last = finals[-2:] if model.rnn.bidirectional else finals[-1:]
+    prediction = work.readout(last[0] if len(last) == 1 else tl.concat(last, axis=1))
+    tl.nn.functional.mse_loss(prediction, y.astype(np.float64)).backward()
+    return {key: np.linalg.norm(delta.grad) for key, delta in leaves.items()}
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (1, True), (2, True)])
+def test_gradient_flow_of_stacked_and_bidirectional_custom_cells(elman, layers, bidirectional, recwarn):
+    tl.manual_seed(3)
+    model = adding.AddingModel(ElmanCell(2, 4), layers=layers, bidirectional=bidirectional)
+    x, y = adding.make_batch(3, 5, np.random.default_rng(4))
+    flow = adding.gradient_flow(model, x, y)
+    assert not recwarn.list  # vanishing gradients are what the flow shows, not a warning
+    expected = _flow_by_hand(model, x, y)
+    assert all(p.grad is None and p.dtype == np.float32 for p in model.parameters())  # not touched
+    if layers == 1 and not bidirectional:
+        np.testing.assert_allclose(flow, [expected[0, 0, t] for t in range(5)], rtol=1e-10)
+        return
+    names = [f"l{k}{suffix}" for k in range(layers) for suffix in ("", "_reverse")[:1 + bidirectional]]
+    assert list(flow) == names  # the suffixes of the cells' parameters
+    assert {re.search(r"_(l\d(_reverse)?)$", name)[1] for name, _ in model.rnn.named_parameters()} == set(names)
+    for name, norms in flow.items():
+        layer, direction = int(name[1]), name.endswith("_reverse")
+        np.testing.assert_allclose(norms, [expected[layer, direction, t] for t in range(5)], rtol=1e-10)
+
+
+def test_a_cell_instance_is_the_one_trained_and_brings_its_size():
+    cell = ElmanCell(2, 5)
+    before = cell.weight_hh.data.copy()
+    result = adding.train(cell, steps=4, batch=4, T=5, test_size=10, eval_every=2, progress=False)
+    assert result.model.rnn.cell is cell and not np.array_equal(cell.weight_hh.data, before)
+    assert result.config["hidden"] == 5 and result.cell == f"{__name__}:ElmanCell"
+    assert result.model.kind.title == "Elman"
+    with pytest.raises(ValueError, match="AddingModel: cell: the ElmanCell given has hidden_size=5, expected 3"):
+        adding.AddingModel(cell, 3)
+    with pytest.raises(ValueError, match="AddingModel: cell: the ElmanCell given has input_size=3, expected 2"):
+        adding.AddingModel(ElmanCell(3, 4))
+
+
+@pytest.mark.parametrize("spec", [ElmanCell, lambda size: ElmanCell(size, 4), "gru"])
+def test_a_class_a_factory_or_a_kind_stacks_bidirectional_layers(spec):
+    result = adding.train(spec, steps=3, batch=4, hidden=None if callable(spec) and not isinstance(spec, type) else 4,
+                          T=5, test_size=10, eval_every=3, progress=False, layers=2, bidirectional=True)
+    rnn = result.model.rnn
+    assert (rnn.num_layers, rnn.bidirectional, rnn.hidden_size) == (2, True, 4)
+    assert result.model.readout.weight.shape == (1, 8) and np.isfinite(result.losses).all()
+
+
+def test_a_bidirectional_readout_reads_both_directions_of_the_last_layer():
+    model = adding.AddingModel("gru", 3, layers=2, bidirectional=True)
+    x = adding.make_batch(2, 4, np.random.default_rng(0))[0]
+    output, _ = model.rnn(x)
+    # The forward direction ends at the last step, the reverse one at the first (PyTorch's h_n).
+    last = np.concatenate([output.data[-1, :, :3], output.data[0, :, 3:]], axis=1)
+    np.testing.assert_allclose(model(x).data, last @ model.readout.weight.data.T + model.readout.bias.data,
+                               rtol=1e-6)
+
+
+def test_cli_layers_and_direction(capsys):
+    argv = ["train", "--task", "adding", "--cell", "gru", "--layers", "2", "--bidirectional", "--steps", "2",
+            "--batch", "4", "--hidden", "3", "--length", "5", "--no-progress"]
+    assert tl.cli.main(argv) == 0
+    assert "adding problem, T=5: 2-layer bidirectional GRU test MSE" in capsys.readouterr().out
+
+
+def test_gradient_flow_of_a_built_in_stacked_module_is_that_of_its_cells():
+    tl.manual_seed(5)
+    model = adding.AddingModel("gru", 3, layers=2, bidirectional=True)
+    as_cells = adding.AddingModel(tl.nn.GRUCell(2, 3), layers=2, bidirectional=True)
+    as_cells.load_state_dict(model.state_dict())  # a stacked Recurrent has nn.GRU's parameter names
+    x, y = adding.make_batch(3, 5, np.random.default_rng(6))
+    flow, expected = adding.gradient_flow(model, x, y), _flow_by_hand(as_cells, x, y)
+    assert list(flow) == ["l0", "l0_reverse", "l1", "l1_reverse"]
+    for name, norms in flow.items():
+        layer, direction = int(name[1]), name.endswith("_reverse")
+        np.testing.assert_allclose(norms, [expected[layer, direction, t] for t in range(5)], rtol=1e-10)
 
 
 def test_unknown_kinds_are_value_errors():

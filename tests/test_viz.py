@@ -296,6 +296,22 @@ def test_unrolled_graph_of_a_registered_kind_and_of_module_colon_class():
     assert type(again.cell) is MinimalGatedUnit and kind.name == "mgu"
 
 
+def test_unrolled_graph_of_a_cell_instance_stacked_bidirectional_with_lengths():
+    tl.manual_seed(0)
+    cell = MinimalGatedUnit(2, 3).to(np.float64)
+    roots, rnn = unrolled_graph(cell, steps=4, layers=2, bidirectional=True, batch=2, lengths=[4, 2])
+    assert rnn.cells[0][0] is cell and cell.forget.weight.dtype == np.float64 and roots[0].dtype == np.float64
+    assert roots[0].shape == (4, 2, 6) and roots[1].shape == (4, 2, 3)
+    assert not roots[0].data[2:, 1].any()  # the second sequence has 2 steps: padded outputs are zero
+    parsed = parse_dot(draw_graph(roots, params=rnn).source)
+    names = [name for name, _ in rnn.named_parameters()]
+    assert "forget_l1_reverse.weight" in names
+    for name in names:  # each drawn once, labelled by the cell's own name with PyTorch's suffix
+        assert len(nodes_labelled(parsed, f"<B>{name}</B>")) == 1
+    roots, made = unrolled_graph(lambda size: MinimalGatedUnit(size, 5), steps=2)
+    assert made.input_size == 3 and made.hidden_size == 5 and roots[0].shape == (2, 1, 5)
+
+
 def test_draw_options_are_checked_once():
     assert DrawOptions() == DrawOptions(None, True, False, False, "LR", False)
     with pytest.raises(TypeError, match="draw_graph: max_steps must be an int or None, got bool"):
