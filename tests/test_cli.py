@@ -612,19 +612,6 @@ def test_usage_errors_are_one_line_exit_2_before_any_work(argv, message, capsys,
     assert os.listdir(tmp_path) == []
 
 
-def test_sine_checks_the_plot_format_before_training(capsys, tmp_path, monkeypatch):
-    sine = tl.tasks.load_task("sine")
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("trained before checking --out")
-
-    monkeypatch.setattr(sine, "train", no_training)
-    monkeypatch.chdir(tmp_path)
-    assert main(["train", "--task", "sine", "--out", "forecast.txt", "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "tinygrad-lstm train: error: --out 'forecast.txt'" in err and ".png" in err
-
-
 def test_cli_commands_run(capsys, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.chdir(tmp_path)

@@ -72,3 +72,18 @@ def test_cli_cell_option(tmp_path, capsys):
             "--out", str(out)]
     assert cli_main(argv) == 0
     assert "after 3 steps of the GRU" in capsys.readouterr().out and out.exists()
+
+
+# --------------------------------------------------------------------------- --out checked before training
+def test_sine_checks_the_plot_format_before_training(capsys, tmp_path, monkeypatch):
+    from tinygrad_lstm.cli import main
+    sine = tl.tasks.load_task("sine")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(sine, "train", no_training)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--task", "sine", "--out", "forecast.txt", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tinygrad-lstm train: error: --out 'forecast.txt'" in err and ".png" in err
