@@ -1,5 +1,5 @@
-"""tl.plots: the gradient flow of any model (stacked and bidirectional included), and the plots of a
-`diagnose_bptt` diagnosis: figures or PNG files, drawn from the diagnosis's numbers."""
+"""tl.plots: learning curves, the gradient flow of any model (stacked and bidirectional included), and
+the plots of a `diagnose_bptt` diagnosis: figures or PNG files, drawn from the numbers."""
 import numpy as np
 import pytest
 
