@@ -40,6 +40,7 @@ SECTIONS = [
     ("Compiling a step: tl.jit", "tinygrad_lstm", "tl", ["jit"]),
     ("The compiled function", "tinygrad_lstm.jit", "tinygrad_lstm.jit", ["CompiledFunction"]),
     ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
+    ("tl.func: a module as a function of its weights", "tinygrad_lstm.func", "tl.func", ["functional_call"]),
     ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",
      "tl.autograd.functional", None),
     ("tl.nn: modules and recurrent layers", "tinygrad_lstm.nn", "tl.nn", None),

@@ -41,6 +41,36 @@ def test_numerical_jacobian_is_built_on_it():
     np.testing.assert_allclose(j_w, analytical[0][1], rtol=1e-6, atol=1e-9)
 
 
+# --------------------------------------------------------------------------- gradcheck
+def test_gradcheck_tuples_constants_and_failure():
+    rng = np.random.default_rng(1234)
+    x, c = tl.Tensor(rng.uniform(0.5, 1.5, 3), requires_grad=True), tl.Tensor(rng.standard_normal(3))
+    assert tl.gradcheck(lambda a, b: (a.sum(), a * b, a.split(3)), [x, c])
+
+    class Wrong(tl.Function):
+        def forward(ctx, a):
+            return a * a
+
+        def backward(ctx, grad_output):
+            return grad_output
+
+    assert not tl.gradcheck(Wrong.apply, [x], raise_exception=False)
+    with pytest.raises(tl.GradcheckError, match="output 0 with respect to input 0"):
+        tl.gradcheck(Wrong.apply, [x])
+    with pytest.raises(TypeError):
+        tl.gradcheck(lambda a: a * 2, [tl.Tensor(rng.uniform(0.5, 1.5, 3).astype(np.float32), requires_grad=True)])
+    assert x.grad is None  # gradcheck works on copies
+
+
+def test_gradcheck_rejects_float32_and_keeps_user_grads():
+    with pytest.raises(TypeError, match="float64"):
+        tl.gradcheck(lambda t: t * 2, [tl.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
+    x = tl.Tensor([1.0], requires_grad=True)
+    x.grad = np.array([7.0])
+    tl.gradcheck(lambda t: t * 2, [x])
+    assert x.grad[0] == 7.0
+
+
 # --------------------------------------------------------------------------- gradgradcheck
 def test_gradgradcheck_passes_for_composed_ops_and_fails_for_a_wrong_vjp():
     x = tl.Tensor([0.5, -1.0], requires_grad=True)

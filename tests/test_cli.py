@@ -72,6 +72,18 @@ def test_compare_exit_1_when_a_comparison_fails(capsys):
         kinds.unregister_kind("broken_rnn")
     out = capsys.readouterr().out
     assert "DISAGREE" in out and "weight_hh_l0 (manual)" in out
+    assert "  weight_hh_l0 wrong from length 1 on" in out.splitlines()  # localised under the table
+
+
+def test_compare_in_float32_warns_in_one_line_on_stderr(capsys):
+    assert main(["compare", "--cell", "lstm", "--dtype", "float32", *SMALL]) == 0
+    out, err = capsys.readouterr()
+    assert f"tinygrad-lstm compare: {tl.manual.localize.FLOAT32_WARNING}\n" in err  # after the progress bar
+    assert out.startswith(tl.manual.localize.FLOAT32_WARNING + "\n") and "all agree" in out
+    assert main(["compare", "--cell", "lstm", "--dtype", "float32", "--quiet", *SMALL]) == 0
+    out, err = capsys.readouterr()  # quiet: the verdict on stdout, the warning still on stderr
+    assert err == f"tinygrad-lstm compare: {tl.manual.localize.FLOAT32_WARNING}\n"
+    assert out.startswith("all agree")
 
 
 def test_compare_json(capsys):
@@ -297,6 +309,54 @@ def test_a_cell_only_kind_stacks_in_layers_and_directions(toy_kind_site):
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row["shape"] for row in json.loads(done.stdout)["rows"]}
     assert rows["weight_ih_l0_reverse"] == [3, 2] and rows["weight_ih_l1"] == [3, 6] and rows["h0"] == [4, 2, 3]
+
+
+def test_a_user_cell_unknown_to_the_package_gets_every_tool(toy_kind_site, monkeypatch):
+    """Issue 16's "done when": a cell written here trains on the adding problem from the command line
+    by --cell module:Class, stacks 2 layers bidirectional with lengths, gradchecks, and renders its
+    unrolled graph and its gradient-flow plot."""
+    import numpy as np
+
+    from tinygrad_lstm.plots import plot_gradient_flow
+    from tinygrad_lstm.tasks import adding
+
+    site, work = toy_kind_site
+    (work / "toy_cells.py").write_text(TOY_CELLS)
+    done = _run_cli(["train", "--task", "adding", "--cell", "toy_cells:ToyCell", "--layers", "2", "--bidirectional",
+                     "--steps", "30", "--batch", "16", "--hidden", "4", "--length", "6", "--no-progress"], work)
+    assert done.returncode == 0, done.stderr
+    assert "adding problem, T=6: 2-layer bidirectional Toy test MSE" in done.stdout
+    assert "toy_cells" not in sys.modules and "toy" not in kinds.kind_names()  # unknown to this process so far
+
+    monkeypatch.syspath_prepend(str(work))
+    monkeypatch.chdir(work)
+    monkeypatch.delitem(sys.modules, "toy_cells", raising=False)
+    from toy_cells import ToyCell
+
+    tl.manual_seed(0)
+    model = tl.nn.Recurrent(ToyCell(3, 4), num_layers=2, bidirectional=True).double()
+    rng = np.random.default_rng(0)
+    x = tl.Tensor(rng.standard_normal((5, 3, 3)), requires_grad=True)
+    h0 = tl.Tensor(rng.standard_normal((4, 3, 4)), requires_grad=True)
+    output, h_n = model(x, h0, lengths=[5, 2, 4])
+    assert output.shape == (5, 3, 8) and h_n.shape == (4, 3, 4) and not output.data[2:, 1].any()
+    assert tl.gradcheck(lambda x, h0: model(x, h0, lengths=[5, 2, 4])[0], [x, h0])
+    report = tl.compare_gradients(model, x.data, lengths=[5, 2, 4])
+    assert report.ok and "weight_hh_l1_reverse" in [row.name for row in report.rows]
+
+    roots, module = tl.viz.unrolled_graph(ToyCell(3, 4), steps=4, layers=2, bidirectional=True, batch=2,
+                                          lengths=[4, 2])
+    graph = tl.viz.render_graph(roots, work / "toy_graph.dot", params=module)
+    assert "weight_hh_l1_reverse" in graph.read_text()
+    if shutil.which("dot"):
+        assert tl.viz.render_graph(roots, work / "toy_graph.svg", params=module).read_text().startswith("<?xml")
+
+    flow_model = adding.AddingModel(ToyCell, hidden=4, layers=2, bidirectional=True)
+    x, y = adding.make_batch(8, 6, np.random.default_rng(1))
+    flow = adding.gradient_flow(flow_model, x, y)
+    assert list(flow) == ["l0", "l0_reverse", "l1", "l1_reverse"] and all((f > 0).all() for f in flow.values())
+    plot = plot_gradient_flow({"Toy": {"at initialisation": flow}}, work / "toy_flow.png")
+    assert plot.read_bytes().startswith(b"\x89PNG")
 
 
 def test_help_lists_the_registered_kinds(capsys):
@@ -540,3 +600,40 @@ def test_readme_states_the_exit_codes_and_the_demo_time_of_the_help(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"In {DURATION} on an idle machine (`--quick`: {QUICK_DURATION};" in " ".join(readme.split())
     assert f"Takes {DURATION} on an idle machine ({QUICK_DURATION} with --quick)" in help_text
+
+
+# --------------------------------------------------------------------------- help, usage errors, commands that run
+@pytest.mark.parametrize("command", [["demo"], ["compare"], ["graph"], ["bench"], ["train"],
+                                     ["train", "--task", "sine"], ["train", "--task", "chars"]])
+def test_every_command_help_exits_0(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("usage: tinygrad-lstm")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["graph", "--out", "picture"], "tinygrad-lstm graph: error: --out 'picture' needs a suffix"),
+    (["graph", "--out", "picture.jpg2"], "tinygrad-lstm graph: error: render_graph: unknown format"),
+    (["train", "--task", "sine", "--lr", "-1"], "argument --lr: expected a positive number, got '-1'"),
+    (["train", "--task", "adding", "--clip", "-1"], "argument --clip: expected a non-negative number"),
+    (["train", "--task", "chars", "--clip", "nan"], "argument --clip: expected a non-negative number"),
+    (["train", "--task", "sine", "--noise", "-0.5"], "argument --noise: expected a non-negative number"),
+])
+def test_usage_errors_are_one_line_exit_2_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_commands_run(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--cell", "lstm", "--layers", "2", "--bidirectional"]) == 0
+    assert "all agree" in capsys.readouterr().out
+    assert main(["graph", "--out", "x.dot"]) == 0
+    assert (tmp_path / "x.dot").read_text().startswith("digraph")
+    assert main(["train", "--task", "sine", "--steps", "5", "--no-progress"]) == 0
+    assert "after 5 steps" in capsys.readouterr().out and (tmp_path / "sine_forecast.png").exists()

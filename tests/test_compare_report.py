@@ -14,7 +14,14 @@ def test_check_between_full_arrays():
     assert check.max_abs == pytest.approx(2e-3, rel=1e-9)
     assert check.max_rel == pytest.approx(2e-3 / 3.998, rel=1e-9)
     assert (check.checked, check.size, check.passed) == (4, 4, False)
-    assert Check.between(autograd, reference, (1e-3, 0.0)).passed  # 2e-3 <= 1e-3 * 3.998
+    assert Check.between(autograd, reference, (1e-3, 0.0)).passed  # 2e-3 <= 1e-3 * 3.998, 1e-3 <= 1e-3 * 1.999
+
+
+def test_check_is_elementwise_as_gradcheck():
+    """A small entry wrong by 50% fails although it is tiny next to the largest entry."""
+    autograd, reference = np.array([100.0, 1e-3]), np.array([100.0, 2e-3])
+    assert not Check.between(autograd, reference, (1e-3, 0.0)).passed  # 1e-3 > 1e-3 * 2e-3
+    assert Check.between(autograd, reference, (1e-3, 1e-3)).passed  # atol covers it
 
 
 def test_check_between_a_subset_of_flat_indices():
@@ -27,7 +34,9 @@ def test_check_nan_never_passes_and_zero_reference():
     assert not Check.between(np.array([np.nan]), np.array([0.0]), (1.0, 1.0)).passed
     zero = Check.between(np.zeros(3), np.zeros(3), (0.0, 0.0))
     assert zero.passed and zero.max_rel == 0.0
-    assert Check.between(np.ones(1), np.zeros(1), (0.0, 0.0)).max_rel == float("inf")
+    # An all-zero true gradient (c0 of a loss that ignores it): the absolute error, never inf.
+    wrong = Check.between(np.full(2, 0.25), np.zeros(2), (1e-3, 0.0))
+    assert wrong.max_rel == wrong.max_abs == 0.25 and not wrong.passed
     with pytest.raises(ValueError, match=r"reference gradient has shape \(2,\), autograd's \(3,\)"):
         Check.between(np.zeros(3), np.zeros(2), (0.0, 0.0))
 
@@ -57,3 +66,16 @@ def test_report_text_and_data():
     assert data["skipped"] == {"torch": "not installed"} and data["references"]["manual"]["rtol"] == 1e-9
     assert data["rows"][0]["checks"]["numerical"] == {"max_abs": 2e-9, "max_rel": 1e-9, "passed": True,
                                                       "checked": 4, "size": 6}
+
+
+def test_notebook_table_shows_the_warnings_and_where_the_manual_gradients_are_wrong():
+    from tinygrad_lstm.manual.localize import GradientCheck
+    report = _report(True)
+    report.warnings = ["WARNING: checking in float32"]
+    report.rows[0].checks["manual"] = Check(0.1, 0.1, False, 6, 6)
+    report.rows[0].localization = GradientCheck("weight", False, 0.1, 0.1, gate="g", first_wrong_length=2)
+    page = report._repr_html_()
+    assert page.index("<b>WARNING: checking in float32</b>") < page.index("Gradient check of")
+    assert "weight gate g wrong from length 2 on" in page and "elementwise" in page
+    assert "weight gate g wrong from length 2 on" in str(report)
+    assert report.to_dict()["rows"][0]["localization"]["where"] == "weight gate g wrong from length 2 on"

@@ -5,6 +5,8 @@ Blocks of one page run in order in one namespace, in a fresh working directory. 
 containing ``>>>`` is a doctest (its output is checked). A plain block's printed output is
 checked against the ```text block after it when that block is marked ``<!-- output -->``.
 A block marked ``<!-- requires: torch -->`` (or ``dot``) is skipped when that is missing.
+A block marked ``<!-- file: NAME.py -->`` is a file of the page: written to NAME.py in the
+working directory (later blocks import it, commands load ``NAME:Class`` from it), not run.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ PAGES = sorted([ROOT / "README.md", *DOCS.rglob("*.md")])
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 _FENCE = re.compile(r"^([ \t]*)(`{3,})([\w+-]*)[^\n]*\n(.*?)^\1\2[ \t]*$", re.MULTILINE | re.DOTALL)
-_MARK = re.compile(r"<!--\s*(requires:\s*[\w, ]+|output)\s*-->[ \t]*\n[ \t]*$")
+_MARK = re.compile(r"<!--\s*(requires:\s*[\w, ]+|file:\s*[\w.-]+|output)\s*-->[ \t]*\n[ \t]*$")
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Block:
     line: int              # line number of the first code line in the page
     requires: tuple = ()
     output: "Block | None" = None  # the ```text block marked <!-- output --> right after it
+    file: str | None = None        # the file name of a block marked <!-- file: NAME -->
 
 
 def blocks(page: Path) -> list[Block]:
@@ -53,6 +56,8 @@ def blocks(page: Path) -> list[Block]:
         block = Block(match[3].lower(), textwrap.dedent(match[4]), before.count("\n") + 2)
         if mark and mark[1].startswith("requires"):
             block.requires = tuple(r.strip() for r in mark[1].split(":", 1)[1].split(",") if r.strip())
+        if mark and mark[1].startswith("file"):
+            block.file = mark[1].split(":", 1)[1].strip()
         if mark and mark[1] == "output" and found and found[-1].language == "python" and block.language == "text":
             found[-1].output = block
             continue
@@ -115,6 +120,11 @@ def test_code_blocks_run(page, tmp_path, monkeypatch):
         if reasons:
             skipped.append(f"line {block.line} ({'; '.join(reasons)})")
             continue
+        if block.file:
+            (tmp_path / block.file).write_text(block.code, encoding="utf-8")
+            monkeypatch.syspath_prepend(str(tmp_path))  # importable by later blocks (and invalidates caches)
+            monkeypatch.delitem(sys.modules, Path(block.file).stem, raising=False)  # another page's file
+            continue
         _run_block(block, namespace, name)
         ran += 1
     if skipped:
@@ -125,9 +135,11 @@ def test_collector_checks_output_and_markers(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("Intro.\n\n```python\nprint(1 + 1)\n```\n\n<!-- output -->\n```text\n2\n```\n\n"
                     "<!-- requires: torch, dot -->\n```python\nimport torch\n```\n\n"
-                    "```python\n>>> 3 * 3\n10\n```\n", encoding="utf-8")
-    first, second, third = blocks(page)
-    assert (first.line, first.output.code, first.requires) == (4, "2\n", ())
+                    "```python\n>>> 3 * 3\n10\n```\n\n<!-- file: cells.py -->\n```python\nX = 1\n```\n",
+                    encoding="utf-8")
+    first, second, third, fourth = blocks(page)
+    assert (first.line, first.output.code, first.requires, first.file) == (4, "2\n", (), None)
+    assert (fourth.file, fourth.code) == ("cells.py", "X = 1\n")
     assert second.requires == ("torch", "dot") and second.output is None
     namespace = {}
     _run_block(first, namespace, "page.md")

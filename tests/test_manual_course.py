@@ -666,6 +666,9 @@ def test_check_gradient_localises_gates_and_parts():
     check = localize.check_torch_gradient("weight_hh_l0", wrong, reference, "lstm")
     assert (check.correct, check.gate, check.where()) == (False, "g", "weight_hh_l0 gate g")
     assert localize.check_torch_gradient("weight_hh", wrong, reference, "lstm").gate == "g"  # a cell's
+    inside = localize.check_torch_gradient("cell.weight_hh", wrong, reference, "lstm")  # in a module (Recurrent)
+    assert inside.where() == "cell.weight_hh gate g"
+    assert localize.check_torch_gradient("rnn.weight_hhx", wrong, reference, "lstm").gate is None
     assert localize.check_torch_gradient("h0", wrong, reference, "lstm").gate is None
     assert localize.check_torch_gradient("weight_hr_l0", wrong, reference, "lstm").gate is None  # projection
     every_gate = localize.check_torch_gradient("bias_ih_l0_reverse", reference * 2, reference, "lstm")

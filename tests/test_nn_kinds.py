@@ -158,8 +158,14 @@ def test_register_rejects_bad_records(kwargs, error, match):
 def test_get_kind_errors():
     with pytest.raises(KeyError, match="get_kind: unknown recurrent kind 'lstn'; registered: rnn, lstm, gru"):
         get_kind("lstn")
-    with pytest.raises(TypeError, match="get_kind: expected a recurrent kind name or a RecurrentKind, got int"):
+    with pytest.raises(TypeError, match="get_kind: expected a recurrent kind name, a RecurrentKind or a cell class, "
+                                        "got int"):
         get_kind(3)
+    with pytest.raises(TypeError, match=f"get_kind: {__name__}:test_get_kind_errors.<locals>.NotACell: "
+                                        "cell must be a tl.nn.Module subclass"):
+        class NotACell:
+            pass
+        get_kind(NotACell)
     with pytest.raises(KeyError, match="unregister_kind: no recurrent kind 'nope'"):
         kinds.unregister_kind("nope")
 
@@ -190,6 +196,60 @@ def test_module_colon_class_loads_a_cell_a_record_or_a_registered_cell(tmp_path,
         get_kind("user_cells:NOT_A_CELL")
     with pytest.raises(ImportError, match="not of the form module:Class"):
         get_kind("user_cells:")
+
+
+def test_a_cell_class_is_its_registered_kind_or_a_record_of_its_own(toy_kind):
+    assert get_kind(ToyCell) is toy_kind and get_kind(tl.nn.LSTMCell) is get_kind(tl.nn.LSTM) is get_kind("lstm")
+
+    class Elman(ToyCell):
+        pass
+
+    record = get_kind(Elman)
+    assert record.cell is Elman and record.name == f"{__name__}:{Elman.__qualname__}" and record.title == "Elman"
+    assert record.name not in kinds.kind_names() and record.manual is None and record.torch_name is None
+
+
+def test_build_module_from_every_spec(toy_kind):
+    tl.manual_seed(0)
+    assert type(kinds.build_module("gru", 2, 3, num_layers=2)) is tl.nn.GRU
+    assert type(kinds.build_module(toy_kind, 2, default_hidden_size=4).cell) is ToyCell
+    by_class = kinds.build_module(tl.nn.PeepholeLSTMCell, 2, 3, bidirectional=True, dtype=np.float64)
+    assert by_class.cells[0][1].weight_ci.dtype == np.float64 and by_class.hidden_size == 3
+    cell = ToyCell(2, 5)
+    stacked = kinds.build_module(cell, 2, num_layers=2, dtype=np.float64)
+    assert stacked.cells[0][0] is cell and cell.weight_hh.dtype == np.float64  # used as is, cast in place
+    assert stacked.cells[1][0].input_size == 5 and stacked.hidden_size == 5
+    lstm = tl.nn.LSTM(2, 3, num_layers=2)
+    assert kinds.build_module(lstm, 2, 3, num_layers=2) is lstm
+    made = kinds.build_module(lambda size: tl.nn.GRUCell(size, 4), 2, bidirectional=True)
+    assert [type(c) for c in made.cells[0]] == [tl.nn.GRUCell] * 2 and made.cells[0][1].input_size == 2
+    assert kinds.module_kind(made) is get_kind("gru") and kinds.module_kind(stacked) is toy_kind
+
+
+def test_module_kind_of_an_unregistered_cell_is_its_class_record():
+    module = kinds.build_module(ToyCell(2, 3), 2)
+    assert kinds.kind_of(module) is None and kinds.module_kind(module).cell is ToyCell
+    with pytest.raises(TypeError, match="module_kind: expected a recurrent sequence module, got Linear"):
+        kinds.module_kind(tl.nn.Linear(2, 3))
+
+
+@pytest.mark.parametrize("spec, kwargs, error, match", [
+    ("nope", {"hidden_size": 3}, ValueError, "build_module: unknown recurrent kind 'nope'"),
+    ("no_such_module:Cell", {"hidden_size": 3}, ValueError, "build_module: cannot import 'no_such_module'"),
+    ("lstm", {}, TypeError, "build_module: hidden_size must be an integer, got NoneType"),
+    (ToyCell(3, 4), {}, ValueError, "build_module: the ToyCell given has input_size=3, expected 2"),
+    (ToyCell(2, 4), {"hidden_size": 5}, ValueError, "build_module: the ToyCell given has hidden_size=4, expected 5"),
+    (tl.nn.LSTM(2, 3), {"num_layers": 2}, ValueError, "the module given has num_layers=1, bidirectional=False; "
+                                                      "asked for num_layers=2"),
+    (lambda size: tl.nn.GRUCell(size, 4), {"hidden_size": 3}, ValueError, "the function given has hidden_size=4"),
+    (lambda size: 3, {}, TypeError, "Recurrent: a cell must be a tl.nn.Module, got int"),
+    (tl.nn.Linear(2, 3), {}, TypeError, "build_module: cell Linear lacks forward|init_state"),
+    (3, {}, TypeError, "build_module: expected a recurrent kind, a cell class, a cell, a sequence module or a "
+                       "factory input_size -> cell, got int"),
+])
+def test_build_module_errors(spec, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        kinds.build_module(spec, 2, **kwargs)
 
 
 @pytest.mark.parametrize("cell", [tl.nn.PeepholeLSTMCell, tl.nn.LayerNormLSTMCell])

@@ -336,6 +336,29 @@ def test_a_user_cell_is_cloned_with_its_constructor_arguments():
     assert clone.bias is None and clone.eps == 1e-3
 
 
+def test_clones_take_the_dtype_of_a_cell_cast_after_construction():
+    """A cell whose constructor takes no dtype, cast by .to, is cloned in its parameters' dtype."""
+
+    class LinearTanhCell(tl.nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            self.input_size, self.hidden_size = input_size, hidden_size
+            self.linear = tl.nn.Linear(input_size + hidden_size, hidden_size)
+
+        def init_state(self, batch_size):
+            return tl.zeros(batch_size, self.hidden_size, dtype=self.linear.weight.dtype)
+
+        def forward(self, x, h):
+            return self.linear(tl.concat([x, h], axis=1)).tanh()
+
+    model = tl.nn.Recurrent(LinearTanhCell(D, H).to(np.float64), num_layers=2, bidirectional=True)
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)}
+    assert model(np.ones((3, 2, D)))[0].dtype == np.float64
+    model.to(np.float32)  # the cells seen through `cells` hold the module's parameters as they are now
+    assert model.cells[1][1].linear.weight is model.get_parameter("linear_l1_reverse.weight")
+    assert model.cells[1][1].linear.weight.dtype == np.float32
+
+
 def test_stacked_user_cell_gradchecks_with_lengths_and_a_given_state():
     tl.manual_seed(14)
     model = tl.nn.Recurrent(tl.nn.LayerNormLSTMCell(2, 2, dtype=np.float64), bidirectional=True)

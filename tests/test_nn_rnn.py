@@ -47,6 +47,10 @@ def states(result):
     return [output, *final] if isinstance(final, tuple) else [output, final]
 
 
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
 # --------------------------------------------------------------------------- shapes and dtypes
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("batch_first", [False, True])
@@ -65,6 +69,29 @@ def test_shapes_and_float32_kept_through_backward(kind, batch_first):
     assert x.grad.dtype == np.float32 and hx.grad.dtype == np.float32
     for name, parameter in module.named_parameters():
         assert parameter.dtype == np.float32 and parameter.grad.dtype == np.float32, name
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_float32_module_keeps_float32_through_forward_and_backward(kind):
+    module = getattr(tl.nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32), requires_grad=True)
+    output, final = module(x, lengths=[5, 3])
+    (output.sum() + as_tuple(final)[0].sum()).backward()
+    assert output.dtype == np.float32 and all(h.dtype == np.float32 for h in as_tuple(final))
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in module.parameters())
+
+
+def test_float64_input_is_cast_to_a_float32_module_unless_it_requires_grad():
+    # A deliberate deviation: PyTorch refuses any dtype mismatch; we cast constants (arrays,
+    # tensors outside the graph) and refuse only what the cast would cut out of the graph.
+    lstm = tl.nn.LSTM(3, 4)
+    output, (h, c) = lstm(np.ones((2, 1, 3)))
+    assert output.dtype == h.dtype == c.dtype == np.float32
+    with pytest.raises(TypeError, match="LSTM: input has dtype float64 but the module's parameters are float32"):
+        lstm(tl.Tensor(np.ones((2, 1, 3)), requires_grad=True))
+    with pytest.raises(TypeError, match="h_0 has dtype float64"):
+        lstm(np.ones((2, 1, 3), np.float32), (tl.zeros(1, 1, 4, requires_grad=True), tl.zeros(1, 1, 4)))
 
 
 @pytest.mark.parametrize("kind, gates", [("RNN", 1), ("LSTM", 4), ("GRU", 3)])
@@ -162,6 +189,52 @@ def test_lengths_errors():
         gru(x, lengths=[1, 2])
     with pytest.raises(ValueError, match="batched"):
         gru(np.zeros((5, 4)), lengths=[5])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m(np.ones((1, 5, 2, 3))),
+     r"LSTM: expected input with 3 dimensions \(T, B, 3\) or 2 \(T, 3\), got shape \(1, 5, 2, 3\)"),
+    (lambda m: m(np.ones(3)), r"got shape \(3,\)"),
+    (lambda m: m(np.ones((5, 2, 4))), r"input size 4 does not match input_size=3"),
+    (lambda m: m(np.ones((0, 2, 3))), r"no time steps"),
+    (lambda m: m(np.ones((5, 2, 3)), (np.zeros((1, 3, 4)), np.zeros((1, 2, 4)))),
+     r"expected h_0 of shape \(1, 2, 4\), got \(1, 3, 4\)"),
+    (lambda m: m(np.ones((5, 2, 3)), (np.zeros((1, 2, 4)), np.zeros((2, 4)))),
+     r"expected c_0 of shape \(1, 2, 4\), got \(2, 4\)"),
+    (lambda m: m(np.ones((5, 3)), (np.zeros((1, 1, 4)), np.zeros((1, 1, 4)))), r"expected h_0 of shape \(1, 4\)"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[0, 2]), r"lengths must be in \[1, 5\], got \[0, 2\]"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[6, 2]), r"lengths must be in \[1, 5\], got \[6, 2\]"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[5]), r"lengths must be 2 integers"),
+    (lambda m: m(np.ones((5, 2, 3)), lengths=[5.0, 2.0]), r"lengths must be 2 integers"),
+    (lambda m: m(np.ones((5, 3)), lengths=[5]), r"lengths needs a batched input"),
+])
+def test_lstm_shape_errors_are_value_errors_naming_the_shapes(call, message):
+    lstm = tl.nn.LSTM(3, 4)
+    with pytest.raises(ValueError, match=message):
+        call(lstm)
+
+
+@pytest.mark.parametrize("hx, error, message", [
+    (np.zeros((1, 2, 4)), TypeError, r"LSTM: hx must be a tuple \(h_0, c_0\), got ndarray"),
+    ((None, np.zeros((1, 2, 4))), TypeError, r"LSTM: h_0 is None"),
+])
+def test_lstm_state_type_errors(hx, error, message):
+    with pytest.raises(error, match=message):
+        tl.nn.LSTM(3, 4)(np.ones((5, 2, 3)), hx)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda c: c(np.ones((1, 2, 3))), ValueError, r"LSTMCell: expected input of shape \(B, 3\) or \(3,\)"),
+    (lambda c: c(np.ones((2, 5))), ValueError, r"input size 5 does not match input_size=3"),
+    (lambda c: c(np.ones((2, 3)), (np.zeros((3, 4)), np.zeros((2, 4)))), ValueError,
+     r"expected h of shape \(2, 4\) for input of shape \(2, 3\), got \(3, 4\)"),
+    (lambda c: c(np.ones((2, 3)), (np.zeros(4), np.zeros(4))), ValueError, r"got \(4,\)"),
+    (lambda c: c(np.ones((2, 3)), tl.zeros(2, 4)), TypeError, r"state must be a tuple \(h, c\)"),
+    (lambda c: c(np.ones((2, 3)), (tl.zeros(2, 4), None)), TypeError, r"LSTMCell: c is None"),
+])
+def test_cell_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call(tl.nn.LSTMCell(3, 4))
 
 
 def test_constructor_errors_and_dropout_warning():

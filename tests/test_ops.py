@@ -224,6 +224,6 @@ def test_every_op_class_is_in_the_table():
                 reached.update(type(node) for node in graph.nodes)
     ops = {cls for cls in vars(tl.ops).values() if isinstance(cls, type) and issubclass(cls, tl.Function)}
     assert torch
-    # fills and casts are tested in tests/test_engine.py; PlaceAt is GetItem's vjp, run by the second derivatives;
+    # fills and casts are tested in tests/test_ops_assign.py; PlaceAt is GetItem's vjp, run by the second derivatives;
     # the random masks take no tensor (no graph): tests/test_ops_random.py
     assert not {cls.__name__ for cls in ops - reached} - {"Copy", "Cast", "PlaceAt", "DropoutMask", "ZoneoutMask"}

@@ -1,5 +1,6 @@
 """ops/arithmetic.py: + - * / ** @, addmm, maximum/minimum: broadcasting grids, numerics, PyTorch's
 rules at ties and NaN. (Every op is also checked against PyTorch by the op table, tests/test_ops.py.)"""
+import operator
 import warnings
 
 import numpy as np
@@ -20,6 +21,26 @@ def leaf(shape, low=-2.0, high=2.0):
 
 def positive(shape):
     return leaf(shape, 0.5, 2.0)
+
+
+def torch_pair(fn_tl, fn_torch, *arrays, grad_seed=0):
+    """Forward values and input gradients of the same function in tinygrad_lstm and PyTorch."""
+    torch = pytest.importorskip("torch")
+    ours = [tl.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, y_t = fn_tl(*ours), fn_torch(*theirs)
+    g = np.random.default_rng(grad_seed).uniform(-1, 1, y.shape)
+    y.backward(g)
+    y_t.backward(torch.tensor(g))
+    return (y.data, y_t.detach().numpy(), [t.grad for t in ours],
+            [None if t.grad is None else t.grad.numpy() for t in theirs])
+
+
+def assert_matches_torch(fn_tl, fn_torch, *arrays):
+    y, y_t, grads, grads_t = torch_pair(fn_tl, fn_torch, *arrays)
+    np.testing.assert_allclose(y, y_t, rtol=1e-12, atol=1e-12)
+    for g, g_t in zip(grads, grads_t):
+        np.testing.assert_allclose(g, g_t, rtol=1e-12, atol=1e-12)
 
 
 BINARY = {
@@ -67,6 +88,15 @@ def test_broadcasting_property(shapes, name):
     assert tl.gradcheck(fn, [make_a(a.shape), make_b(b.shape)])
 
 
+OPERATORS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
+
+
+@pytest.mark.parametrize("op", OPERATORS, ids=lambda op: op.__name__)
+def test_binary_ops_match_torch_with_broadcasting(op):
+    a, b = RNG.uniform(0.5, 1.5, (2, 1, 3)), RNG.uniform(0.5, 1.5, (4, 1))
+    assert_matches_torch(op, op, a, b)
+
+
 # --------------------------------------------------------------------------- numerics
 
 def test_division_by_zero_gives_torchs_inf_and_nan_forward_and_backward_without_warnings():
@@ -101,6 +131,27 @@ def test_maximum_and_minimum_share_ties_and_pass_nan_as_torch():
     np.testing.assert_array_equal(x.grad[:3], [0.5, 1.0, 0.0])  # a tie splits the gradient in half
 
 
+def test_pow_gradients_at_zero_base_match_torch_without_warnings():
+    # d/da a^0 is 0 everywhere (also at a = 0, where b * a^(b-1) is 0 * inf)
+    a = np.array([0.0, 0.0, 0.0, 2.0, 0.0])
+    b = np.array([2.0, 0.0, 1.0, 0.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_matches_torch(operator.pow, operator.pow, a, b)
+        assert_matches_torch(lambda t: t ** 0.0, lambda t: t ** 0.0, a)
+
+
+def test_pow_gradient_of_sqrt_at_zero_is_inf_like_torch():
+    torch = pytest.importorskip("torch")
+    x = tl.Tensor([0.0, 4.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x ** 0.5).sum().backward()
+    x_t = torch.tensor([0.0, 4.0], requires_grad=True)
+    (x_t ** 0.5).sum().backward()
+    np.testing.assert_array_equal(x.grad, x_t.grad.numpy())
+
+
 def test_method_forms_of_the_operators():
     a, b = leaf((2, 3)), leaf((3,))
     for method, expected in [("add", a.data + b.data), ("sub", a.data - b.data), ("mul", a.data * b.data),
@@ -131,10 +182,31 @@ def test_matmul(shape_a, shape_b):
     assert tl.gradcheck(lambda x, y: x @ y, [a, b])
 
 
+@pytest.mark.parametrize("shapes", [
+    ((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 1, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)),
+    ((5, 2, 3, 4), (4,)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((1, 3, 4), (2, 4, 5)),
+], ids=str)
+def test_matmul_shapes_match_torch(shapes):
+    a, b = RNG.standard_normal(shapes[0]), RNG.standard_normal(shapes[1])
+    assert_matches_torch(operator.matmul, operator.matmul, a, b)
+    assert tl.gradcheck(operator.matmul, [tl.Tensor(a, requires_grad=True), tl.Tensor(b, requires_grad=True)])
+
+
 def test_reflected_matmul_with_array():
     a = leaf((3, 4))
     m = RNG.standard_normal((2, 3))
     assert tl.gradcheck(lambda t: m @ t, [a])
+
+
+def test_reflected_ops_with_numpy_arrays_on_the_left():
+    x = leaf((3, 2), 0.5, 1.5)
+    A = RNG.standard_normal((4, 3))
+    for y, expected in [(A @ x, A @ x.data), (A[:, :2] - x[:1], A[:, :2] - x.data[:1]),
+                        (2 ** x, 2 ** x.data), (A[:2].T / x, A[:2].T / x.data)]:
+        assert isinstance(y, tl.Tensor)
+        np.testing.assert_allclose(y.data, expected)
+    assert tl.gradcheck(lambda t: A @ t, [x])
+    assert tl.gradcheck(lambda t: 2.0 ** t - A[:3, :2] / t, [x])
 
 
 ADDMM_SHAPES = [((), (2, 3), (3, 4)), ((4,), (2, 3), (3, 4)), ((2, 1), (2, 3), (3, 4)), ((2, 4), (2, 3), (3, 4)),

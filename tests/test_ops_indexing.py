@@ -35,6 +35,57 @@ def test_getitem_boolean_mask():
     assert tl.gradcheck(lambda t: t[tl.Tensor(mask)], [x])
 
 
+def test_getitem_to_0d_and_backward_from_it():
+    x = leaf((3,), 0.5, 1.5)
+    y = x[1]
+    assert y.shape == ()
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("index", [
+    (slice(None, None, -1), slice(None, None, -2)), (Ellipsis, None, 1), (None, 1, Ellipsis),
+    np.array([0, 0, 1, 0]), [1, 1, 0], (slice(1, None), [0, 0, 2]), ([0, 0],), ((0, 0),),
+    ([1, 1], [2, 2]), ([True, False], [0, 0]), np.array([[True, False, True], [False, True, True]]),
+    [True, False], (0, [2, 2, 2]), [[0, 1], [1, 1]], (Ellipsis, [0, 0]),
+], ids=repr)
+def test_getitem_matches_numpy_and_repeated_indices_accumulate(index):
+    x = leaf((2, 3), 0.5, 1.5)
+    y = x[index]
+    np.testing.assert_array_equal(y.data, x.data[index])
+    g = RNG.standard_normal(y.shape)
+    y.backward(g)
+    expected = np.zeros(x.shape)
+    np.add.at(expected, tuple(np.asarray(p) if isinstance(p, list) else p for p in index)
+              if isinstance(index, tuple) else (np.asarray(index) if isinstance(index, list) else index), g)
+    np.testing.assert_allclose(x.grad, expected)
+
+
+def test_getitem_with_tensor_indices_and_masks():
+    x = leaf((2, 3), 0.5, 1.5)
+    y = x[tl.Tensor([1, 1]), tl.Tensor([0, 0])]
+    y.sum().backward()
+    assert x.grad[1, 0] == 2.0 and x.grad.sum() == 2.0
+    x.grad = None
+    mask = x > 1.0
+    x[mask].sum().backward()
+    np.testing.assert_array_equal(x.grad, mask.data.astype(float))
+
+
+def test_getitem_with_an_empty_list_gives_an_empty_tensor_like_numpy():
+    x = leaf((3,), 0.5, 1.5)
+    y = x[[]]
+    assert y.shape == x.data[[]].shape == (0,)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros(3))
+
+
+@pytest.mark.parametrize("index", [5, -4, [0, 5], (0, 0, 0), 1.0])
+def test_getitem_out_of_range_is_index_error(index):
+    with pytest.raises(IndexError):
+        leaf((3,), 0.5, 1.5)[index]
+
+
 # --------------------------------------------------------------------------- setitem
 
 def test_setitem_writes_in_place_and_is_differentiable_in_the_value_as_torch():

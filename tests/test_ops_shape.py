@@ -186,6 +186,26 @@ def test_chunk_and_iteration():
     assert tl.gradcheck(lambda t: tl.stack(list(t)[::-1]), [x])
 
 
+@pytest.mark.parametrize("length,chunks", [(10, 3), (10, 4), (5, 5), (5, 7), (6, 4), (8, 4), (0, 3)])
+def test_chunk_sizes_match_torch(length, chunks):
+    torch = pytest.importorskip("torch")
+    x = tl.Tensor(np.arange(2.0 * length).reshape(2, length), requires_grad=True)
+    pieces = x.chunk(chunks, axis=1)
+    expected = torch.arange(2.0 * length).reshape(2, length).chunk(chunks, dim=1)
+    assert [p.shape for p in pieces] == [tuple(e.shape) for e in expected]
+    for p, e in zip(pieces, expected):
+        np.testing.assert_array_equal(p.data, e.numpy())
+    if length:
+        sum((k + 1) * p.sum() for k, p in enumerate(pieces)).backward()
+        assert x.grad.shape == x.shape and x.grad[0, -1] == len(pieces)
+
+
+@pytest.mark.parametrize("chunks,error", [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_chunk_rejects_bad_counts(chunks, error):
+    with pytest.raises(error, match="chunk: chunks must be"):
+        tl.Tensor(np.ones(4)).chunk(chunks)
+
+
 def test_split_family_keeps_numpys_axis_alias():
     x = leaf((2, 6))
     assert [p.shape for p in x.chunk(3, axis=1)] == [(2, 2)] * 3
@@ -195,6 +215,15 @@ def test_split_family_keeps_numpys_axis_alias():
         x.split(2, dim=1, axis=0)
     with pytest.raises(TypeError, match="split: expected an int or a list of ints"):
         x.split(1.5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda t: t.split(0, dim=1), lambda t: t.split([1, 1], dim=1), lambda t: t.split(1, dim=2),
+    lambda t: t.unbind(-3), lambda t: tl.cat([t, t.T]), lambda t: tl.stack([t, t], dim=3),
+])
+def test_split_concat_stack_errors_are_value_errors_naming_the_op(make):
+    with pytest.raises(ValueError, match="split|unbind|cat|stack"):
+        make(leaf((2, 3), 0.5, 1.5))
 
 
 def test_lstm_cell_from_ops_over_several_steps():

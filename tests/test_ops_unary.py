@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from test_ops_arithmetic import assert_matches_torch  # tests/ is on sys.path
 
 RNG = np.random.default_rng(1234)
 
@@ -56,6 +57,14 @@ def test_unary_values_match_numpy():
     assert np.allclose(t.clamp(-1, 1).data, np.clip(x, -1, 1))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.bool_])
+def test_sigmoid_of_integers_and_booleans_is_float_like_numpy_ufuncs(dtype):
+    values = np.array([0, 1, 1], dtype=dtype)
+    s = tl.Tensor(values).sigmoid()
+    assert s.dtype == np.tanh(values).dtype
+    np.testing.assert_allclose(s.data, 1 / (1 + np.exp(-values.astype(np.float64))), rtol=1e-3)
+
+
 # --------------------------------------------------------------------------- numerics
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -82,12 +91,39 @@ def test_edges_give_torchs_inf_and_nan_forward_and_backward_without_warnings(nam
     np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=4 * np.finfo(dtype).eps, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_tanh_extreme_inputs_no_warnings(dtype):
+    x = tl.Tensor(np.array([-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4], dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = x.sigmoid()
+        t = x.tanh()
+        (s + t).sum().backward()
+    assert s.dtype == dtype and np.all(np.isfinite(s.data)) and np.all(np.isfinite(x.grad))
+    assert s.data[0] == 0 and s.data[-1] == 1 and s.data[3] == 0.5
+    exact = 1 / (1 + np.exp(-np.float64(-20.0)))
+    assert abs(s.data[2] - exact) <= 4 * np.finfo(dtype).eps * exact  # relative accuracy in the tail
+    assert np.array_equal(t.data, np.tanh(x.data))
+
+
 def test_exp_overflow_and_log_of_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tl.Tensor(1000.0).exp().item() == np.inf
         assert tl.Tensor(0.0).log().item() == -np.inf
         assert np.isnan(tl.Tensor(-1.0).log().item())
+
+
+@pytest.mark.parametrize("fn_tl, fn_torch", [
+    (lambda t: t.clip(1.0, 2.0), lambda t: t.clamp(1.0, 2.0)),
+    (lambda t: t.clip(min=2.0), lambda t: t.clamp(min=2.0)),
+    (lambda t: t.clip(max=2.0), lambda t: t.clamp(max=2.0)),
+    (lambda t: t.clip(3.0, 1.0), lambda t: t.clamp(3.0, 1.0)),
+    (lambda t: (t - 2).relu(), lambda t: (t - 2).relu()),
+    (lambda t: (t - 2).abs(), lambda t: (t - 2).abs()),
+], ids=["clip", "clip_min", "clip_max", "clip_min_gt_max", "relu_at_0", "abs_at_0"])
+def test_kinks_and_boundaries_match_torch(fn_tl, fn_torch):
+    assert_matches_torch(fn_tl, fn_torch, np.array([[1.0, 3.0, 2.0], [2.0, 0.0, 1.5]]))
 
 
 # --------------------------------------------------------------------------- clamp

@@ -1,9 +1,12 @@
-"""The plots of a `diagnose_bptt` diagnosis: figures or PNG files, drawn from the diagnosis's numbers."""
+"""tl.plots: learning curves, the gradient flow of any model (stacked and bidirectional included), and
+the plots of a `diagnose_bptt` diagnosis: figures or PNG files, drawn from the numbers."""
 import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from tinygrad_lstm import plots
 from tinygrad_lstm.plots import plot_bptt_gradients, plot_contributions, plot_gate_heatmaps
+from tinygrad_lstm.tasks import adding
 from tinygrad_lstm.viz.bptt import saturated
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -62,3 +65,42 @@ def test_gate_heatmap_errors(diagnosis):
         plot_gate_heatmaps(diagnosis, sequence="l7")
     with pytest.raises(IndexError, match="batch_index 3 is out of range for a batch of 3"):
         plot_gate_heatmaps(diagnosis, batch_index=3)
+
+
+def test_a_stacked_bidirectional_flow_is_drawn_one_line_per_layer_and_direction(tmp_path):
+    tl.manual_seed(0)
+    model = adding.AddingModel(tl.nn.PeepholeLSTMCell(2, 3), layers=2, bidirectional=True)
+    x, y = adding.make_batch(2, 6, np.random.default_rng(0))
+    flow = adding.gradient_flow(model, x, y)
+    flows = {"Peephole": {"at initialisation": flow}, "RNN": {"at initialisation": np.geomspace(1e-9, 1, 6)}}
+    lines = plots._flow_lines(flows)
+    assert list(lines) == ["Peephole l0", "Peephole l0_reverse", "Peephole l1", "Peephole l1_reverse", "RNN"]
+    np.testing.assert_array_equal(lines["Peephole l1_reverse"]["at initialisation"], flow["l1_reverse"])
+    assert plots.plot_gradient_flow(flows, tmp_path / "flow.png").read_bytes().startswith(PNG)
+
+
+def test_norms_must_be_one_value_per_step(tmp_path):
+    with pytest.raises(ValueError, match=r"plot_gradient_flow: the norms of 'GRU', 'init', 'l0' must be one value "
+                                         r"per step \(T,\), got shape \(2, 3\)"):
+        plots.plot_gradient_flow({"GRU": {"init": {"l0": np.ones((2, 3))}}}, tmp_path / "flow.png")
+    assert not (tmp_path / "flow.png").exists()
+
+
+# --------------------------------------------------------------------------- learning curves and gradient flow
+def test_plots_write_pngs_or_return_figures(tmp_path):
+    from matplotlib.figure import Figure
+    from tinygrad_lstm.plots import plot_gradient_flow, plot_learning_curves
+    steps = np.arange(0, 101, 50)
+    curves = {"RNN": {"train": np.linspace(1, 0.2, 100), "test": (steps, [1.0, 0.3, 0.2])},
+              "LSTM": {"test": (steps, [1.0, 0.1, 0.001])}}
+    path = plot_learning_curves(curves, tmp_path / "sub" / "curves.png", baseline=1 / 6, target=0.01)
+    assert path == tmp_path / "sub" / "curves.png" and path.read_bytes().startswith(PNG)
+    figure = plot_learning_curves(curves, baseline=1 / 6)
+    assert isinstance(figure, Figure)
+    assert [line.get_label() for line in figure.axes[0].lines][:2] == ["RNN: training batch (running mean of 20)",
+                                                                     "RNN: test set"]
+    flows = {"RNN": {"init": np.geomspace(1e-30, 1, 10), "trained": np.r_[np.zeros(3), np.geomspace(1e-3, 1, 7)]}}
+    assert plot_gradient_flow(flows, tmp_path / "flow.png").read_bytes().startswith(PNG)
+    figure = plot_gradient_flow(flows)  # no path: nothing written, the figure shows inline in a notebook
+    assert len(figure.axes) == 2 and figure._repr_png_().startswith(PNG)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["flow.png", "sub"]

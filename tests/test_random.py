@@ -20,6 +20,37 @@ def test_factories_match_torch_except_for_the_default_float_dtype():
         np.testing.assert_array_equal(ours.data, theirs.numpy())
 
 
+def test_factories_shapes_dtypes_and_seeding():
+    assert tl.zeros(2, 3).shape == tl.zeros((2, 3)).shape == tl.ones([2, 3]).shape == (2, 3)
+    assert tl.zeros().shape == () and tl.full(2, 3.0).shape == (2,)
+    assert tl.full((2,), 3).dtype == np.full(2, 3).dtype
+    assert tl.ones(3, dtype=np.float32, requires_grad=True).requires_grad
+    assert tl.randn(2, dtype=np.float32).dtype == tl.rand(2, dtype=np.float32).dtype == np.float32
+    tl.manual_seed(7)
+    a = tl.randn(4).data
+    tl.manual_seed(7)
+    np.testing.assert_array_equal(a, tl.randn(4).data)
+    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    np.testing.assert_array_equal(tl.rand(2, 2, generator=g1).data, tl.rand(2, 2, generator=g2).data)
+    with pytest.raises(ValueError):
+        tl.zeros(-1)
+
+
+def test_factories_and_seeding():
+    assert tl.zeros(2, 3).shape == (2, 3) and tl.ones((2,)).data.sum() == 2
+    assert tl.full((2, 2), 3.0, dtype=np.float32).dtype == np.float32
+    assert tl.zeros(2, requires_grad=True).requires_grad
+    tl.manual_seed(7)
+    a = tl.randn(3, 2, dtype=np.float32)
+    tl.manual_seed(7)
+    b = tl.randn(3, 2, dtype=np.float32)
+    assert np.array_equal(a.data, b.data) and a.dtype == np.float32
+    g = np.random.default_rng(3)
+    assert np.array_equal(tl.rand(4, generator=g).data, np.random.default_rng(3).random(4))
+    with pytest.raises(ValueError):
+        tl.zeros(-1)
+
+
 @pytest.mark.parametrize("like", ["zeros_like", "ones_like", "randn_like", "rand_like"])
 def test_like_factories_keep_the_shape_and_dtype(like):
     x = tl.Tensor(np.ones((2, 3), np.float32))
@@ -46,6 +77,12 @@ def test_factory_errors():
         tl.arange(0, 3, 0)
     with pytest.raises(ValueError, match="shape must be non-negative"):
         tl.eye(-1)
+
+
+@pytest.mark.parametrize("factory", [tl.randn, tl.rand])
+def test_random_factories_refuse_integer_dtypes(factory):
+    with pytest.raises(TypeError):
+        factory(3, dtype=np.int64)
 
 
 def test_new_factories_take_the_dtype_of_the_tensor_as_torch():

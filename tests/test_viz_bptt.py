@@ -351,3 +351,15 @@ def test_errors():
     with pytest.raises(ValueError, match="does not depend"):
         tl.viz.diagnose_bptt(tl.nn.GRU(D, H), sequence(), loss_fn=lambda outputs: tl.Tensor(1.0))
     assert tl.nn.recurrent.watching() is None  # a failed diagnosis leaves no watcher behind
+
+
+def test_one_sequence_reads_without_its_key():
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(2, 3, dtype=np.float64)
+    diag = tl.viz.diagnose_bptt(lstm, tl.randn(5, 2, 2))
+    assert diag.grad_h[4] == diag.grad_h["l0"][4] and np.asarray(diag.grad_h).shape == (5,)
+    assert diag.gates["f"].shape == (5, 2, 3) and diag.saturation["f"].shape == (5,)
+    assert np.asarray(diag.jacobian_norm).shape == (5,)
+    deep = tl.viz.diagnose_bptt(tl.nn.GRU(2, 3, bidirectional=True, dtype=np.float64), tl.randn(4, 1, 2))
+    with pytest.raises(KeyError, match="sequences: l0, l0_reverse"):
+        deep.gates["r"]

@@ -23,9 +23,11 @@ from .serialization import load, save
 from . import viz
 from .viz import BPTTWarning
 from . import optim
+from . import plots
 from . import runtime
 from . import autograd
 from .autograd import jvp
+from . import func
 from .compare import GradientReport, compare_gradients
 from .jit import jit
 
@@ -38,6 +40,6 @@ __all__ = [
     "tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "rand_like", "manual_seed", "default_generator",
     *FUNCTIONS,
-    "nn", "save", "load", "viz", "runtime", "autograd", "jvp", "GradientReport", "compare_gradients", "jit",
+    "nn", "save", "load", "viz", "plots", "runtime", "autograd", "jvp", "func", "GradientReport", "compare_gradients", "jit",
     "BPTTWarning",
 ]

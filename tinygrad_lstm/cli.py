@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 
 import numpy as np
 
@@ -354,9 +355,13 @@ def _compare(args) -> int:
     from .compare import compare_gradients
 
     module, x = _random_module("compare", args)
-    report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
-                               numerical_elements=args.numerical_elements,
-                               torch_module=None if args.no_torch else "auto", progress=not args.quiet)
+    with warnings.catch_warnings(record=True) as caught:  # one plain line each on stderr, not Python's format
+        warnings.simplefilter("always")
+        report = compare_gradients(module, x, dtype=args.dtype, seed=args.seed,
+                                   numerical_elements=args.numerical_elements,
+                                   torch_module=None if args.no_torch else "auto", progress=not args.quiet)
+    for warning in caught:
+        print(f"tinygrad-lstm compare: {warning.message}", file=sys.stderr)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary() if args.quiet else report)
     return 0 if report.ok else 1
 

@@ -886,8 +886,9 @@ def inplace(tensor: Tensor, result: Tensor, op: str) -> Tensor:
 
 
 # --------------------------------------------------------------------------- backward
-def _unbroadcast(grad: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
-    """Sum `grad` over the dimensions that broadcasting added or stretched to reach `shape`.
+def _unbroadcast(grad, shape: tuple, node: Function):
+    """Sum `grad` (an array, or a Tensor under ``create_graph``) over the dimensions that
+    broadcasting added or stretched to reach `shape`.
 
     Raises ValueError when `grad` (returned by `node`) cannot come from broadcasting `shape`.
     """
@@ -902,7 +903,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple, node: Function) -> np.ndarray:
     if grad.shape != shape:
         raise ValueError(f"backward: op '{node.name}' returned a gradient of shape {returned} "
                          f"for an input of shape {shape}")
-    return np.asarray(grad)
+    return grad if isinstance(grad, Tensor) else np.asarray(grad)  # numpy sums to a scalar for shape ()
 
 
 def _toposort(roots) -> list:
@@ -1240,27 +1241,9 @@ def _walk_differentiable(heap: list, pending: dict, leaves: dict) -> None:
                 if not isinstance(g, Tensor):
                     g = Tensor._wrap(np.asarray(g), None, 0)
                 if isinstance(parent, Tensor):
-                    _accumulate_tensor(leaves, parent, None, _fit_tensor(g, parent.shape, parent.dtype, node))
-                elif _accumulate_tensor(pending, parent, index, _fit_tensor(g, *parent.meta[index], node)):
+                    _accumulate_tensor(leaves, parent, None, _fit(g, parent.shape, parent.dtype, node))
+                elif _accumulate_tensor(pending, parent, index, _fit(g, *parent.meta[index], node)):
                     heapq.heappush(heap, (parent.seq, parent))
-
-
-def _fit_tensor(g: Tensor, shape: tuple, dtype, node: Function) -> Tensor:
-    """`_fit` with ops: `g` summed over broadcast dimensions to `shape` and cast to `dtype`."""
-    if g.shape != shape:
-        extra = g.ndim - len(shape)
-        if extra < 0:
-            raise ValueError(f"backward: op '{node.name}' returned a gradient of shape {g.shape} "
-                             f"for an input of shape {shape}")
-        if extra:
-            g = g.sum(axis=tuple(range(extra)))
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        if stretched:
-            g = g.sum(axis=stretched, keepdims=True)
-        if g.shape != shape:
-            raise ValueError(f"backward: op '{node.name}' returned a gradient for an input of shape {shape} "
-                             f"that does not reduce to it")
-    return g.astype(dtype)
 
 
 def _accumulate_tensor(pending: dict, key, index, g: Tensor) -> bool:
@@ -1286,8 +1269,9 @@ def _run_leaf_hooks(leaf: Tensor, g):
     return g
 
 
-def _fit(g: np.ndarray, shape: tuple, dtype, node: Function) -> np.ndarray:
-    """`g` summed over broadcast dimensions to `shape` and cast to `dtype`."""
+def _fit(g, shape: tuple, dtype, node: Function):
+    """`g` (an array, or a Tensor under ``create_graph``) summed over broadcast dimensions to
+    `shape` and cast to `dtype`."""
     if g.shape != shape:
         g = _unbroadcast(g, shape, node)
     if g.dtype != dtype:

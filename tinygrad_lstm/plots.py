@@ -114,15 +114,19 @@ def plot_learning_curves(curves: dict, path=None, baseline: float | None = None,
 def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow through time") -> pathlib.Path:
     """``||d loss / d h_t||`` against the time step ``t``, log scale: vanishing gradients made visible.
 
-    Two panels: the raw norms, and the norms divided by the norm at the last step (how much
-    of the gradient that arrives at the end of the sequence survives back to step ``t``).
-    The y axes stop at 1e-24 of their largest value; exact zeros are left as gaps.
+    Two panels: the raw norms, and the norms divided by the norm at the step where the loss
+    enters (the last step; the first for a reverse direction): how much of the gradient that
+    arrives there survives back to step ``t``. The y axes stop at 1e-24 of their largest
+    value; exact zeros are left as gaps.
 
     Parameters
     ----------
-    flows : dict of str to dict of str to ndarray
-        ``{model: {stage: norms (T,)}}``, e.g. ``{"RNN": {"at initialisation": a, "after
+    flows : dict of str to dict of str to ndarray or dict
+        ``{model: {stage: norms}}``, e.g. ``{"RNN": {"at initialisation": a, "after
         training": b}, "LSTM": {...}}``: one colour per model, one line style per stage.
+        ``norms`` is ``(T,)``, or for a stacked or bidirectional model a dict of them per
+        layer and direction as `tinygrad_lstm.tasks.adding.gradient_flow` returns
+        (``{"l0": ..., "l0_reverse": ...}``): one colour per model and layer-direction.
     path : str or path-like, optional
         Write a PNG there (creating its directory) and return its path; otherwise return the figure.
     title : str
@@ -131,16 +135,18 @@ def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow throu
     -------
     matplotlib.figure.Figure or pathlib.Path
     """
+    lines = _flow_lines(flows)
     styles = ("--", "-", ":", "-.")
     fig = _figure(11, 4.6)
     axes = fig.subplots(1, 2)
     panels = ([], [])  # the values drawn in each panel, for the axis limits
-    for color, (model, stages) in zip(_COLORS * 4, flows.items()):
+    for color, (model, stages) in zip(_COLORS * 4, lines.items()):
         for style, (stage, norms) in zip(styles * 4, stages.items()):
             # Exact zeros (a saturated tanh) cannot be drawn on a log scale: leave gaps.
-            norms = np.where(np.asarray(norms, np.float64) > 0, norms, np.nan)
+            norms = np.where(norms > 0, norms, np.nan)
             steps = np.arange(1, len(norms) + 1)
-            for ax, values, drawn in zip(axes, (norms, norms / norms[-1]), panels):
+            entry = norms[0] if model.endswith("_reverse") else norms[-1]  # where the loss's gradient enters
+            for ax, values, drawn in zip(axes, (norms, norms / entry), panels):
                 ax.plot(steps, values, color=color, linestyle=style, linewidth=2, label=f"{model}, {stage}")
                 drawn.append(values[np.isfinite(values)])
     for ax, drawn in zip(axes, panels):
@@ -152,7 +158,7 @@ def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow throu
     axes[0].set_ylabel(r"$\|\partial L / \partial h_t\|$ (log scale)")
     axes[0].set_title("gradient reaching each hidden state")
     axes[1].set_ylabel(r"$\|\partial L / \partial h_t\| \;/\; \|\partial L / \partial h_T\|$ (log scale)")
-    axes[1].set_title("relative to the last step")
+    axes[1].set_title("relative to the last step (the first for a reverse direction)")
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xlabel("time step t (the loss is computed after the last step T)")
@@ -161,6 +167,22 @@ def plot_gradient_flow(flows: dict, path=None, title: str = "Gradient flow throu
     fig.suptitle(title)
     fig.tight_layout()
     return _finish(fig, path)
+
+
+def _flow_lines(flows: dict) -> dict:
+    """``{line: {stage: norms (T,)}}``: a model's layers and directions (``"GRU l0_reverse"``) as lines of their own."""
+    lines = {}
+    for model, stages in flows.items():
+        for stage, norms in stages.items():
+            rows = norms.items() if isinstance(norms, dict) else [(None, norms)]
+            for row, values in rows:
+                values = np.asarray(values, np.float64)
+                if values.ndim != 1 or values.size == 0:
+                    raise ValueError(f"plot_gradient_flow: the norms of {model!r}, {stage!r}"
+                                     f"{'' if row is None else f', {row!r}'} must be one value per step (T,), "
+                                     f"got shape {values.shape}")
+                lines.setdefault(model if row is None else f"{model} {row}", {})[stage] = values
+    return lines
 
 
 # --------------------------------------------------------------------------- diagnosis plots

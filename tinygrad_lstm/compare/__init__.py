@@ -10,7 +10,9 @@ computes by backpropagating through the unrolled graph is compared with
 - ``torch``: PyTorch's autograd on the same weights, when torch is installed.
 
 The result is a `GradientReport`: one row per tensor, an aligned table as ``str(report)``,
-``report.ok`` and ``report.to_dict()``.
+``report.ok`` and ``report.to_dict()``. A manual gradient that disagrees is localised in its
+row (``row.where()``: ``weight_hh_l0 gate g wrong from length 2 on``), as the course checker
+does.
 
 The package: ``gradients`` runs the comparison, ``report`` holds the result, ``reference``
 bridges a model to `tinygrad_lstm.manual`, ``torch_twin`` builds the PyTorch twin.

@@ -18,8 +18,9 @@ __all__ = ["Check", "GradientRow", "GradientReport"]
 class Check:
     """Autograd against one reference, for one tensor.
 
-    ``max_abs = max|autograd - reference|`` and ``max_rel = max_abs / max|reference|`` over
-    the `checked` elements compared (of `size`); `passed` applies the report's tolerance.
+    ``max_abs = max|autograd - reference|`` and ``max_rel = max_abs / max|reference|`` (the
+    absolute error when the reference is all zero, never a division by zero) over the
+    `checked` elements compared (of `size`); `passed` applies the report's tolerance.
     """
 
     max_abs: float
@@ -32,8 +33,8 @@ class Check:
     def between(cls, autograd: np.ndarray, reference, tolerance: tuple) -> "Check":
         """Compare on all elements, or on ``reference = (flat_indices, values)`` for a subset.
 
-        Passes when ``max_abs <= atol + rtol * max|reference|`` for ``tolerance = (rtol, atol)``
-        (never with a NaN).
+        Passes when ``|autograd - reference| <= atol + rtol * |reference|`` for every element,
+        as PyTorch's gradcheck, for ``tolerance = (rtol, atol)`` (never with a NaN).
         """
         size = autograd.size
         if isinstance(reference, tuple):
@@ -49,19 +50,40 @@ class Check:
         rtol, atol = tolerance
         error = float(np.abs(autograd - values).max(initial=0.0))
         scale = float(np.abs(values).max(initial=0.0))
-        relative = error / scale if scale > 0 else (0.0 if error == 0 else float("inf"))
-        passed = bool(error <= atol + rtol * scale)  # False for NaN
+        relative = error / scale if scale > 0 else error
+        passed = bool(np.all(np.abs(autograd - values) <= atol + rtol * np.abs(values)))  # False for NaN
         return cls(error, relative, passed, int(autograd.size), int(size))
 
 
 @dataclass
 class GradientRow:
-    """One tensor: its name, shape, largest autograd gradient entry and one `Check` per reference."""
+    """One tensor: its name, shape, largest autograd gradient entry and one `Check` per reference.
+
+    `localization` says where a manual gradient that failed is wrong: a
+    `tinygrad_lstm.manual.localize.GradientCheck` with the wrong gate slices (``gate``) and,
+    for a sequence, the shortest prefix length at which it is wrong (``first_wrong_length``)
+    and, for ``x``, the first wrong time step (``first_wrong_step``); None otherwise.
+    """
 
     name: str
     shape: tuple
     grad_max: float
     checks: dict = field(default_factory=dict)
+    localization: object = None
+
+    def where(self) -> str | None:
+        """``weight_hh_l0 gate g wrong from length 2 on``: the localisation in words, or None."""
+        found = self.localization
+        if found is None:
+            return None
+        if found.problem:  # not comparable at all (NaN, ...)
+            return f"{found.name} {found.problem}"
+        text = f"{found.where()} wrong"
+        if found.first_wrong_length is not None:
+            text += f" from length {found.first_wrong_length} on"
+        if found.first_wrong_step is not None:
+            text += f", first at step {found.first_wrong_step} (walking back from the end)"
+        return "; ".join([text, *found.notes])
 
 
 _FAILED_STYLE = ' style="background-color:#fdd"'  # a row with a failed comparison, in a notebook
@@ -85,6 +107,8 @@ class GradientReport:
     tolerances : dict of str to (rtol, atol)
     skipped : dict of str to str
         References not compared, and why.
+    warnings : list of str
+        Caveats of the check, printed first (such as `localize.FLOAT32_WARNING`).
     """
 
     model: str
@@ -94,6 +118,7 @@ class GradientReport:
     references: dict
     tolerances: dict
     skipped: dict
+    warnings: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -108,12 +133,15 @@ class GradientReport:
         """The report as plain Python data (JSON-serialisable)."""
         return {
             "model": self.model, "dtype": self.dtype, "loss": self.loss, "ok": self.ok,
+            "warnings": list(self.warnings),
             "references": {ref: {"description": text, "rtol": self.tolerances[ref][0],
                                  "atol": self.tolerances[ref][1]} for ref, text in self.references.items()},
             "skipped": dict(self.skipped),
             "rows": [{"name": row.name, "shape": list(row.shape), "grad_max": row.grad_max,
                       "checks": {ref: {"max_abs": c.max_abs, "max_rel": c.max_rel, "passed": c.passed,
-                                       "checked": c.checked, "size": c.size} for ref, c in row.checks.items()}}
+                                       "checked": c.checked, "size": c.size} for ref, c in row.checks.items()},
+                      "localization": None if row.localization is None else {
+                          **row.localization.to_dict(), "where": row.where()}}
                      for row in self.rows],
         }
 
@@ -149,26 +177,36 @@ class GradientReport:
         tolerances = "; ".join(f"{ref}: rtol {rtol:.0e}, atol {atol:.0e}" for ref, (rtol, atol) in self.tolerances.items())
         skipped = "".join(f"<br>{html.escape(ref)} not compared: {html.escape(reason)}"
                           for ref, reason in self.skipped.items())
-        return (f"<div><p>Gradient check of <code>{html.escape(self.model)}</code>, {self.dtype}: autograd against "
-                f"{html.escape(', '.join(refs))}; ok when abs &le; atol + rtol &middot; max|reference| "
-                f"({html.escape(tolerances)}){skipped}</p>"
-                f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+        warnings = "".join(f"<p><b>{html.escape(text)}</b></p>" for text in self.warnings)
+        located = [row.where() for row in self.rows if row.localization is not None]
+        where = ("<p>where the manual gradients are wrong:<br>" + "<br>".join(map(html.escape, located)) + "</p>"
+                 if located else "")
+        return (f"<div>{warnings}<p>Gradient check of <code>{html.escape(self.model)}</code>, {self.dtype}: autograd "
+                f"against {html.escape(', '.join(refs))}; ok when |autograd - reference| &le; atol + rtol "
+                f"&middot; |reference| elementwise ({html.escape(tolerances)}){skipped}</p>"
+                f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{where}"
                 f"<p><b>{html.escape(self.summary())}</b></p></div>")
 
     def __str__(self) -> str:
-        lines = [f"Gradient check of {self.model}, {self.dtype}: autograd (backpropagation through the graph) against"]
+        lines = [*self.warnings, f"Gradient check of {self.model}, {self.dtype}: autograd (backpropagation through "
+                                 f"the graph) against"]
         width = max(len(ref) for ref in (*self.references, *self.skipped))
         lines += [f"  {ref:<{width}}  {text}" for ref, text in self.references.items()]
         lines += [f"  {ref:<{width}}  (not compared: {reason})" for ref, reason in self.skipped.items()]
         lines.append(f"loss: {self.loss}")
-        lines.append("abs = max|autograd - reference|, rel = abs / max|reference|; "
-                     "ok when abs <= atol + rtol * max|reference| with")
+        lines.append("abs = max|autograd - reference|, rel = abs / max|reference| (abs where the reference is 0); "
+                     "ok when |autograd - reference| <= atol + rtol * |reference| elementwise with")
         lines.append("  " + "; ".join(f"{ref}: rtol {rtol:.0e}, atol {atol:.0e}"
                                       for ref, (rtol, atol) in self.tolerances.items()))
         lines.append("")
         lines.extend(self._table())
         if any(c.checked < c.size for row in self.rows for c in row.checks.values()):
             lines.append("* central differences on a random subset of the elements (see checked/size in to_dict())")
+        located = [row.where() for row in self.rows if row.localization is not None]
+        if located:
+            lines.append("where the manual gradients are wrong (length: the shortest prefix of the sequence "
+                         "showing it; 1 is the single-step math, more the gradient carried from step t to t-1):")
+            lines.extend(f"  {text}" for text in located)
         lines.append(self.summary())
         return "\n".join(lines)
 

@@ -20,14 +20,16 @@ def state_names(state) -> list:
     return [f"state{k}" for k in range(len(parts))]
 
 
-def call(module, inputs: list, state):
+def call(module, inputs: list, state, lengths=None):
     """``module(x)``, ``module(x, h)`` or ``module(x, (h, c))`` as `state` is None, an array or a
-    tuple; `inputs` holds ``x`` and the state parts, as the caller's tensors (ours or torch's)."""
+    tuple, with ``lengths=`` when given; `inputs` holds ``x`` and the state parts, as the
+    caller's tensors (ours or torch's)."""
+    options = {} if lengths is None else {"lengths": lengths}
     if state is None:
-        return module(inputs[0])
+        return module(inputs[0], **options)
     if isinstance(state, tuple):
-        return module(inputs[0], tuple(inputs[1:]))
-    return module(inputs[0], inputs[1])
+        return module(inputs[0], tuple(inputs[1:]), **options)
+    return module(inputs[0], inputs[1], **options)
 
 
 def flatten(obj) -> list:

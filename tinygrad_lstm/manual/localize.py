@@ -234,13 +234,13 @@ def check_torch_gradient(name: str, value, reference, mode: str, *, rtol: float 
     """`check_gradient` for a gradient named as in PyTorch's recurrent layers.
 
     ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (a cell's) and ``weight_ih_l{k}`` etc.
-    (a layer's, with or without ``_reverse``) of a kind with several gates (`mode` ``"lstm"``,
+    (a layer's, with or without ``_reverse``), also inside a module (``cell.weight_hh``), of a kind with several gates (`mode` ``"lstm"``,
     ``"gru"`` or another kind of `tl.nn.kinds`) are split into their gate rows; other names
     (``x``, ``h0``, ``weight_hr_l0``, an RNN's weights: modes ``"rnn"``, ``"rnn_tanh"``,
     ``"rnn_relu"``) are compared whole.
     """
     gates = _torch_gates(mode)
-    if not re.match(r"(weight|bias)_(ih|hh)(_l\d+)?(_reverse)?$", name):
+    if not re.match(r"(.*\.)?(weight|bias)_(ih|hh)(_l\d+)?(_reverse)?$", name):
         gates = None
     return check_gradient(name, value, reference, rtol=rtol, atol=atol, gates=gates, gate_axis=0)
 

@@ -7,9 +7,11 @@ the tasks, the benchmark, the graph pictures and `compare_gradients` read the re
 kind registered with `register_kind` is accepted everywhere a kind name is, e.g.
 ``tinygrad-lstm compare --cell NAME``.
 
-Where a kind is asked for, `get_kind` accepts a registered name, a `RecurrentKind`, or
-``"module:Class"``: a cell class (or a `RecurrentKind`) imported from a module, used as a
-kind without registering it.
+Where a kind is asked for, `get_kind` accepts a registered name, a `RecurrentKind`, a cell
+class, or ``"module:Class"``: a cell class (or a `RecurrentKind`) imported from a module, used
+as a kind without registering it. Where a recurrent module is asked for (the tasks, the graph
+pictures), `build_module` also takes a cell you built (used as is) or a factory
+``input_size -> cell``.
 
 >>> import tinygrad_lstm as tl
 >>> tl.nn.kinds.kind_names()[:3]
@@ -31,11 +33,11 @@ import numpy as np
 from ..manual.fused import (gru_backward_fused, gru_forward_fused, lstm_backward_fused, lstm_forward_fused,
                             rnn_backward_fused, rnn_forward_fused)
 from .cells import LayerNormLSTMCell, PeepholeLSTMCell
-from .module import Module
+from .module import Module, check_size
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["RecurrentKind", "FusedReference", "register_kind", "unregister_kind", "get_kind", "kind_names",
-           "kind_of"]
+           "kind_of", "build_module", "module_kind"]
 
 
 @dataclass(frozen=True)
@@ -191,12 +193,13 @@ def kind_names() -> tuple:
 
 
 def get_kind(kind, owner: str = "get_kind") -> RecurrentKind:
-    """The record of `kind`: a registered name, a `RecurrentKind`, or ``"module:Class"``.
+    """The record of `kind`: a registered name, a `RecurrentKind`, a cell class, or ``"module:Class"``.
 
-    ``"module:Class"`` imports ``module`` (from ``sys.path``) and takes its attribute
-    ``Class``: a `RecurrentKind`, the cell class of a registered kind (that kind), or any
-    other cell class (a kind with only that cell, not registered). Error messages start
-    with ``owner:`` (nothing for an empty `owner`).
+    A cell class (or the sequence class of a registered kind, `tl.nn.LSTM`) is the registered
+    kind with that class, or else a kind with only that cell, not registered, named
+    ``"module:Class"`` after where the class is defined. ``"module:Class"`` imports
+    ``module`` (from ``sys.path``) and takes its attribute ``Class``: a `RecurrentKind` or a
+    class, as above. Error messages start with ``owner:`` (nothing for an empty `owner`).
 
     Raises
     ------
@@ -205,13 +208,16 @@ def get_kind(kind, owner: str = "get_kind") -> RecurrentKind:
     ImportError
         The module of ``"module:Class"`` cannot be imported or has no such attribute.
     TypeError
-        `kind` is not a string or a record, or ``Class`` is not a cell class.
+        `kind` is not a string, a record or a cell class.
     """
     prefix = f"{owner}: " if owner else ""
     if isinstance(kind, RecurrentKind):
         return kind
+    if isinstance(kind, type):
+        return _kind_of_class(kind, f"{kind.__module__}:{kind.__qualname__}", prefix)
     if not isinstance(kind, str):
-        raise TypeError(f"{prefix}expected a recurrent kind name or a RecurrentKind, got {type(kind).__name__}")
+        raise TypeError(f"{prefix}expected a recurrent kind name, a RecurrentKind or a cell class, "
+                        f"got {type(kind).__name__}")
     if kind in _REGISTRY:
         return _REGISTRY[kind]
     if ":" in kind:
@@ -235,10 +241,15 @@ def _load(path: str, prefix: str) -> RecurrentKind:
         value = getattr(value, part)
     if isinstance(value, RecurrentKind):
         return value
-    registered = next((k for k in _REGISTRY.values() if k.cell is value), None)
+    return _kind_of_class(value, path, prefix)
+
+
+def _kind_of_class(value, name: str, prefix: str) -> RecurrentKind:
+    """The registered kind whose cell or sequence class is `value`, else a new record named `name`."""
+    registered = next((k for k in _REGISTRY.values() if value in (k.cell, k.sequence)), None)
     if registered is not None:
         return registered
-    return _make_kind(path, value, None, (), (), None, None, (), prefix)
+    return _make_kind(name, value, None, (), (), None, None, (), prefix)
 
 
 def kind_of(module) -> RecurrentKind | None:
@@ -262,6 +273,95 @@ def kind_of(module) -> RecurrentKind | None:
         elif type(module) in (kind.cell, kind.sequence):
             return kind
     return None
+
+
+def build_module(spec, input_size: int, hidden_size: int | None = None, num_layers: int = 1,
+                 bidirectional: bool = False, dtype=np.float32, *, default_hidden_size: int | None = None,
+                 owner: str = "build_module") -> Module:
+    """A sequence module ``module(x (T, B, D), state=None) -> (output, final_state)`` from any cell spec.
+
+    Parameters
+    ----------
+    spec : str, RecurrentKind, class, Module or callable
+        A kind as `get_kind` takes it (a registered name, ``"module:Class"``, a record, a
+        cell class): a fresh module of that kind (`RecurrentKind.build`). A cell (a `Module`
+        following the protocol of `tl.nn.Recurrent`): used as is, as the first layer's forward
+        cell of a `tl.nn.Recurrent` (further layers and directions are new cells of its class).
+        A sequence module (`tl.nn.Recurrent`, `tl.nn.LSTM`, ...): used as is. A factory
+        ``input_size -> cell``: a `tl.nn.Recurrent` of the cells it makes.
+    input_size : int
+        D: a given cell or module must have it.
+    hidden_size : int, optional
+        H: a given cell, module or factory must have it; None takes theirs, and
+        `default_hidden_size` for a fresh module of a kind.
+    num_layers, bidirectional
+        As `tl.nn.LSTM` (a given sequence module must already have them).
+    dtype : numpy floating dtype or None
+        Fresh modules are built in it (float32 for None); a given cell or module is cast to
+        it in place (`Module.to`), so the module returned is still the one given, or keeps
+        its own dtype for None.
+    owner : str
+        Starts the error messages.
+
+    Raises
+    ------
+    ValueError
+        A given cell or module of other sizes than asked, an unknown kind (the message of
+        `get_kind`), or a cell class or factory that breaks the protocol.
+    TypeError
+        `spec` is none of the above.
+
+    Examples
+    --------
+    >>> import tinygrad_lstm as tl
+    >>> build_module("gru", 2, 3)
+    GRU(2, 3)
+    >>> cell = tl.nn.PeepholeLSTMCell(2, 3)
+    >>> build_module(cell, 2, num_layers=2).cells[0][0] is cell
+    True
+    >>> type(build_module(lambda size: tl.nn.GRUCell(size, 3), 2, 3, bidirectional=True)).__name__
+    'Recurrent'
+    """
+    from .recurrent import Recurrent, check_cell
+    from .rnn import RNNBase
+    try:
+        if isinstance(spec, (str, RecurrentKind, type)):
+            hidden_size = check_size(default_hidden_size if hidden_size is None else hidden_size, "hidden_size", owner)
+            return get_kind(spec, owner).build(input_size, hidden_size, num_layers=num_layers,
+                                               bidirectional=bidirectional,
+                                               dtype=np.float32 if dtype is None else dtype)
+        if isinstance(spec, (Recurrent, RNNBase)):
+            module = spec
+            if (module.num_layers, module.bidirectional) != (num_layers, bool(bidirectional)):
+                raise ValueError(f"{owner}: the module given has num_layers={module.num_layers}, bidirectional="
+                                 f"{module.bidirectional}; asked for num_layers={num_layers}, "
+                                 f"bidirectional={bool(bidirectional)}")
+        elif isinstance(spec, Module):
+            module = Recurrent(check_cell(spec, owner), num_layers=num_layers, bidirectional=bidirectional)
+        elif callable(spec):
+            module = Recurrent(spec, num_layers=num_layers, bidirectional=bidirectional, input_size=input_size)
+        else:
+            raise TypeError(f"{owner}: expected a recurrent kind, a cell class, a cell, a sequence module or a "
+                            f"factory input_size -> cell, got {type(spec).__name__}")
+    except (KeyError, ImportError) as e:
+        raise ValueError(e.args[0]) from None
+    for name, asked in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if module.input_size is not None and asked is not None and getattr(module, name) != asked:
+            raise ValueError(f"{owner}: the {type(spec).__name__} given has {name}={getattr(module, name)}, "
+                             f"expected {asked}")
+    return module if dtype is None else module.to(dtype)
+
+
+def module_kind(module) -> RecurrentKind:
+    """The kind of a sequence module such as `build_module` returns: its registered kind
+    (`kind_of`), else the record of its cells' class (`get_kind` of that class)."""
+    kind = kind_of(module)
+    if kind is not None:
+        return kind
+    from .recurrent import Recurrent
+    if not isinstance(module, Recurrent):
+        raise TypeError(f"module_kind: expected a recurrent sequence module, got {type(module).__name__}")
+    return get_kind(type(module.cells[0][0]), owner="module_kind")
 
 
 register_kind("rnn", RNNCell, sequence=RNN, gates=("h",), states=("h",),

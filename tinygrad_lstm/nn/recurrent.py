@@ -183,7 +183,8 @@ def _rebuild(cell: Module, input_size: int) -> Module:
     """A new cell of `cell`'s class for `input_size` inputs, with fresh parameters.
 
     As ``sklearn.base.clone``: every other constructor argument is read from the cell's
-    attribute of the same name, or left at its default.
+    attribute of the same name, or left at its default; the new cell takes the dtype of the
+    cell's parameters.
     """
     cls = type(cell)
     hint = (f"pass a factory instead, e.g. Recurrent(lambda input_size: {cls.__name__}(input_size, ...), "
@@ -203,7 +204,9 @@ def _rebuild(cell: Module, input_size: int) -> Module:
             raise TypeError(f"Recurrent: cannot build more {cls.__name__} cells: the constructor argument {name!r} "
                             f"is not an attribute of the cell; {hint}")
         arguments[name] = value
-    return cls(input_size=input_size, **arguments)
+    clone = cls(input_size=input_size, **arguments)
+    dtypes = {parameter.dtype for parameter in cell.parameters()}
+    return clone.to(dtypes.pop()) if len(dtypes) == 1 else clone  # a cell cast after construction (.to)
 
 
 class Recurrent(Module):
@@ -348,9 +351,13 @@ class Recurrent(Module):
 
     @property
     def cells(self) -> tuple:
-        """The cell of each layer and direction: ``cells[layer][direction]``."""
+        """The cell of each layer and direction: ``cells[layer][direction]``, holding this module's
+        current parameters (after a `to` or a `load_state_dict` too)."""
         self._check_built("cells")
-        return tuple(map(tuple, self._cells)) if self._stacked else ((self.cell,),)
+        if not self._stacked:
+            return ((self.cell,),)
+        self._bind_cells()
+        return tuple(map(tuple, self._cells))
 
     def _bind_cells(self) -> None:
         """Give each stacked cell this module's (suffixed) parameters and submodules, mode and dtype."""

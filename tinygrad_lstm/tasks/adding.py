@@ -15,27 +15,28 @@ RNN does not have and an LSTM does.
 from __future__ import annotations
 
 import argparse
-import copy
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..cli import add_cell_argument, positive_int
-from ..engine import Tensor, no_grad
+from ..engine import no_grad
 from ..jit import jit as compile_step
-from ..nn import Linear, Module, Recurrent
+from ..nn import Linear, Module
 from ..nn.functional import mse_loss
-from ..nn.kinds import get_kind, kind_names
+from ..nn.kinds import build_module, kind_names, module_kind
 from ..optim import Adam
 from ..random import manual_seed
-from .training import add_optimizer_arguments, check_counts, fit
+from ..viz.bptt import BPTTWarning, diagnose_bptt
+from .training import add_optimizer_arguments, check_counts, fit, last_hidden
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
            "add_arguments", "run"]
 
 BASELINE_MSE = 1 / 6  # predicting the mean: Var(u1 + u2) for two independent U(0, 1)
 SOLVED_MSE = 0.01
+DEFAULT_HIDDEN = 32
 
 
 def __getattr__(name: str):
@@ -80,33 +81,40 @@ def make_batch(batch: int, T: int = 50, rng: np.random.Generator | None = None, 
 
 
 class AddingModel(Module):
-    """A one-layer recurrent module read out by a `Linear` layer from its last hidden state.
+    """A recurrent module read out by a `Linear` layer from its last layer's final hidden state.
 
     Parameters
     ----------
-    cell : str or RecurrentKind
-        The recurrent kind (`tl.nn.kinds.get_kind`): ``"rnn"``, ``"lstm"``, ``"gru"``, a
-        registered kind or ``"module:Class"``.
-    hidden : int
+    cell : str, RecurrentKind, class, Module or callable
+        Anything `tl.nn.kinds.build_module` takes: a kind (``"rnn"``, ``"lstm"``, ``"gru"``,
+        a registered kind, ``"module:Class"``, a `RecurrentKind`, a cell class), a cell of
+        yours with ``input_size=2`` (used as is: it is the one trained), a sequence module,
+        or a factory ``input_size -> cell``.
+    hidden : int, optional
+        Hidden size; default 32 for a kind, the cell's own for a given cell or factory.
     dtype : numpy floating dtype
+        A given cell is cast to it in place.
+    layers : int
+    bidirectional : bool
+        With both directions the readout sees the last layer's final forward and backward
+        hidden states, concatenated.
 
     Call ``model(x)`` with ``x (T, B, 2)``; returns the prediction ``(B, 1)``.
     """
 
-    def __init__(self, cell="lstm", hidden: int = 32, dtype=np.float32):
+    def __init__(self, cell="lstm", hidden: int | None = None, dtype=np.float32, layers: int = 1,
+                 bidirectional: bool = False):
         super().__init__()
-        try:
-            self.kind = get_kind(cell, owner="AddingModel: cell")
-        except (KeyError, ImportError, TypeError) as e:
-            raise ValueError(e.args[0]) from None
+        self.rnn = build_module(cell, 2, hidden, num_layers=layers, bidirectional=bidirectional, dtype=dtype,
+                                default_hidden_size=DEFAULT_HIDDEN, owner="AddingModel: cell")
+        self.kind = module_kind(self.rnn)
         self.cell = self.kind.name
-        self.rnn = self.kind.build(2, hidden, dtype=dtype)
-        self.readout = Linear(hidden, 1, dtype=dtype)
+        directions = 2 if self.rnn.bidirectional else 1
+        self.readout = Linear(directions * self.rnn.hidden_size, 1, dtype=dtype)
 
     def forward(self, x):
         _, final = self.rnn(x)
-        h_n = final[0] if isinstance(final, tuple) else final
-        return self.readout(h_n[-1] if h_n.ndim == 3 else h_n)  # (layers, B, H) or one layer's (B, H)
+        return self.readout(last_hidden(final, self.rnn.bidirectional))
 
 
 @dataclass
@@ -157,9 +165,10 @@ def evaluate(model: Module, x: np.ndarray, y: np.ndarray) -> float:
         return float(mse_loss(model(x), y).item())
 
 
-def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: int = 50,
+def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int | None = None, T: int = 50,
           lr: float = 1e-2, clip: float = 1.0, seed: int = 0, test_size: int = 1000, eval_every: int = 100,
-          progress: bool = True, dtype=np.float32, jit: bool = False) -> TrainResult:
+          progress: bool = True, dtype=np.float32, layers: int = 1, bidirectional: bool = False,
+          jit: bool = False) -> TrainResult:
     """Train `AddingModel` with Adam on fresh random batches; MSE loss, gradient-norm clipping.
 
     With the defaults the LSTM reaches a test MSE below 0.01 (typically ~0.001) while the
@@ -167,10 +176,13 @@ def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: 
 
     Parameters
     ----------
-    cell : str or RecurrentKind
-        The recurrent kind (see `AddingModel`).
-    steps, batch, hidden, T : int
-        Adam steps, sequences per step, hidden size, sequence length.
+    cell : str, RecurrentKind, class, Module or callable
+        A kind, a cell of yours (the one trained), a sequence module or a factory
+        ``input_size -> cell`` (see `AddingModel`).
+    steps, batch, T : int
+        Adam steps, sequences per step, sequence length.
+    hidden : int, optional
+        Hidden size; default 32 for a kind, the cell's own for a given cell or factory.
     lr : float
         Adam's learning rate.
     clip : float or None
@@ -184,6 +196,9 @@ def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: 
     progress : bool
         Show a tqdm progress bar on stderr.
     dtype : numpy floating dtype
+    layers : int
+    bidirectional : bool
+        Stack `layers` layers, with a reverse direction in each (see `AddingModel`).
     jit : bool
         Compile the loss function with `tl.jit` (traced once, replayed; the same numbers, faster).
 
@@ -192,11 +207,12 @@ def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: 
     TrainResult
     """
     config = dict(cell=cell, steps=steps, batch=batch, hidden=hidden, T=T, lr=lr, clip=clip, seed=seed,
-                  test_size=test_size, eval_every=eval_every)
-    check_counts({name: config[name] for name in ("steps", "batch", "hidden", "test_size", "eval_every")})
+                  test_size=test_size, eval_every=eval_every, layers=layers, bidirectional=bidirectional)
+    check_counts({name: config[name] for name in ("steps", "batch", "test_size", "eval_every", "layers")} |
+                 ({} if hidden is None else {"hidden": hidden}))
     manual_seed(seed)
-    model = AddingModel(cell, hidden, dtype)
-    config["cell"] = model.cell
+    model = AddingModel(cell, hidden, dtype, layers, bidirectional)
+    config.update(cell=model.cell, hidden=model.rnn.hidden_size)
     initial_state = model.state_dict()
     rng = np.random.default_rng([seed, 0])
     test_x, test_y = make_batch(test_size, T, np.random.default_rng([seed, 1]), dtype)
@@ -217,47 +233,29 @@ def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int = 32, T: 
                        curves.seconds, config)
 
 
-def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray):
     """``||d loss / d h_t||`` for every step ``t``: how much gradient reaches each hidden state.
 
-    The recurrence is unrolled step by step with the model's cell (for a sequence module, a
-    cell of its kind holding the first layer's weights) in float64 (float32 would round the
-    smallest norms to zero), a hook on each step's hidden state records the norm of its
-    gradient (Frobenius, over the batch), and the MSE on ``x (T, B, 2)``, ``y (B, 1)`` is
-    backpropagated. The model itself is not touched.
+    The gradient norms of `tl.viz.diagnose_bptt` (a float64 copy of the model, where float32
+    would round the smallest norms to zero, in evaluation mode; the model itself is not
+    touched) for the MSE against ``y (B, 1)`` on ``x (T, B, 2)``: the Frobenius norm over the
+    batch of the whole gradient reaching the hidden state of step ``t``. Any cell, stacked or
+    bidirectional; vanishing norms are the point here, so they raise no `BPTTWarning`.
 
     Returns
     -------
     ndarray (T,)
+        For a model of one layer in one direction.
+    dict of str to ndarray (T,)
+        For a stacked or bidirectional model: one entry per layer and direction, named by
+        the suffix of its parameters (``"l0"``, ``"l0_reverse"``, ``"l1"``, ...).
+        `tl.plots.plot_gradient_flow` draws either.
     """
-    cell, readout = _float64_cell(model), model.readout
-    norms = np.zeros(x.shape[0])
-
-    def recorder(t):
-        def record(grad):
-            norms[t] = np.linalg.norm(grad)
-        return record
-
-    state = cell.init_state(x.shape[1])
-    for t, x_t in enumerate(Tensor(x, dtype=np.float64).unbind(0)):
-        state = cell(x_t, state)
-        h = state[0] if isinstance(state, tuple) else state
-        h.register_hook(recorder(t))
-    prediction = h @ readout.weight.data.T.astype(np.float64) + readout.bias.data.astype(np.float64)
-    mse_loss(prediction, np.asarray(y, np.float64)).backward()
-    return norms
-
-
-def _float64_cell(model: AddingModel) -> Module:
-    """A float64 copy of the cell that computes the model's (first) layer."""
-    rnn = model.rnn
-    if type(rnn) is Recurrent:
-        return copy.deepcopy(rnn.cell).to(np.float64)
-    options = {option: getattr(rnn, option) for option in model.kind.options}
-    cell = model.kind.make_cell(rnn.input_size, rnn.hidden_size, np.float64, **options)
-    weights = rnn.state_dict()  # a cell's weight_ih is the sequence's weight_ih_l0, as in PyTorch
-    cell.load_state_dict({name: weights[f"{name}_l0"] for name in cell.state_dict()})
-    return cell
+    target = np.asarray(y, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BPTTWarning)
+        flow = diagnose_bptt(model, x, loss_fn=lambda prediction: mse_loss(prediction, target), jacobian=False).grad_h
+    return flow["l0"] if list(flow) == ["l0"] else dict(flow)
 
 
 # --------------------------------------------------------------------------- command line
@@ -266,7 +264,10 @@ def add_arguments(parser) -> None:
     add_cell_argument(parser)
     parser.add_argument("--steps", type=positive_int, default=1000, help="Adam steps (default: 1000)")
     parser.add_argument("--batch", type=positive_int, default=64, help="sequences per step (default: 64)")
-    parser.add_argument("--hidden", type=positive_int, default=32, help="hidden size (default: 32)")
+    parser.add_argument("--hidden", type=positive_int, default=DEFAULT_HIDDEN,
+                        help=f"hidden size (default: {DEFAULT_HIDDEN})")
+    parser.add_argument("--layers", type=positive_int, default=1, help="number of layers (default: 1)")
+    parser.add_argument("--bidirectional", action="store_true", help="add a reverse direction per layer")
     parser.add_argument("--length", type=_length, default=50, metavar="T", help="sequence length T (default: 50)")
     add_optimizer_arguments(parser)
     parser.add_argument("--jit", action="store_true",
@@ -276,10 +277,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Train as `args` says and print the test MSE against the baseline."""
     result = train(args.cell, steps=args.steps, batch=args.batch, hidden=args.hidden, T=args.length, lr=args.lr,
-                   clip=args.clip or None, seed=args.seed, progress=args.progress, jit=args.jit)
+                   clip=args.clip or None, seed=args.seed, progress=args.progress, layers=args.layers,
+                   bidirectional=args.bidirectional, jit=args.jit)
     verdict = "solved (< 0.01)" if result.solved else "not solved"
-    print(f"adding problem, T={args.length}: {result.model.kind.title} test MSE {result.final_test_mse:.4f} after "
-          f"{args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: {verdict}")
+    shape = (f"{args.layers}-layer " if args.layers > 1 else "") + ("bidirectional " if args.bidirectional else "")
+    print(f"adding problem, T={args.length}: {shape}{result.model.kind.title} test MSE {result.final_test_mse:.4f} "
+          f"after {args.steps} steps ({result.seconds:.1f} s); predicting the mean scores {BASELINE_MSE:.3f}: "
+          f"{verdict}")
     return 0
 
 

@@ -1,9 +1,9 @@
-"""A character-level LSTM language model on any text, trained with truncated BPTT.
+"""A character-level LSTM (or any cell) language model on any text, trained with truncated BPTT.
 
 The text is cut into ``batch`` parallel streams, read ``seq_len`` characters at a time.
 Each step predicts every next character of the chunk (cross entropy), backpropagates
 through those ``seq_len`` steps only, clips the gradient norm and takes an Adam step.
-The LSTM state is carried from one chunk to the next but cut out of the graph with
+The recurrent state is carried from one chunk to the next but cut out of the graph with
 `tl.nn.detach_state`: the model reads the streams as one long sequence while every
 backward pass stays ``seq_len`` steps long (truncated backpropagation through time).
 Samples are drawn one character at a time from ``softmax(logits / temperature)``.
@@ -12,8 +12,8 @@ The default text is the Zen of Python (``import this``), which every Python has,
 repeated `DEFAULT_REPEATS` times; ``text=`` takes any other string.
 
 A checkpoint (`save_checkpoint`) is one flat `tl.save` archive: the model's parameters
-(``model.*``), Adam's state (``optim.*``), the step, the carried LSTM state and the loss
-history (``train.*``), the vocabulary and the sizes (``config.*``). Resuming from it
+(``model.*``), Adam's state (``optim.*``), the step, the carried state and the loss
+history (``train.*``), the vocabulary, the kind of cell and the sizes (``config.*``). Resuming from it
 continues exactly where the run stopped: training 40 steps, then resuming to 80, gives
 the same parameters as training 80 steps at once.
 
@@ -37,20 +37,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cli import non_negative_int, positive_float, positive_int
+from ..cli import add_cell_argument, non_negative_int, positive_float, positive_int
 from ..engine import Tensor, no_grad
 from ..jit import jit as compile_step
-from ..nn import LSTM, Embedding, Linear, Module, detach_state
+from ..nn import Embedding, Linear, Module, detach_state
 from ..nn.functional import cross_entropy, softmax
+from ..nn.kinds import build_module, module_kind
 from ..optim import Adam
 from ..random import manual_seed
 from ..serialization import load, save
-from .training import add_optimizer_arguments, check_counts, fit
+from .training import add_optimizer_arguments, check_counts, fit, upgrade_state_dict
 
 __all__ = ["DEFAULT_REPEATS", "default_text", "build_vocabulary", "encode", "decode", "make_streams", "CharLM",
            "sample", "save_checkpoint", "load_checkpoint", "CharResult", "train", "read_text", "add_arguments", "run"]
 
 DEFAULT_REPEATS = 20
+DEFAULT_HIDDEN = 128
+LEGACY_CELL = "lstm"  # the cell of a checkpoint that does not name one (written before the tasks took any cell)
 _SIZES = ("batch", "seq_len", "hidden", "embedding", "layers")  # what a resumed run must share with its checkpoint
 
 
@@ -100,7 +103,8 @@ def make_streams(ids: np.ndarray, batch: int) -> np.ndarray:
 
 
 class CharLM(Module):
-    """Embedding, LSTM and a linear decoder: ``logits (T, B, V)`` of the next character.
+    """Embedding, a recurrent module (an LSTM by default) and a linear decoder: ``logits (T, B, V)``
+    of the next character.
 
     Parameters
     ----------
@@ -108,27 +112,41 @@ class CharLM(Module):
         V, the number of distinct characters.
     embedding : int
         Size of the character embeddings.
-    hidden : int
-        Hidden size H of the LSTM.
+    hidden : int, optional
+        Hidden size H; default 128 for a kind, the cell's own for a given cell or factory.
     layers : int
-        LSTM layers.
+        Recurrent layers.
+    cell : str, RecurrentKind, class, Module or callable
+        Anything `tl.nn.kinds.build_module` takes: a kind (``"lstm"``, ``"gru"``, a
+        registered kind, ``"module:Class"``, a cell class), a cell of yours with
+        ``input_size=embedding`` (used as is), a sequence module, or a factory
+        ``input_size -> cell``.
     """
 
-    def __init__(self, vocab_size: int, embedding: int = 32, hidden: int = 128, layers: int = 1):
+    def __init__(self, vocab_size: int, embedding: int = 32, hidden: int | None = None, layers: int = 1,
+                 cell="lstm"):
         super().__init__()
         self.embedding = Embedding(vocab_size, embedding)
-        self.lstm = LSTM(embedding, hidden, num_layers=layers)
-        self.decoder = Linear(hidden, vocab_size)
+        self.rnn = build_module(cell, embedding, hidden, num_layers=layers, default_hidden_size=DEFAULT_HIDDEN,
+                                owner="CharLM: cell")
+        self.kind = module_kind(self.rnn)
+        directions = 2 if self.rnn.bidirectional else 1
+        self.decoder = Linear(directions * self.rnn.hidden_size, vocab_size)
 
     def forward(self, indices, state=None) -> tuple:
-        """``indices (T, B)`` ints and the state ``(h, c)`` (each ``(layers, B, H)``, or None for zeros).
+        """``indices (T, B)`` ints and the state (None for zeros), as the recurrent module takes it:
+        ``(h, c)`` each ``(layers, B, H)`` for the LSTM, ``h`` for the GRU, ...
 
-        Returns ``logits (T, B, V)`` and the final state ``(h, c)``.
+        Returns ``logits (T, B, V)`` and the final state, in the same format.
         """
-        output, state = self.lstm(self.embedding(indices), state)
-        steps, batch, hidden = output.shape
-        logits = self.decoder(output.reshape(steps * batch, hidden))
+        output, state = self.rnn(self.embedding(indices), state)
+        steps, batch, features = output.shape
+        logits = self.decoder(output.reshape(steps * batch, features))
         return logits.reshape(steps, batch, logits.shape[-1]), state
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """`Module.load_state_dict`, also of the LSTM-only model's keys (``lstm.*``, now ``rnn.*``)."""
+        return super().load_state_dict(upgrade_state_dict(state_dict), strict)
 
 
 def sample(model: CharLM, vocab: str, length: int, temperature: float = 0.8, prime: str | None = None,
@@ -173,18 +191,22 @@ def save_checkpoint(path, model: CharLM, optimizer: Adam, step: int, state, loss
     """Write everything a run needs to continue as one flat `tl.save` archive at `path`.
 
     Keys: ``model.<parameter>``, ``optim.<optimizer key>``, ``train.step``,
-    ``train.losses`` ``(step,)``, ``train.h`` and ``train.c`` (the carried LSTM state,
-    absent at the start of a pass over the text), ``config.vocab`` (code points) and
-    ``config.<size>``. The file is replaced atomically, so an interrupted save leaves the
-    previous checkpoint intact.
+    ``train.losses`` ``(step,)``, the carried state (absent at the start of a pass over the
+    text; a Tensor or a tuple of them, output first): ``train.h``, and ``train.c`` for a pair
+    such as the LSTM's ``(h, c)``, or ``train.state0``, ``train.state1``, ... for more parts;
+    ``config.vocab`` and ``config.cell`` (code points: the characters and the kind's name,
+    `CharLM.kind`) and ``config.<size>``. The file is replaced atomically, so an interrupted
+    save leaves the previous checkpoint intact.
     """
     archive = {f"model.{name}": array for name, array in model.state_dict().items()}
     archive.update((f"optim.{name}", array) for name, array in optimizer.state_dict().items())
     archive["train.step"] = np.array(step)
     archive["train.losses"] = np.asarray(losses[:step], dtype=np.float64)
     if state is not None:
-        archive["train.h"], archive["train.c"] = state[0].data, state[1].data
-    archive["config.vocab"] = np.array([ord(char) for char in vocab], dtype=np.int64)
+        parts = state if isinstance(state, tuple) else (state,)
+        archive.update((f"train.{name}", part.data) for name, part in zip(_state_names(len(parts)), parts))
+    archive["config.vocab"] = _code_points(vocab)
+    archive["config.cell"] = _code_points(model.kind.name)
     archive.update((f"config.{name}", np.array(config[name])) for name in _SIZES)
     path = os.fspath(path)
     partial = path + ".partial"
@@ -199,7 +221,9 @@ def load_checkpoint(path) -> dict:
     -------
     dict
         ``model`` and ``optim`` (state dicts), ``step`` (int), ``losses`` ``(step,)``,
-        ``state`` (``(h, c)`` arrays or None), ``vocab`` (str) and ``config`` (dict of ints).
+        ``state`` (a tuple of arrays, the parts of the carried state output first, or None),
+        ``vocab`` and ``cell`` (str; `LEGACY_CELL` for a checkpoint that names none) and
+        ``config`` (dict of ints).
     """
     archive = load(path)
     sections = {"model": {}, "optim": {}, "train": {}, "config": {}}
@@ -213,10 +237,25 @@ def load_checkpoint(path) -> dict:
                                                                           if k not in config]
     if missing:
         raise KeyError(f"load_checkpoint: '{os.fspath(path)}' lacks {missing}; not a chars checkpoint")
-    state = (train_part["h"], train_part["c"]) if "h" in train_part else None
+    count = len(train_part) - 2  # the parts of the carried state, besides the step and the losses
+    names = _state_names(count)
+    if any(name not in train_part for name in names):
+        raise KeyError(f"load_checkpoint: '{os.fspath(path)}' has unexpected train.* keys "
+                       f"{sorted(set(train_part) - {'step', 'losses'})}; not a chars checkpoint")
+    cell = "".join(map(chr, config.pop("cell"))) if "cell" in config else LEGACY_CELL
     return dict(model=sections["model"], optim=sections["optim"], step=int(train_part["step"]),
-                losses=train_part["losses"], state=state, vocab="".join(map(chr, config.pop("vocab"))),
+                losses=train_part["losses"], state=tuple(train_part[name] for name in names) or None,
+                vocab="".join(map(chr, config.pop("vocab"))), cell=cell,
                 config={name: int(value) for name, value in config.items()})
+
+
+def _state_names(count: int) -> tuple:
+    """The checkpoint keys of a carried state of `count` parts: ``h``, ``h, c`` (the LSTM's), or ``state<k>``."""
+    return ("h", "c")[:count] if count <= 2 else tuple(f"state{k}" for k in range(count))
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.array([ord(char) for char in text], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- training
@@ -249,11 +288,11 @@ class CharResult:
     config: dict = field(default_factory=dict)
 
 
-def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: int = 32, hidden: int = 128,
+def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: int = 32, hidden: int | None = None,
           embedding: int = 32, layers: int = 1, lr: float = 1e-2, clip: float | None = 1.0,
           sample_length: int = 300, temperature: float = 0.8, prime: str | None = None,
           checkpoint=None, resume: bool = False, checkpoint_every: int = 100, seed: int = 0,
-          progress: bool = True, jit: bool = False) -> CharResult:
+          progress: bool = True, cell="lstm", jit: bool = False) -> CharResult:
     """Train `CharLM` on `text` with truncated BPTT, then sample from it.
 
     Step ``k`` reads chunk ``k mod n`` of the streams (``n`` chunks per pass over the
@@ -269,7 +308,8 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
     batch, seq_len : int
         Parallel streams, and characters per chunk (the truncation length of BPTT).
     hidden, embedding, layers : int
-        Model sizes (see `CharLM`).
+        Model sizes (see `CharLM`; `hidden` defaults to 128 for a kind, the cell's own for a
+        given cell or factory).
     lr : float
         Adam's learning rate.
     clip : float or None
@@ -280,11 +320,15 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
     checkpoint : str or path-like, optional
         Write a checkpoint there every `checkpoint_every` steps and at the end.
     resume : bool
-        Start from `checkpoint` (it must exist and have the same vocabulary and sizes).
+        Start from `checkpoint` (it must exist and have the same vocabulary, kind of cell and
+        sizes; a checkpoint that names no cell is of the LSTM).
     seed : int
         Seeds the weights (`tl.manual_seed`) and the sampling generator.
     progress : bool
         Show a tqdm progress bar on stderr.
+    cell : str, RecurrentKind, class, Module or callable
+        The recurrent part (see `CharLM`): a kind, a cell of yours (the one trained), a
+        sequence module or a factory ``input_size -> cell``.
     jit : bool
         Compile the loss function with `tl.jit` (traced once, replayed; the same numbers, faster).
 
@@ -295,7 +339,8 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
     config = dict(steps=steps, batch=batch, seq_len=seq_len, hidden=hidden, embedding=embedding, layers=layers,
                   lr=lr, clip=clip, sample_length=sample_length, temperature=temperature, seed=seed)
     check_counts(dict(steps=steps, sample_length=sample_length), minimum=0)
-    check_counts(dict(checkpoint_every=checkpoint_every, **{name: config[name] for name in _SIZES}))
+    check_counts(dict(checkpoint_every=checkpoint_every, **{name: config[name] for name in _SIZES
+                                                            if config[name] is not None}))
     if resume and checkpoint is None:
         raise ValueError("train: resume=True needs a checkpoint path")
     text = default_text() if text is None else text
@@ -307,7 +352,8 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
                          f"seq_len={seq_len} + 1 characters; use a longer text or a smaller batch or seq_len")
 
     manual_seed(seed)
-    model = CharLM(len(vocab), embedding, hidden, layers)
+    model = CharLM(len(vocab), embedding, hidden, layers, cell)
+    config.update(cell=model.kind.name, hidden=model.rnn.hidden_size)
     optimizer = Adam(model.parameters(), lr=lr)
     start, state, previous_losses = 0, None, np.zeros(0)
     if resume:
@@ -315,6 +361,9 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
         if saved["vocab"] != vocab:
             raise ValueError(f"train: the checkpoint '{os.fspath(checkpoint)}' was trained on a text with another "
                              f"vocabulary ({len(saved['vocab'])} characters, this text has {len(vocab)})")
+        if saved["cell"] != model.kind.name:
+            raise ValueError(f"train: the checkpoint '{os.fspath(checkpoint)}' is of the cell {saved['cell']!r}, "
+                             f"asked for {model.kind.name!r}")
         changed = {name: (saved["config"][name], config[name]) for name in _SIZES
                    if saved["config"][name] != config[name]}
         if changed:
@@ -326,7 +375,7 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
             group["lr"] = lr  # the learning rate asked now wins over the saved one
         start, previous_losses = saved["step"], saved["losses"]
         if saved["state"] is not None:
-            state = tuple(Tensor(array) for array in saved["state"])
+            state = _carried_state(model, saved["state"], checkpoint)
 
     steps = max(steps, start)  # a checkpoint already past `steps` is only sampled
     losses = np.concatenate([previous_losses, np.zeros(steps - start)])
@@ -355,7 +404,7 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
             save_checkpoint(checkpoint, model, optimizer, step + 1, state, losses, vocab, config)
 
     seconds = fit(list(model.parameters()), optimizer, loss_at, steps, clip=clip, start=start, losses=losses,
-                  after_step=after_step, progress=progress, description="chars").seconds
+                  after_step=after_step, progress=progress, description=f"{model.kind.title} chars").seconds
     if checkpoint is not None and steps > start:
         save_checkpoint(checkpoint, model, optimizer, steps, state, losses, vocab, config)
     text_sample = ""
@@ -363,6 +412,17 @@ def train(text: str | None = None, steps: int = 500, batch: int = 32, seq_len: i
         text_sample = sample(model, vocab, sample_length, temperature, prime or text[0],
                              np.random.default_rng([seed, 1]))
     return CharResult(model, vocab, losses, start, text_sample, seconds, config)
+
+
+def _carried_state(model: CharLM, parts: tuple, checkpoint):
+    """The saved parts of a carried state in the format the model's recurrent module takes."""
+    template = model.rnn.init_state(1)
+    expected = len(template) if isinstance(template, tuple) else 1
+    if len(parts) != expected:
+        raise ValueError(f"train: the checkpoint '{os.fspath(checkpoint)}' carries a state of {len(parts)} parts, "
+                         f"the {model.kind.title} takes {expected}")
+    tensors = tuple(Tensor(array) for array in parts)
+    return tensors if isinstance(template, tuple) else tensors[0]
 
 
 # --------------------------------------------------------------------------- command line
@@ -377,9 +437,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=positive_int, metavar="N", default=32, help="parallel streams of text (default: 32)")
     parser.add_argument("--seq-len", type=positive_int, metavar="N", default=32,
                         help="characters per chunk: how far BPTT reaches back (default: 32)")
-    parser.add_argument("--hidden", type=positive_int, metavar="N", default=128, help="LSTM hidden size (default: 128)")
+    add_cell_argument(parser)
+    parser.add_argument("--hidden", type=positive_int, metavar="N", default=DEFAULT_HIDDEN,
+                        help=f"hidden size (default: {DEFAULT_HIDDEN})")
     parser.add_argument("--embedding", type=positive_int, metavar="N", default=32, help="character embedding size (default: 32)")
-    parser.add_argument("--layers", type=positive_int, metavar="N", default=1, help="LSTM layers (default: 1)")
+    parser.add_argument("--layers", type=positive_int, metavar="N", default=1, help="recurrent layers (default: 1)")
     add_optimizer_arguments(parser)
     parser.add_argument("--jit", action="store_true",
                         help="compile the forward and backward with tl.jit: traced once, replayed (same numbers)")
@@ -436,10 +498,10 @@ def run(args) -> int:
                    embedding=args.embedding, layers=args.layers, lr=args.lr, clip=args.clip or None,
                    sample_length=args.sample_length, temperature=args.temperature, prime=args.prime,
                    checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                   seed=args.seed, progress=args.progress, jit=args.jit)
+                   seed=args.seed, progress=args.progress, cell=args.cell, jit=args.jit)
     corpus = args.text or f"the Zen of Python x{DEFAULT_REPEATS}"
     trained = len(result.losses) - result.start_step
-    print(f"chars: {corpus}, {len(result.vocab)} distinct characters; "
+    print(f"chars: {corpus}, {len(result.vocab)} distinct characters, learned by a {result.model.kind.title}; "
           f"uniform guessing scores {np.log(len(result.vocab)):.3f} nats/char")
     if len(result.losses):
         window = max(1, min(20, len(result.losses) // 5))

@@ -1,9 +1,9 @@
-"""Forecasting noisy sine waves with an LSTM, sequence-to-one or sequence-to-sequence.
+"""Forecasting noisy sine waves with an LSTM (or any cell), sequence-to-one or sequence-to-sequence.
 
 Every sequence is a sine wave of random amplitude (0.5 to 1.5), angular frequency (0.1
 to 0.4 radians per step, periods of 16 to 63 steps) and phase, observed for ``T`` steps
-with Gaussian noise. The model is an LSTM with a linear readout, trained with Adam on
-the mean squared error against the clean wave:
+with Gaussian noise. The model is an LSTM (or any other cell, ``cell=``) with a linear
+readout, trained with Adam on the mean squared error against the clean wave:
 
 - ``seq2one``: from the ``T`` noisy observations, the readout of the last hidden state
   predicts the next ``horizon`` clean values, ``(B, horizon)``;
@@ -25,19 +25,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cli import non_negative_float, positive_int
+from ..cli import add_cell_argument, non_negative_float, positive_int
 from ..engine import no_grad
 from ..jit import jit as compile_step
-from ..nn import LSTM, Linear, Module
+from ..nn import Linear, Module
 from ..nn.functional import mse_loss
+from ..nn.kinds import build_module, module_kind
 from ..optim import Adam
 from ..random import manual_seed
-from .training import add_optimizer_arguments, check_counts, fit
+from .training import add_optimizer_arguments, check_counts, fit, last_hidden, upgrade_state_dict
 
 __all__ = ["MODES", "make_batch", "targets", "SineForecaster", "SineResult", "train", "evaluate",
            "plot_forecast", "add_arguments", "run"]
 
 MODES = ("seq2one", "seq2seq")
+DEFAULT_HIDDEN = 32
 
 
 def make_batch(batch: int, T: int = 40, horizon: int = 10, noise: float = 0.1,
@@ -84,32 +86,44 @@ def targets(clean: np.ndarray, mode: str, T: int, horizon: int) -> np.ndarray:
 
 
 class SineForecaster(Module):
-    """An LSTM read out by a `Linear` layer, from its last hidden state or from every one.
+    """A recurrent module (an LSTM by default) read out by a `Linear` layer, from its last
+    hidden state or from every one.
 
     Parameters
     ----------
     mode : {"seq2one", "seq2seq"}
-    hidden : int
+    hidden : int, optional
+        Hidden size; default 32 for a kind, the cell's own for a given cell or factory.
     horizon : int
         Values predicted per sequence in ``seq2one`` (``seq2seq`` predicts one per step).
+    cell : str, RecurrentKind, class, Module or callable
+        Anything `tl.nn.kinds.build_module` takes: a kind (``"lstm"``, ``"gru"``, a
+        registered kind, ``"module:Class"``, a cell class), a cell of yours with
+        ``input_size=1`` (used as is), a sequence module, or a factory ``input_size -> cell``.
 
     Call ``model(x)`` with ``x (T, B, 1)``; returns ``(B, horizon)`` or ``(T, B, 1)``.
     """
 
-    def __init__(self, mode: str = "seq2one", hidden: int = 32, horizon: int = 10):
+    def __init__(self, mode: str = "seq2one", hidden: int | None = None, horizon: int = 10, cell="lstm"):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"SineForecaster: mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
-        self.lstm = LSTM(1, hidden)
-        self.readout = Linear(hidden, horizon if mode == "seq2one" else 1)
+        self.rnn = build_module(cell, 1, hidden, default_hidden_size=DEFAULT_HIDDEN, owner="SineForecaster: cell")
+        self.kind = module_kind(self.rnn)
+        directions = 2 if self.rnn.bidirectional else 1
+        self.readout = Linear(directions * self.rnn.hidden_size, horizon if mode == "seq2one" else 1)
 
     def forward(self, x):
-        output, (h_n, _) = self.lstm(x)
+        output, final = self.rnn(x)
         if self.mode == "seq2one":
-            return self.readout(h_n[-1])
-        steps, batch, hidden = output.shape
-        return self.readout(output.reshape(steps * batch, hidden)).reshape(steps, batch, 1)
+            return self.readout(last_hidden(final, self.rnn.bidirectional))
+        steps, batch, features = output.shape
+        return self.readout(output.reshape(steps * batch, features)).reshape(steps, batch, 1)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """`Module.load_state_dict`, also of the LSTM-only model's keys (``lstm.*``, now ``rnn.*``)."""
+        return super().load_state_dict(upgrade_state_dict(state_dict), strict)
 
 
 def evaluate(model: SineForecaster, x: np.ndarray, target: np.ndarray) -> float:
@@ -155,16 +169,19 @@ class SineResult:
 
 
 def train(mode: str = "seq2one", steps: int = 1000, batch: int = 32, T: int = 40, horizon: int = 10,
-          hidden: int = 32, lr: float = 1e-2, noise: float = 0.1, clip: float | None = 1.0, seed: int = 0,
-          test_size: int = 256, eval_every: int = 50, out=None, progress: bool = True, jit: bool = False) -> SineResult:
+          hidden: int | None = None, lr: float = 1e-2, noise: float = 0.1, clip: float | None = 1.0, seed: int = 0,
+          test_size: int = 256, eval_every: int = 50, out=None, progress: bool = True, cell="lstm",
+          jit: bool = False) -> SineResult:
     """Train `SineForecaster` with Adam on fresh random waves; plot the test forecasts to `out`.
 
     Parameters
     ----------
     mode : {"seq2one", "seq2seq"}
-    steps, batch, T, horizon, hidden : int
+    steps, batch, T, horizon : int
         Adam steps, sequences per step, observed steps, values forecast after them
-        (seq2one), hidden size.
+        (seq2one).
+    hidden : int, optional
+        Hidden size; default 32 for a kind, the cell's own for a given cell or factory.
     lr : float
         Adam's learning rate.
     noise : float
@@ -179,6 +196,9 @@ def train(mode: str = "seq2one", steps: int = 1000, batch: int = 32, T: int = 40
         Write `plot_forecast` of the first test waves there (PNG).
     progress : bool
         Show a tqdm progress bar on stderr.
+    cell : str, RecurrentKind, class, Module or callable
+        The recurrent part (see `SineForecaster`): a kind, a cell of yours (the one trained),
+        a sequence module or a factory ``input_size -> cell``.
     jit : bool
         Compile the loss function with `tl.jit` (traced once, replayed; the same numbers, faster).
 
@@ -187,13 +207,14 @@ def train(mode: str = "seq2one", steps: int = 1000, batch: int = 32, T: int = 40
     SineResult
     """
     config = dict(mode=mode, steps=steps, batch=batch, T=T, horizon=horizon, hidden=hidden, lr=lr, noise=noise,
-                  clip=clip, seed=seed, test_size=test_size, eval_every=eval_every)
+                  clip=clip, seed=seed, test_size=test_size, eval_every=eval_every, cell=cell)
     if mode not in MODES:
         raise ValueError(f"train: mode must be one of {MODES}, got {mode!r}")
-    check_counts({name: config[name] for name in ("steps", "batch", "T", "horizon", "hidden", "test_size",
-                                                  "eval_every")})
+    check_counts({name: config[name] for name in ("steps", "batch", "T", "horizon", "test_size", "eval_every")} |
+                 ({} if hidden is None else {"hidden": hidden}))
     manual_seed(seed)
-    model = SineForecaster(mode, hidden, horizon)
+    model = SineForecaster(mode, hidden, horizon, cell)
+    config.update(cell=model.kind.name, hidden=model.rnn.hidden_size)
     rng = np.random.default_rng([seed, 0])
     test_x, test_clean = make_batch(test_size, T, horizon, noise, np.random.default_rng([seed, 1]))
     test_target = targets(test_clean, mode, T, horizon)
@@ -211,7 +232,7 @@ def train(mode: str = "seq2one", steps: int = 1000, batch: int = 32, T: int = 40
 
     curves = fit(parameters, Adam(parameters, lr=lr), loss_at, steps, clip=clip,
                  evaluate=lambda: evaluate(model, test_x, test_target), eval_every=eval_every, progress=progress,
-                 description=f"sine {mode}")
+                 description=f"{model.kind.title} sine {mode}")
     test_mse = curves.evals
     plot = None
     if out is not None:
@@ -277,7 +298,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--length", type=positive_int, default=40, metavar="T", help="observed steps T (default: 40)")
     parser.add_argument("--horizon", type=positive_int, metavar="N", default=10,
                         help="values forecast after the sequence in seq2one (default: 10)")
-    parser.add_argument("--hidden", type=positive_int, metavar="N", default=32, help="LSTM hidden size (default: 32)")
+    add_cell_argument(parser)
+    parser.add_argument("--hidden", type=positive_int, metavar="N", default=DEFAULT_HIDDEN,
+                        help=f"hidden size (default: {DEFAULT_HIDDEN})")
     parser.add_argument("--noise", type=non_negative_float, metavar="X", default=0.1,
                         help="observation noise std (default: 0.1)")
     add_optimizer_arguments(parser)
@@ -302,8 +325,9 @@ def run(args) -> int:
                          f"{', '.join('.' + name for name in sorted(formats))}")
     result = train(args.mode, steps=args.steps, batch=args.batch, T=args.length, horizon=args.horizon,
                    hidden=args.hidden, lr=args.lr, noise=args.noise, clip=args.clip or None, seed=args.seed,
-                   out=args.out, progress=args.progress, jit=args.jit)
+                   out=args.out, progress=args.progress, cell=args.cell, jit=args.jit)
     print(f"sine {args.mode}: test MSE {result.test_mse[0]:.4f} before training, {result.final_test_mse:.4f} after "
-          f"{args.steps} steps ({result.seconds:.1f} s); predicting zero scores {result.zero_mse:.4f}")
+          f"{args.steps} steps of the {result.model.kind.title} ({result.seconds:.1f} s); predicting zero scores "
+          f"{result.zero_mse:.4f}")
     print(f"plot: {result.plot}")
     return 0

@@ -9,9 +9,10 @@ import numpy as np
 
 from ..cli import non_negative_float, positive_float
 from ..nn.utils import clip_grad_norm_
+from ..ops import concat
 from ..progress import progress_bar
 
-__all__ = ["Curves", "fit", "check_counts", "add_optimizer_arguments"]
+__all__ = ["Curves", "fit", "check_counts", "add_optimizer_arguments", "upgrade_state_dict", "last_hidden"]
 
 
 @dataclass
@@ -88,3 +89,20 @@ def add_optimizer_arguments(parser) -> None:
                         help="Adam learning rate (default: 0.01)")
     parser.add_argument("--clip", type=non_negative_float, metavar="X", default=1.0,
                         help="gradient-norm clipping, 0 for none (default: 1)")
+
+
+def upgrade_state_dict(state_dict) -> dict:
+    """A task model's state dict from before the models took any cell, when their recurrent
+    module was the LSTM ``lstm``: its keys ``lstm.*`` renamed to today's ``rnn.*``."""
+    return {("rnn." + key[len("lstm."):] if key.startswith("lstm.") else key): value
+            for key, value in state_dict.items()}
+
+
+def last_hidden(final_state, bidirectional: bool):
+    """The last layer's final hidden state ``(B, num_directions * H)`` from a sequence module's
+    final state: a Tensor or a tuple whose first element is ``h_n``, ``(layers * num_directions,
+    B, H)`` (or one cell's ``(B, H)``); with both directions, forward and backward concatenated."""
+    h_n = final_state[0] if isinstance(final_state, tuple) else final_state
+    if h_n.ndim == 2:
+        return h_n
+    return concat([h_n[-2], h_n[-1]], axis=1) if bidirectional else h_n[-1]

@@ -63,6 +63,23 @@ def saturated(values: np.ndarray, function: str | None) -> np.ndarray | None:
     return None
 
 
+class PerSequence(dict):
+    """A dict keyed by sequence (``"l0"``, ``"l0_reverse"``, ...) that, for a model with one
+    sequence (one layer, one direction), also reads as that sequence's value: ``grad_h[t]``,
+    ``gates["f"]``, ``np.asarray(grad_h)``."""
+
+    def __missing__(self, key):
+        if len(self) == 1:
+            return next(iter(self.values()))[key]
+        raise KeyError(f"diagnose_bptt: no sequence {key!r}; sequences: {', '.join(map(str, self))} "
+                       f"(a key of the sequence itself works when there is only one)")
+
+    def __array__(self, dtype=None, copy=None):
+        if len(self) != 1:
+            raise ValueError(f"diagnose_bptt: {len(self)} sequences ({', '.join(self)}); pick one by its key")
+        return np.asarray(next(iter(self.values())), dtype=dtype)
+
+
 @dataclass
 class BPTTDiagnosis:
     """What `diagnose_bptt` found; every array is indexed by the time step ``t`` in input order.
@@ -105,17 +122,21 @@ class BPTTDiagnosis:
         (`SATURATION`); NaN for a gate made by another function.
     warnings : tuple of str
         The exploding and vanishing gradients found (also raised once as a `BPTTWarning`).
+
+    With one sequence (one layer, one direction) the sequence key can be left out:
+    ``diag.grad_h[t]``, ``diag.jacobian_norm[t]``, ``diag.gates["f"]``,
+    ``diag.saturation["f"]`` (each a `PerSequence`).
     """
 
     steps: int
     sequences: tuple
     loss: float
-    grad_h: dict = field(default_factory=dict)
-    jacobian_norm: dict = field(default_factory=dict)
+    grad_h: dict = field(default_factory=PerSequence)
+    jacobian_norm: dict = field(default_factory=PerSequence)
     contribution: dict = field(default_factory=dict)
-    gates: dict = field(default_factory=dict)
-    gate_functions: dict = field(default_factory=dict)
-    saturation: dict = field(default_factory=dict)
+    gates: dict = field(default_factory=PerSequence)
+    gate_functions: dict = field(default_factory=PerSequence)
+    saturation: dict = field(default_factory=PerSequence)
     warnings: tuple = ()
 
     def contribution_norms(self) -> dict:
@@ -359,7 +380,7 @@ def _backpropagate(loss: Tensor, watcher: _Watcher, keys: dict, model: Module, s
     norms = {key: np.full(steps, np.nan) for key in keys.values()}
     for (sequence, t, _), g in zip(hidden, grads):
         norms[keys[sequence]][t] = 0.0 if g is None else float(np.linalg.norm(g.data))
-    diagnosis.grad_h = norms
+    diagnosis.grad_h = PerSequence(norms)
     names = {id(p): name for name, p in model.named_parameters()}
     shares = {}
     for (parameter, t, _), g in zip(watcher.aliases, grads[len(hidden):]):

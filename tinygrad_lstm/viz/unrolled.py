@@ -4,26 +4,35 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Tensor
-from ..nn.kinds import get_kind
+from ..nn import Module
+from ..nn.kinds import build_module
 
 __all__ = ["unrolled_graph"]
 
 
-def unrolled_graph(cell="lstm", steps: int = 3, hidden: int = 4, layers: int = 1,
-                   bidirectional: bool = False, input_size: int = 3, batch: int = 1, seed: int = 0):
-    """Run a fresh module of a recurrent kind over a random sequence, ready for `draw_graph`.
+def unrolled_graph(cell="lstm", steps: int = 3, hidden: int | None = None, layers: int = 1,
+                   bidirectional: bool = False, input_size: int | None = None, batch: int = 1, seed: int = 0,
+                   lengths=None):
+    """Run a recurrent module of any cell over a random sequence, ready for `draw_graph`.
 
     Parameters
     ----------
-    cell : str or RecurrentKind
-        The kind (`tl.nn.kinds.get_kind`): ``"rnn"``, ``"lstm"``, ``"gru"``, a registered
-        kind or ``"module:Class"``.
-    steps, hidden, layers, input_size, batch : int
-        Sequence length, hidden size, number of layers, input features, batch size.
+    cell : str, RecurrentKind, class, Module or callable
+        Anything `tl.nn.kinds.build_module` takes: a kind (``"rnn"``, ``"lstm"``, ``"gru"``, a
+        registered kind, ``"module:Class"``, a cell class) for a fresh module, a cell of
+        yours (used as is, stacked in `layers` and directions), a sequence module, or a
+        factory ``input_size -> cell``.
+    steps, layers, batch : int
+        Sequence length, number of layers, batch size.
+    hidden, input_size : int, optional
+        Hidden size and input features: by default 4 and 3 for a kind, the cell's own for a
+        given cell or module.
     bidirectional : bool
+    lengths : sequence of int, optional
+        ``(batch,)`` valid steps per sequence, as the module's ``lengths=``.
     seed : int
-        Seeds the input sequence ``(steps, batch, input_size)`` (the global generator,
-        used for the weights, is left alone).
+        Seeds the input sequence ``(steps, batch, input_size)``, in the module's dtype (the
+        global generator, used for the weights, is left alone).
 
     Returns
     -------
@@ -41,11 +50,11 @@ def unrolled_graph(cell="lstm", steps: int = 3, hidden: int = 4, layers: int = 1
     >>> "weight_hh_l0" in dot.source
     True
     """
-    try:
-        kind = get_kind(cell, owner="unrolled_graph: cell")
-    except (KeyError, ImportError, TypeError) as e:
-        raise ValueError(e.args[0]) from None
-    module = kind.build(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
-    x = np.random.default_rng(seed).standard_normal((steps, batch, input_size)).astype(np.float32)
-    output, state = module(Tensor(x))
+    if input_size is None:
+        input_size = getattr(cell, "input_size", None) if isinstance(cell, Module) else 3
+    module = build_module(cell, input_size, hidden, num_layers=layers, bidirectional=bidirectional, dtype=None,
+                          default_hidden_size=4, owner="unrolled_graph: cell")
+    dtype = getattr(module, "dtype", None) or np.float32
+    x = np.random.default_rng(seed).standard_normal((steps, batch, module.input_size)).astype(dtype)
+    output, state = module(Tensor(x), lengths=lengths)
     return [output, *(state if isinstance(state, tuple) else (state,))], module

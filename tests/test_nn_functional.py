@@ -181,6 +181,14 @@ def test_cross_entropy_with_nothing_counted_is_nan_with_zero_gradient_like_torch
     np.testing.assert_array_equal(x.grad, tx.grad.numpy())
 
 
+def test_cross_entropy_ignores_torchs_padding_index_by_default():
+    torch = pytest.importorskip("torch")
+    logits, targets = np.random.default_rng(0).standard_normal((3, 4)), np.array([1, -100, 2])
+    ours = F.cross_entropy(logits, targets)
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(targets))
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+
+
 # --------------------------------------------------------------------------- stability and dtype
 def test_extreme_float32_logits_give_exact_finite_results(no_warnings):
     logits = tl.Tensor(np.array([[1e4, -1e4, 0.0], [0.0, 0.0, -1e4]], dtype=np.float32), requires_grad=True)
@@ -209,6 +217,15 @@ def test_float32_stays_float32(fn):
     assert out.dtype == np.float32
     out.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("target", [np.ones(3), tl.Tensor(np.ones(3)), tl.Tensor(np.ones(3, np.int64))])
+def test_mse_loss_keeps_the_inputs_float32_for_a_constant_target(target):
+    x = tl.Tensor(np.zeros(3, np.float32), requires_grad=True)
+    loss = F.mse_loss(x, target)
+    loss.backward()
+    assert loss.dtype == x.grad.dtype == np.float32
+    assert loss.item() == 1.0
 
 
 # --------------------------------------------------------------------------- dropout
@@ -265,6 +282,14 @@ def test_shape_errors_name_the_function_and_the_shapes():
         F.softmax(x, 2)
     with pytest.raises(ValueError, match="class dimension"):
         F.cross_entropy(tl.Tensor(1.0), np.array(0))
+
+
+def test_mse_loss_refuses_broadcasting_where_torch_only_warns():
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="different to the input size"):
+        torch.nn.functional.mse_loss(torch.ones(3, 1), torch.ones(3))
+    with pytest.raises(ValueError, match=r"mse_loss: input of shape \(3, 1\) and target of shape \(3,\) differ"):
+        F.mse_loss(np.ones((3, 1)), np.ones(3))
 
 
 @pytest.mark.parametrize("loss", [

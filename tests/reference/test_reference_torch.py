@@ -273,3 +273,92 @@ def test_extreme_float32_weights_match_pytorch_without_warnings(kind, sign):
     np.testing.assert_allclose(mine["output"], oracle["output"], rtol=1e-6, atol=1e-6)
     for key in oracle:
         np.testing.assert_allclose(mine[key], oracle[key], rtol=1e-4, atol=1e-3, err_msg=key)
+
+
+# --------------------------------------------------------------------------- T=1, lengths as arrays, dropout
+def torch_twin(torch, module, torch_cls=None):
+    """The PyTorch module of the same class and configuration, with `module`'s weights, in float64."""
+    kwargs = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                  dropout=module.dropout, bidirectional=module.bidirectional)
+    twin = getattr(torch.nn, torch_cls or type(module).__name__)(module.input_size, module.hidden_size, **kwargs)
+    twin = twin.double()
+    twin.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in module.state_dict().items()})
+    return twin
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("case", ["T1_B1", "unbatched_hx", "batch_first_hx", "three_layers_bidirectional",
+                                  "lengths_unsorted", "lengths_all_T_batch_first", "lengths_one_bidirectional"])
+def test_sequence_modules_match_torch_forward_and_every_gradient(kind, case):
+    torch = pytest.importorskip("torch")
+    T, B, D, H, layers, bidirectional, batch_first, unbatched, with_hx, lengths = {
+        "T1_B1": (1, 1, 3, 4, 1, False, False, False, False, None),
+        "unbatched_hx": (4, 1, 3, 4, 2, True, False, True, True, None),
+        "batch_first_hx": (4, 2, 3, 4, 1, False, True, False, True, None),
+        "three_layers_bidirectional": (5, 2, 3, 4, 3, True, False, False, True, None),
+        "lengths_unsorted": (5, 3, 3, 4, 2, True, False, False, True, [2, 5, 1]),
+        "lengths_all_T_batch_first": (4, 2, 3, 4, 1, False, True, False, False, np.array([4, 4])),
+        "lengths_one_bidirectional": (3, 2, 2, 3, 1, True, False, False, False, tl.Tensor(np.array([1, 3]))),
+    }[case]
+    tl.manual_seed(0)
+    module = getattr(tl.nn, kind)(D, H, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first,
+                                  dtype=np.float64)
+    twin = torch_twin(torch, module)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((T, D) if unbatched else ((B, T, D) if batch_first else (T, B, D)))
+    count = layers * (2 if bidirectional else 1)
+    hx = [rng.standard_normal((count, H) if unbatched else (count, B, H)) for _ in range(2 if kind == "LSTM" else 1)]
+    ours_x, torch_x = tl.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours_hx = [tl.Tensor(h, requires_grad=True) for h in hx]
+    torch_hx = [torch.tensor(h, requires_grad=True) for h in hx]
+    pack = (lambda s: tuple(s) if kind == "LSTM" else s[0]) if with_hx else (lambda s: None)
+
+    output, final = module(ours_x, pack(ours_hx), lengths=lengths)
+    if lengths is None:
+        torch_output, torch_final = twin(torch_x, pack(torch_hx))
+    else:
+        lengths_list = np.asarray(lengths.data if isinstance(lengths, tl.Tensor) else lengths).tolist()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(torch_x, torch.tensor(lengths_list),
+                                                         batch_first=batch_first, enforce_sorted=False)
+        torch_output, torch_final = twin(packed, pack(torch_hx))
+        torch_output, _ = torch.nn.utils.rnn.pad_packed_sequence(torch_output, batch_first=batch_first,
+                                                                 total_length=T)
+    assert output.shape == tuple(torch_output.shape)
+    np.testing.assert_allclose(output.data, torch_output.detach().numpy(), atol=1e-12)
+    for ours, theirs in zip(as_tuple(final), as_tuple(torch_final)):
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), atol=1e-12)
+
+    weights = rng.standard_normal(output.shape)
+    loss = (output * weights).sum() + sum((h * h).sum() for h in as_tuple(final))
+    torch_loss = (torch_output * torch.tensor(weights)).sum() + sum((h * h).sum() for h in as_tuple(torch_final))
+    loss.backward()
+    torch_loss.backward()
+    np.testing.assert_allclose(ours_x.grad, torch_x.grad.numpy(), atol=1e-12)
+    for (name, p), (torch_name, torch_p) in zip(module.named_parameters(), twin.named_parameters()):
+        assert name == torch_name
+        np.testing.assert_allclose(p.grad, torch_p.grad.numpy(), atol=1e-12, err_msg=name)
+    if with_hx:
+        for ours, theirs in zip(ours_hx, torch_hx):
+            np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
+
+
+def test_dropout_between_layers_is_seeded_in_training_and_exact_in_eval():
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(3, 4, num_layers=3, dropout=0.5, bidirectional=True, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    tl.manual_seed(1)
+    first = lstm(x)[0].data
+    tl.manual_seed(1)
+    assert np.array_equal(lstm(x)[0].data, first)
+    assert first.shape == (5, 2, 8)
+    assert not np.array_equal(lstm(x)[0].data, first)  # the generator moved on: a new mask
+    twin = torch_twin(torch, lstm).eval()
+    lstm.eval()
+    np.testing.assert_allclose(lstm(x)[0].data, twin(torch.from_numpy(x))[0].detach().numpy(), atol=1e-12)
+    assert np.array_equal(lstm(x)[0].data, lstm(x)[0].data)

@@ -296,6 +296,22 @@ def test_unrolled_graph_of_a_registered_kind_and_of_module_colon_class():
     assert type(again.cell) is MinimalGatedUnit and kind.name == "mgu"
 
 
+def test_unrolled_graph_of_a_cell_instance_stacked_bidirectional_with_lengths():
+    tl.manual_seed(0)
+    cell = MinimalGatedUnit(2, 3).to(np.float64)
+    roots, rnn = unrolled_graph(cell, steps=4, layers=2, bidirectional=True, batch=2, lengths=[4, 2])
+    assert rnn.cells[0][0] is cell and cell.forget.weight.dtype == np.float64 and roots[0].dtype == np.float64
+    assert roots[0].shape == (4, 2, 6) and roots[1].shape == (4, 2, 3)
+    assert not roots[0].data[2:, 1].any()  # the second sequence has 2 steps: padded outputs are zero
+    parsed = parse_dot(draw_graph(roots, params=rnn).source)
+    names = [name for name, _ in rnn.named_parameters()]
+    assert "forget_l1_reverse.weight" in names
+    for name in names:  # each drawn once, labelled by the cell's own name with PyTorch's suffix
+        assert len(nodes_labelled(parsed, f"<B>{name}</B>")) == 1
+    roots, made = unrolled_graph(lambda size: MinimalGatedUnit(size, 5), steps=2)
+    assert made.input_size == 3 and made.hidden_size == 5 and roots[0].shape == (2, 1, 5)
+
+
 def test_draw_options_are_checked_once():
     assert DrawOptions() == DrawOptions(None, True, False, False, "LR", False)
     with pytest.raises(TypeError, match="draw_graph: max_steps must be an int or None, got bool"):
@@ -679,3 +695,25 @@ def test_constants_and_scalars_are_folded_into_their_consumers():
     assert len(nodes_labelled(unfolded, "<input<")) == 3 and "with " not in draw_graph(y, fold_constants=False).source
     data = tl.Tensor(np.arange(4.0).reshape(2, 2))  # data is not a constant: it stays an input
     assert len(nodes_labelled(parse_dot(draw_graph((data @ w.T).sum()).source), "<input<")) == 1
+
+
+# --------------------------------------------------------------------------- params as a module or a dict
+def lstm_outputs():
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(2, 3, num_layers=2)
+    output, _ = lstm(np.random.default_rng(0).standard_normal((3, 1, 2)))
+    return lstm, output
+
+
+def test_draw_graph_is_deterministic_and_takes_a_module_or_a_dict():
+    pytest.importorskip("graphviz")
+    lstm, output = lstm_outputs()
+    again_lstm, again = lstm_outputs()
+    source = tl.viz.draw_graph(output, params=lstm).source
+    assert source == tl.viz.draw_graph(again, params=again_lstm).source
+    assert source == tl.viz.draw_graph(output, params=dict(lstm.named_parameters())).source
+    assert "weight_hh_l1" in source
+    with pytest.warns(UserWarning, match="before backward"):  # nothing to show yet, and it says so
+        assert "no grad yet" in tl.viz.draw_graph(output, params=lstm, show="grads").source
+    with pytest.raises(TypeError, match="params must be a Module or a dict"):
+        tl.viz.draw_graph(output, params=list(lstm.parameters()))
