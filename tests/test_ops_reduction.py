@@ -89,6 +89,11 @@ def test_max_of_another_tensor_is_the_elementwise_maximum():
     a, b = leaf((2, 3)), leaf((3,))
     np.testing.assert_array_equal(a.max(b).data, np.maximum(a.data, b.data))
     np.testing.assert_array_equal(tl.min(a, b).data, np.minimum(a.data, b.data))
+    # under PyTorch's keyword too (torch.max(input, other=...)), and never with a dim as well
+    np.testing.assert_array_equal(tl.max(a, other=b).data, np.maximum(a.data, b.data))
+    np.testing.assert_array_equal(a.min(other=b).data, np.minimum(a.data, b.data))
+    with pytest.raises(TypeError, match="max: give a dim or other, not both"):
+        a.max(0, other=b)
 
 
 def test_max_of_nan_sends_the_gradient_to_the_nan_like_torch():

@@ -250,3 +250,27 @@ def test_contiguous_copies_a_transposed_tensor_so_that_view_works_as_torch():
     flat = x.t().contiguous().view(-1)
     np.testing.assert_array_equal(flat.data, x.data.T.reshape(-1))
     assert tl.gradcheck(lambda t: t.t().contiguous().view(3, 2) * 2, [x])
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x: x.reshape(shape=(4, 6)), lambda L, x: L.reshape(x, shape=(-1, 4)), lambda L, x: x.view(size=(6, 4)),
+    lambda L, x: x.permute(dims=(2, 0, 1)), lambda L, x: L.permute(x, dims=(1, 0, 2)),
+    lambda L, x: x.flip(dims=(0, 2)), lambda L, x: L.flip(x, dims=[-1]),
+    lambda L, x: x[:1].expand(size=(3, 3, 4)), lambda L, x: L.broadcast_to(x[:1], size=(2, 2, 3, 4)),
+    lambda L, x: x.repeat(repeats=(1, 2, 1)),
+])
+def test_sizes_and_dims_by_pytorchs_keywords(call):
+    torch = pytest.importorskip("torch")
+    data = RNG.standard_normal((2, 3, 4))
+    x, x_torch = tl.Tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    out, out_torch = call(tl, x), call(torch, x_torch)
+    np.testing.assert_array_equal(out.data, out_torch.detach().numpy())
+    weights = RNG.standard_normal(out.shape)
+    (out * tl.Tensor(weights)).sum().backward()
+    (out_torch * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(x.grad, x_torch.grad.numpy(), rtol=1e-12)
+
+
+def test_sizes_given_both_ways_are_a_type_error_naming_the_op():
+    with pytest.raises(TypeError, match=r"reshape: got the sizes both as arguments \(3, 8\) and as shape=\(24,\)"):
+        leaf((2, 3, 4)).reshape(3, 8, shape=(24,))

@@ -167,3 +167,19 @@ def test_clamp_in_place_changes_the_tensor_and_its_version():
     np.testing.assert_array_equal(w.grad, [3.0, 0.0])
     with pytest.raises(RuntimeError, match="clamp_: a leaf tensor that requires grad"):
         w.clamp_(0.0, 1.0)
+
+
+@pytest.mark.parametrize("name", ["relu", "abs"])
+def test_the_gradient_of_a_kink_stays_in_the_graph_so_it_can_be_differentiated_again_as_torch(name):
+    # d(relu(x))/dx = step(x) does not change with x, yet PyTorch's gradient with create_graph=True
+    # depends on x (with derivative 0): differentiating it again gives zeros, not an error
+    torch = pytest.importorskip("torch")
+    data = np.array([[-1.5, 0.0, 2.0], [0.5, -0.25, 3.0]])
+    x, x_torch = tl.Tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    (g,) = tl.grad(getattr(x, name)().sum(), x, create_graph=True)
+    (g_torch,) = torch.autograd.grad(getattr(x_torch, name)().sum(), x_torch, create_graph=True)
+    np.testing.assert_array_equal(g.data, g_torch.detach().numpy())
+    assert g.requires_grad and g_torch.requires_grad
+    (gg,) = tl.grad((g * g).sum(), x)
+    (gg_torch,) = torch.autograd.grad((g_torch * g_torch).sum(), x_torch)
+    np.testing.assert_array_equal(gg.data, (torch.zeros_like(x_torch) + gg_torch).detach().numpy())  # torch's zeros may be lazy

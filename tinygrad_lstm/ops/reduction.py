@@ -451,8 +451,12 @@ class MinDim(MaxDim):
     select = staticmethod(np.argmin)
 
 
-def _extreme(op: str, tensor: Tensor, dim, keepdim, axis, keepdims, full, along, pairwise, result):
+def _extreme(op: str, tensor: Tensor, dim, keepdim, axis, keepdims, other, full, along, pairwise, result):
     dim = alias(op, dim, axis)
+    if other is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: give a dim or other, not both")
+        dim = other
     if isinstance(dim, Tensor):  # torch.max(input, other): the elementwise maximum
         return pairwise(tensor, dim)
     keepdim = alias(op, None if keepdim is False else keepdim, keepdims, "keepdim", "keepdims", default=False)
@@ -468,19 +472,19 @@ def _extreme(op: str, tensor: Tensor, dim, keepdim, axis, keepdims, full, along,
 
 
 @tensor_method
-def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+def max(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
     """``t.max()``: the largest element (tied maxima share the gradient). ``t.max(dim)``: a named
     tuple ``(values, indices)`` of the maxima along `dim` and their positions (the gradient
-    goes to those positions), as ``torch.max``. ``t.max(other)`` with a Tensor is `maximum`.
+    goes to those positions), as ``torch.max``. ``t.max(other)`` with a Tensor (or ``other=``) is `maximum`.
     Raises `ValueError` over an empty dim. For numpy's ``max(axis)`` use `amax`."""
-    return _extreme("max", self, dim, keepdim, axis, keepdims, Max, MaxDim, maximum, max_result)
+    return _extreme("max", self, dim, keepdim, axis, keepdims, other, Max, MaxDim, maximum, max_result)
 
 
 @tensor_method
-def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+def min(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
     """``t.min()``, ``t.min(dim)`` -> ``(values, indices)``, ``t.min(other)``: as `max`, for the
     smallest (``torch.min``). For numpy's ``min(axis)`` use `amin`."""
-    return _extreme("min", self, dim, keepdim, axis, keepdims, Min, MinDim, minimum, min_result)
+    return _extreme("min", self, dim, keepdim, axis, keepdims, other, Min, MinDim, minimum, min_result)
 
 
 def _arg_extreme(op: str, select, tensor: Tensor, dim, keepdim: bool) -> Tensor:

@@ -10,8 +10,13 @@ from ..engine import Function, ShapeError, Tensor, tensor_method, tensor_propert
 from .dims import alias, dim_index, is_int, needs_dims
 
 
-def _sizes(op: str, sizes: tuple) -> tuple:
-    """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints."""
+def _sizes(op: str, sizes: tuple, given=None, keyword: str = "") -> tuple:
+    """``f(2, 3)``, ``f((2, 3))`` or, with PyTorch's keyword, ``f(keyword=(2, 3))`` (`given`) as a
+    tuple of ints."""
+    if given is not None:
+        if sizes:
+            raise TypeError(f"{op}: got the sizes both as arguments {sizes!r} and as {keyword}={given!r}")
+        sizes = given if isinstance(given, (tuple, list)) else (given,)
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     if not all(is_int(s) for s in sizes):
@@ -39,10 +44,10 @@ class Reshape(Function):
         return Reshape.apply(grad_output, shape=ctx.shape)
 
 @tensor_method
-def reshape(self, *shape):
+def reshape(self, *sizes, shape=None):
     """The same data in a new shape (one entry may be -1), e.g. ``t.reshape(T * B, D)``; a view
-    of the data when numpy can make one, a copy otherwise (``torch.reshape``)."""
-    return Reshape.apply(self, shape=_sizes("reshape", shape))
+    of the data when numpy can make one, a copy otherwise (``torch.reshape``; also ``reshape(shape=...)``)."""
+    return Reshape.apply(self, shape=_sizes("reshape", sizes, shape, "shape"))
 
 
 class View(Reshape):
@@ -73,10 +78,10 @@ def _fits(size: int, shape: tuple) -> bool:
 
 
 @tensor_method
-def view(self, *shape):
+def view(self, *sizes, size=None):
     """The same memory in a new shape (``torch.Tensor.view``): `RuntimeError` when that needs a copy
     (e.g. after a transpose), as in PyTorch; `reshape` copies instead."""
-    return View.apply(self, shape=_sizes("view", shape))
+    return View.apply(self, shape=_sizes("view", sizes, size, "size"))
 
 
 @tensor_method
@@ -162,10 +167,10 @@ class Transpose(Function):
         return Transpose.apply(grad_output, axes=tuple(np.argsort(ctx.axes)))
 
 @tensor_method
-def permute(self, *dims):
+def permute(self, *order, dims=None):
     """The dims in a new order (``torch.permute``; numpy's ``transpose(axes)``):
-    ``(2, 3, 4).permute(2, 0, 1)`` is ``(4, 2, 3)``. A view."""
-    dims = _sizes("permute", dims)
+    ``(2, 3, 4).permute(2, 0, 1)`` (or ``permute(dims=(2, 0, 1))``) is ``(4, 2, 3)``. A view."""
+    dims = _sizes("permute", order, dims, "dims")
     if len(dims) != self.ndim:
         raise ShapeError(f"permute: {len(dims)} dims {dims} for a tensor with {self.ndim} dimensions "
                          f"(shape {self.shape})")
@@ -294,10 +299,10 @@ class Expand(Function):
 
 
 @tensor_method
-def expand(self, *sizes):
+def expand(self, *sizes, size=None):
     """A view with dims of size 1 stretched to `sizes` (-1 keeps a dim), and new leading dims
     (``torch.Tensor.expand``): ``(3, 1).expand(2, 3, 4)`` is ``(2, 3, 4)``."""
-    sizes = _sizes("expand", sizes)
+    sizes = _sizes("expand", sizes, size, "size")
     lead = len(sizes) - self.ndim
     if lead < 0:
         raise ShapeError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {self.ndim} dimensions "
@@ -322,9 +327,9 @@ def expand_as(self, other):
 
 
 @tensor_method
-def broadcast_to(self, *shape):
+def broadcast_to(self, *sizes, size=None):
     """`expand` under numpy's name (``torch.broadcast_to``)."""
-    return self.expand(*shape)
+    return self.expand(*sizes, size=size)
 
 
 class Repeat(Function):
@@ -348,11 +353,11 @@ class Repeat(Function):
 
 
 @tensor_method
-def repeat(self, *repeats):
+def repeat(self, *counts, repeats=None):
     """The tensor tiled `repeats` times along each dim (``torch.Tensor.repeat``, numpy's ``tile``;
     extra leading counts add dims): ``(2, 3).repeat(2, 1, 2)`` is ``(2, 2, 6)``.
     numpy's element-wise ``repeat`` is ``repeat_interleave``."""
-    repeats = _sizes("repeat", repeats)
+    repeats = _sizes("repeat", counts, repeats, "repeats")
     if len(repeats) < self.ndim:
         raise ShapeError(f"repeat: {len(repeats)} repeat counts {repeats} for a tensor with {self.ndim} dimensions "
                          f"(shape {self.shape}); give at least one per dim")
@@ -395,10 +400,10 @@ class Flip(Function):
 
 
 @tensor_method
-def flip(self, *dims):
-    """The order of the elements reversed along `dims` (``torch.flip``): ``flip(0)``, ``flip(0, 1)``
-    or ``flip((0, 1))``."""
-    dims = _sizes("flip", dims)
+def flip(self, *order, dims=None):
+    """The order of the elements reversed along `dims` (``torch.flip``): ``flip(0)``, ``flip(0, 1)``,
+    ``flip((0, 1))`` or ``flip(dims=(0, 1))``."""
+    dims = _sizes("flip", order, dims, "dims")
     axes = tuple(dim_index(d, self.shape, "flip") for d in dims)
     if len(set(axes)) != len(axes):
         raise ShapeError(f"flip: repeated dim in {dims}")

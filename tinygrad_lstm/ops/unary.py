@@ -152,8 +152,9 @@ class ReLU(Function):
         return grad_output * (out > 0)
 
     def vjp(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (out > 0)
+        # the slope as sign(output), an op of the output whose own gradient is 0: as in PyTorch the
+        # gradient stays in the graph of the input, so it can be differentiated again (giving 0)
+        return grad_output * Sign.apply(ctx.saved_output(0, ctx.saved_tensors[0]))
 
     def jvp(ctx, tangent):
         return tangent * (ctx.saved_tensors[0] > 0)
@@ -174,8 +175,7 @@ class Abs(Function):
         return grad_output * np.sign(a)
 
     def vjp(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output * np.sign(a)
+        return grad_output * Sign.apply(ctx.saved_input(0, ctx.saved_tensors[0]))  # in the graph, as ReLU's
 
     def jvp(ctx, tangent):
         return tangent * np.sign(ctx.saved_tensors[0])
