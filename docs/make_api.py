@@ -38,7 +38,7 @@ SECTIONS = [
       "GradientReport", "BPTTWarning"]),
     ("Saving and loading", "tinygrad_lstm", "tl", ["save", "load"]),
     ("Compiling a step: tl.jit", "tinygrad_lstm", "tl", ["jit"]),
-    ("The compiled function", "tinygrad_lstm.jit", "tinygrad_lstm.jit", ["CompiledFunction"]),
+    ("The compiled function", "tinygrad_lstm.compiler", "tinygrad_lstm.compiler", ["CompiledFunction"]),
     ("tl.autograd: gradients of any order", "tinygrad_lstm.autograd", "tl.autograd", ["grad", "backward"]),
     ("tl.func: a module as a function of its weights", "tinygrad_lstm.func", "tl.func", ["functional_call"]),
     ("tl.autograd.functional: derivatives of functions", "tinygrad_lstm.autograd.functional",

@@ -46,7 +46,7 @@ CLUSTERS = {
         ("ops", "ops/", "primitive ops:\nforward + backward", CORE),
         ("backward", "backward()", "newest node first,\npending grads, release", CORE),
         ("checks", "checks.py, random.py", "gradcheck,\nfactories, seeds", CORE),
-        ("jit", "jit*.py", "tl.jit: trace a call,\nreplay it as numpy", CORE),
+        ("jit", "compiler/", "tl.jit: trace a call,\nreplay it as numpy", CORE),
     ],
     "references: numpy and torch only": [
         ("manual", "manual/", "hand-written BPTT: classic,\nfused, stacked, adapters", REFERENCE),

@@ -29,7 +29,7 @@ from . import autograd
 from .autograd import jvp
 from . import func
 from .compare import GradientReport, compare_gradients
-from .jit import jit
+from .compiler import jit
 
 __version__ = "0.1.0"
 

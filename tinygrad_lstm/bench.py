@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from . import optim, runtime
 from .engine import Function, Tensor, grad
-from .jit import jit
+from .compiler import jit
 from .nn.kinds import get_kind, kind_names
 from .progress import progress_bar
 

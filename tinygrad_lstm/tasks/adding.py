@@ -22,7 +22,7 @@ import numpy as np
 
 from ..cli import add_cell_argument, positive_int
 from ..engine import no_grad
-from ..jit import jit as compile_step
+from ..compiler import jit as compile_step
 from ..nn import Linear, Module
 from ..nn.functional import mse_loss
 from ..nn.kinds import build_module, kind_names, module_kind

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..cli import add_cell_argument, non_negative_int, positive_float, positive_int
 from ..engine import Tensor, no_grad
-from ..jit import jit as compile_step
+from ..compiler import jit as compile_step
 from ..nn import Embedding, Linear, Module, detach_state
 from ..nn.functional import cross_entropy, softmax
 from ..nn.kinds import build_module, module_kind

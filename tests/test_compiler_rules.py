@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
-from tinygrad_lstm.jit_rules import RULES
+from tinygrad_lstm.compiler.rules import RULES
 
 # (id, function of the tensors, shapes of the tensors, the op expected to fall back or None)
 ROWS = [

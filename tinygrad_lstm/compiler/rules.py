@@ -6,14 +6,14 @@ Each rule repeats the arithmetic of its op's own ``forward``/``backward`` (in
 so a replay's numbers equal eager ones bit for bit. Where the op's code takes another path
 (0-d operands, integer inputs, fancy indexing, mixed dtypes) `accepts` declines and the plan
 calls the op's own forward and backward instead. One record per op in `RULES`; the tests in
-``tests/test_jit_rules.py`` run every rule against its op on a table of operands.
+``tests/test_compiler_rules.py`` run every rule against its op on a table of operands.
 
 A rule's ``forward(em, op)`` returns the output values; ``backward(em, op, grads)`` returns one
 gradient per argument: a value, a `Lazy` (the deferred ``rows.T @ grad_rows`` of a matmul's
 2-D right operand, as `tl.ops.DeferredMatmulGrad`) or None. `em` is the plan's emitter
-(`tinygrad_lstm.jit_plan._Emitter`): ``em.new(like=array)`` allocates a buffer laid out as
+(`tinygrad_lstm.compiler.plan._Emitter`): ``em.new(like=array)`` allocates a buffer laid out as
 the traced array, ``em.view(base, "{}.T", shape, dtype)`` makes a view, ``em.call(fn, ...)``
-writes a call; ``op`` (`tinygrad_lstm.jit_plan._OpView`) holds the traced op instance
+writes a call; ``op`` (`tinygrad_lstm.compiler.plan._OpView`) holds the traced op instance
 (``op.ctx``, with the attributes its forward set), the operands (``op.inputs``), their traced
 values (``op.arrays``), the outputs and, in backward, the traced gradients.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from .. import ops
 
 __all__ = ["RULES", "Rule", "Val", "Lazy"]
 

@@ -1,7 +1,7 @@
 """The plan of a traced call: straight-line Python over numpy, generated once, run at every replay.
 
 Lowering (`_Lowering`) walks the recorded events in order. Each op becomes the numpy calls
-of its rule (`tinygrad_lstm.jit_rules`), writing into buffers allocated once per *arena*
+of its rule (`tinygrad_lstm.compiler.rules`), writing into buffers allocated once per *arena*
 (``out=``), or a call of the op's own forward when it has no rule; views (reshape,
 transpose, split, unbind, ...) are made once when the arena is built. A recorded
 ``backward`` becomes each node's backward in the engine's order, every gradient added in
@@ -29,11 +29,11 @@ import re
 
 import numpy as np
 
-from . import engine
-from .engine import Function, LazyGrad, Tensor
-from . import ops
-from .jit_rules import RULES, Val, _axis_slice
-from .jit_trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _InplaceEvent, _InputRef, _OpEvent,
+from .. import engine
+from ..engine import Function, LazyGrad, Tensor
+from .. import ops
+from .rules import RULES, Val, _axis_slice
+from .trace import (_BackwardEvent, _Const, _CopyEvent, _EffectEvent, _InplaceEvent, _InputRef, _OpEvent,
                         _Ref, _Schedule, _explicit_generators, _fingerprint, _name, _rebuild, _record_backward)
 
 # numpy functions the generated code calls, bound to short global names
@@ -1118,7 +1118,7 @@ class _Plan:
 
 def _optimizers(tracer) -> list:
     """The optimisers whose methods the call ran (their state is saved and restored by `check`)."""
-    from .optim import Optimizer
+    from ..optim import Optimizer
     found = []
     for event in tracer.events:
         if isinstance(event, _EffectEvent):

@@ -18,8 +18,8 @@ import types
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
-from . import engine
-from .engine import Function, LazyGrad, Tensor
+from .. import engine
+from ..engine import Function, LazyGrad, Tensor
 
 
 # =========================================================================== flattening
@@ -188,7 +188,7 @@ class _BackwardEvent:
 
 
 def _module_stack() -> list:
-    from .nn import module
+    from ..nn import module
     return module._call_stack
 
 
@@ -769,7 +769,7 @@ def _explicit_generators(tracer: _Tracer) -> list:
 
 def _generators_of(explicit: list) -> list:
     """The generators a call draws from: the global one (as it is now: `manual_seed` replaces it) and `explicit`."""
-    from .random import default_generator
+    from ..random import default_generator
     found = {id(default_generator()): default_generator()}
     found.update((id(g), g) for g in explicit)
     return list(found.values())

@@ -29,7 +29,7 @@ How a call goes:
    node (`_CompiledStep`) whose backward replays the recorded backward, so
    ``out.backward()`` after the call accumulates into ``.grad`` as eager does.
 
-Exactness: each op has a plan rule (`tinygrad_lstm.jit_rules`) doing the same numpy
+Exactness: each op has a plan rule (`tinygrad_lstm.compiler.rules`) doing the same numpy
 arithmetic as its own forward and backward, and gradients are summed in the engine's
 order, so results equal eager ones bit for bit. An op without a rule runs its own
 forward/backward (`trace_info` lists them). Random masks are drawn by ops
@@ -44,10 +44,10 @@ import types
 
 import numpy as np
 
-from . import engine
-from .engine import Tensor
-from .jit_plan import _Plan
-from .jit_trace import _EffectEvent, _Tracer, _flatten, _name, _signature, _spec_key, _verify
+from .. import engine
+from ..engine import Tensor
+from .plan import _Plan
+from .trace import _EffectEvent, _Tracer, _flatten, _name, _signature, _spec_key, _verify
 
 __all__ = ["jit", "CompiledFunction"]
 
@@ -214,7 +214,7 @@ class _State:
     the parameters and arguments it reads, its optimisers' state, the random generators."""
 
     def __init__(self, plan, leaves):
-        from .jit_trace import _generators_of
+        from .trace import _generators_of
         tensors = [tensor for tensor, _, _ in plan.guards]
         tensors += [leaf for leaf in leaves if isinstance(leaf, Tensor) and leaf.requires_grad]
         self.tensors = tensors
