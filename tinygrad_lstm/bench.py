@@ -4,8 +4,8 @@ on the CPU, plus a compiled training step, growth in T and memory. A kind withou
 (or a PyTorch twin) is timed without it.
 
 Run ``tinygrad-lstm bench`` (``--quick`` for a smoke run). Timings are interleaved in one
-process (autograd, fused, torch, autograd, ...; each timed run right after an untimed run of
-the same code) and the minimum over repeats is kept;
+process (eager, fused, compiled, eager, ...; each timed run right after an untimed run of the
+same code; PyTorch in rounds of its own) and the minimum over repeats is kept;
 ratios, not absolute times, are what to compare between machines. ``--write`` regenerates
 ``docs/performance.md``.
 """
@@ -232,10 +232,12 @@ def time_config(kind, config: tuple, dtype, repeats: int, with_torch: bool = Tru
     module, x = _make(kind, config, dtype)
     compiled, trace = _compiled_runner(module, x)
     is_lstm = get_kind(kind).name == "lstm"
-    runners = [_autograd_runner(module, x), _fused_runner(kind, module, x),
-               _torch_runner(kind, module, x) if with_torch else None, compiled,
-               _torch_ops_runner(module, x) if with_torch and is_lstm else None]
-    autograd, fused, torch_time, compiled_time, torch_ops = _best_times(runners, repeats)
+    autograd, fused, compiled_time = _best_times([_autograd_runner(module, x), _fused_runner(kind, module, x),
+                                                  compiled], repeats)
+    # PyTorch in rounds of its own: its worker threads keep spinning for a while after a call,
+    # which slows whatever runs next on these two cores
+    torch_time, torch_ops = _best_times([_torch_runner(kind, module, x) if with_torch else None,
+                                         _torch_ops_runner(module, x) if with_torch and is_lstm else None], repeats)
     return Timing(get_kind(kind).name, config, np.dtype(dtype).name, autograd, fused, torch_time, compiled_time,
                   trace, torch_ops)
 
@@ -421,7 +423,7 @@ def run(quick: bool = False, repeats: int | None = None, cells=None, progress=pr
     ``progress(row)`` receives each table row as it is measured; `bar` adds a progress bar on
     stderr (`tinygrad_lstm.progress`).
     """
-    repeats = repeats or (2 if quick else 15)
+    repeats = repeats or (2 if quick else 30)
     if cells is None:
         cells = [name for name in kind_names() if get_kind(name).manual is not None]
     results = Results(quick=quick)
@@ -430,7 +432,7 @@ def run(quick: bool = False, repeats: int | None = None, cells=None, progress=pr
         for config in configs:
             for dtype in (np.float32, np.float64):
                 for cell in cells:
-                    reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats // 5)
+                    reps = repeats if config[0] * config[1] * config[3] < 500_000 else max(2, repeats // 6)
                     timing = time_config(cell, config, dtype, reps)
                     results.timings.append(timing)
                     with shown.external_write_mode():

@@ -486,8 +486,8 @@ def _bench_parser(commands):
     bench.add_argument("--quick", action="store_true",
                        help="tiny sizes: a smoke run, not a measurement (its targets are not judged)")
     bench.add_argument("--repeats", type=positive_int, default=None, metavar="N",
-                       help="repeats per timing of the small configurations, a fifth of them for the largest "
-                            "(default: 15, 2 with --quick)")
+                       help="repeats per timing of the small configurations, a sixth of them for the largest "
+                            "(default: 30, 2 with --quick)")
     bench.add_argument("--cells", type=cell_kinds, default=None, metavar="LIST",
                        help=f"comma-separated recurrent kinds to time: {_kinds_help()} "
                             f"(default: every kind with a hand-written reference)")
