@@ -363,3 +363,14 @@ def test_one_sequence_reads_without_its_key():
     deep = tl.viz.diagnose_bptt(tl.nn.GRU(2, 3, bidirectional=True, dtype=np.float64), tl.randn(4, 1, 2))
     with pytest.raises(KeyError, match="sequences: l0, l0_reverse"):
         deep.gates["r"]
+
+
+def test_notebook_display_is_a_short_repr_and_a_table_per_sequence():
+    tl.manual_seed(0)
+    diag = tl.viz.diagnose_bptt(tl.nn.GRU(D, H, bidirectional=True, dtype=np.float64), sequence())
+    assert repr(diag).startswith("<BPTTDiagnosis: 6 steps") and "l0, l0_reverse" in repr(diag)
+    assert len(repr(diag)) < 200  # not the dataclass dump of every array
+    page = diag._repr_html_()
+    assert page.count("<table>") == 2 and page.count("<th>sat ") == 6
+    assert page.count("<tr><td>") == 2 * T
+    assert f"<td>{diag.grad_h['l0_reverse'][0]:.4g}</td>" in page

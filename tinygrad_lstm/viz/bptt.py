@@ -17,6 +17,7 @@ Nothing is derived by hand; the model itself is not changed (a copy runs, in flo
 from __future__ import annotations
 
 import copy
+import html
 import warnings
 from dataclasses import dataclass, field
 
@@ -158,6 +159,30 @@ class BPTTDiagnosis:
             } for sequence in self.sequences},
             "contribution_norms": {name: listed(norms) for name, norms in self.contribution_norms().items()},
         }
+
+    def __repr__(self) -> str:
+        warned = f", {len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}" if self.warnings else ""
+        return (f"<BPTTDiagnosis: {self.steps} steps, loss {self.loss:.6g}, sequences {', '.join(self.sequences)}, "
+                f"{len(self.contribution)} parameters{warned}>")
+
+    def _repr_html_(self) -> str:
+        """The per-step table for a notebook, one per sequence; warnings on top, in bold."""
+        warned = "".join(f"<p><b>warning: {html.escape(text)}</b></p>" for text in self.warnings)
+        tables = []
+        for sequence in self.sequences:
+            gates = list(self.gates.get(sequence, {}))
+            jacobian = self.jacobian_norm.get(sequence)
+            head = ("<tr><th>t</th><th>‖∂L/∂h_t‖</th><th>‖∂h_T/∂h_t‖</th>"
+                    + "".join(f"<th>sat {html.escape(g)}</th>" for g in gates) + "</tr>")
+            rows = []
+            for t in range(self.steps):
+                cells = [str(t), f"{self.grad_h[sequence][t]:.4g}", "-" if jacobian is None else f"{jacobian[t]:.4g}"]
+                cells += [f"{self.saturation[sequence][g][t]:.0%}" for g in gates]
+                rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+            tables.append(f"<p><b>{html.escape(sequence)}</b></p><table><thead>{head}</thead>"
+                          f"<tbody>{''.join(rows)}</tbody></table>")
+        return (f"<div>{warned}<p>BPTT diagnosis: {self.steps} steps, loss {self.loss:.6g}</p>"
+                f"{''.join(tables)}</div>")
 
     def __str__(self) -> str:
         lines = [f"BPTT diagnosis: {self.steps} steps, loss {self.loss:.6g}"]
