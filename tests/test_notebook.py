@@ -70,6 +70,9 @@ from tinygrad_lstm.plots import plot_learning_curves
 curves = {"RNN": {"train": np.linspace(1, 0.2, 50), "test": (np.array([0, 25, 50]), [1.0, 0.3, 0.2])}}
 plot_learning_curves(curves, baseline=1 / 6)
 """,
+    "diagnosis": """
+tl.viz.diagnose_bptt(tl.nn.LSTM(2, 3), np.ones((4, 1, 2)))
+""",
     "backend_after": """
 print(matplotlib.get_backend() == backend, "matplotlib.pyplot" in sys.modules)
 """,
@@ -178,3 +181,11 @@ def test_plots_display_inline_and_leave_the_backend_alone(notebook):
     assert base64.b64decode(data["image/png"]).startswith(PNG)
     assert data["text/plain"].startswith("<InlineFigure size")
     assert stream(outputs["backend_after"], "stdout").split() == ["True", "False"]
+
+
+def test_bptt_diagnosis_is_a_table_with_a_short_repr(notebook):
+    outputs, _ = notebook
+    data = result(outputs["diagnosis"])
+    assert data["text/html"].count("<table>") == 1 and data["text/html"].count("<tr><td>") == 4
+    assert "<th>sat f</th>" in data["text/html"]
+    assert data["text/plain"].startswith("<BPTTDiagnosis: 4 steps") and len(data["text/plain"]) < 200
