@@ -353,6 +353,14 @@ def test_errors():
     assert tl.nn.recurrent.watching() is None  # a failed diagnosis leaves no watcher behind
 
 
+@pytest.mark.parametrize("x, error", [(None, TypeError), ("abc", TypeError), ([[1.0, 2.0], [3.0]], ValueError)])
+def test_an_input_that_is_not_numbers_is_named(x, error):
+    with pytest.raises(error, match="diagnose_bptt: x must be a Tensor or an array of numbers"):
+        tl.viz.diagnose_bptt(tl.nn.GRU(D, H), x)
+    with pytest.raises(TypeError, match=r"diagnose_bptt: state\[1\] must be"):
+        tl.viz.diagnose_bptt(tl.nn.LSTM(D, H), sequence(), state=(np.zeros((1, B, H)), None))
+
+
 def test_one_sequence_reads_without_its_key():
     tl.manual_seed(0)
     lstm = tl.nn.LSTM(2, 3, dtype=np.float64)

@@ -273,7 +273,7 @@ def diagnose_bptt(model: Module, x, loss_fn=None, state=None, *, dtype=np.float6
         work.to(dtype)
     work.eval()
     dtype = np.dtype(dtype) if dtype is not None else _model_dtype(work)
-    x = Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=dtype))
+    x = Tensor(_as_array(x, dtype, "x"))
     state = _as_state(state, dtype)
 
     watcher = _Watcher()
@@ -472,12 +472,24 @@ def _model_dtype(model: Module) -> np.dtype:
     return np.dtype(np.float32)
 
 
+def _as_array(value, dtype, what: str) -> np.ndarray:
+    """`value` (a Tensor or array_like of numbers) as a new array of `dtype`; a clear error otherwise."""
+    if isinstance(value, Tensor):
+        return np.array(value.data, dtype=dtype)
+    if value is None or isinstance(value, (str, bytes)):  # numpy would make NaN of None, or fail on the text
+        raise TypeError(f"diagnose_bptt: {what} must be a Tensor or an array of numbers, got {type(value).__name__}")
+    try:
+        return np.array(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"diagnose_bptt: {what} must be a Tensor or an array of numbers: {e}") from None
+
+
 def _as_state(state, dtype):
     if state is None:
         return None
     if isinstance(state, (tuple, list)):
-        return tuple(Tensor(np.array(s.data if isinstance(s, Tensor) else s, dtype=dtype)) for s in state)
-    return Tensor(np.array(state.data if isinstance(state, Tensor) else state, dtype=dtype))
+        return tuple(Tensor(_as_array(s, dtype, f"state[{i}]")) for i, s in enumerate(state))
+    return Tensor(_as_array(state, dtype, "state"))
 
 
 def _batch_units(shape: tuple) -> tuple:
