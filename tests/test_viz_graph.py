@@ -371,11 +371,30 @@ def test_removed_recorder_records_nothing():
     loss = (w * 2.0).tanh().sum()
     record_grad_norms(loss).remove()
     loss.backward()
-    parsed = parse_dot(draw_graph(loss, show_grads=True).source)
+    with pytest.warns(UserWarning, match=r"gradients of 3 ops were not recorded .*record_grad_norms\(loss\)"):
+        parsed = parse_dot(draw_graph(loss, show_grads=True).source)
     (tanh,) = nodes_labelled(parsed, "<B>tanh</B>")
-    assert "|grad|" not in parsed["nodes"][tanh][0]
+    assert "|grad|" not in parsed["nodes"][tanh][0] and "grad not recorded" in parsed["nodes"][tanh][0]
     (leaf,) = nodes_labelled(parsed, "<B>parameter</B>")
     assert "|grad|" in parsed["nodes"][leaf][0]
+
+
+def test_grads_after_a_backward_that_recorded_nothing_say_so_once():
+    w = tl.Tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * 2.0).tanh().sum()
+    loss.backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = draw_graph(loss, show="grads").source
+    assert [str(w.message).split(":")[1] for w in caught] == [" show='grads'"]
+    assert source.count("grad not recorded") == 3  # mul, tanh and sum (the root keeps no .grad either)
+    loss = (w * 2.0).tanh().sum()
+    with record_grad_norms(loss):
+        loss.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recorded = draw_graph(loss, show="grads").source
+    assert "grad not recorded" not in recorded and recorded.count("|grad|") >= 2
 
 
 def test_recording_keeps_no_graph_alive():

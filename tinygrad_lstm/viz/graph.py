@@ -190,8 +190,8 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
     Warns
     -----
     UserWarning
-        ``show="grads"`` before any backward, or ``show="values"`` for ops whose values
-        were not recorded.
+        ``show="grads"`` before any backward or for ops whose gradients were not recorded,
+        or ``show="values"`` for ops whose values were not recorded.
 
     Examples
     --------
@@ -767,6 +767,7 @@ class _Labeller:
             any(leaf.grad is not None for leaf in graph.leaves if leaf.requires_grad)
             or any(t.grad is not None for t in roots) or any(recorded_grad_norms(n) for n in graph.nodes))
         self.unrecorded_values = 0
+        self.unrecorded_grads = 0
 
     def leaf(self, leaf: Tensor, kind: str) -> str:
         lines = [_shape_text(leaf.shape)] if self.options.show_shapes else []
@@ -782,7 +783,7 @@ class _Labeller:
         if self.options.show_values:
             lines += self._value_lines(node)
         if self.options.show_grads:
-            lines += self._grad_lines(self._output_grads(node))
+            lines += self._op_grad_lines(node)
         if self.options.saved:
             lines.append(_saved_text(node))
         return _html(node.name, lines)
@@ -806,7 +807,7 @@ class _Labeller:
                 lines += self._grad_lines([self._output_grads(node.op)[node.index]])
             return _html("+", lines)
         if self.options.show_grads:
-            lines += self._grad_lines(self._output_grads(node.op))
+            lines += self._op_grad_lines(node.op)
         if self.options.saved:
             lines.append(_saved_text(node.op))
         return _html(node.name, lines)
@@ -832,6 +833,14 @@ class _Labeller:
                 grads[t.output_index] = (grad_norm(t), summary(t.grad))
         return grads
 
+    def _op_grad_lines(self, node) -> list:
+        """The gradient lines of an op; after a backward that did not record them, ``grad not recorded``."""
+        grads = self._output_grads(node)
+        if self.no_grads_yet or any(g is not None for g in grads) or recorded_grad_norms(node) is not None:
+            return self._grad_lines(grads)
+        self.unrecorded_grads += 1
+        return ["grad not recorded"]
+
     def _grad_lines(self, grads: list) -> list:
         """Lines for gradients given as arrays or ``(norm, summary)`` pairs (None: unknown)."""
         known = [g if isinstance(g, tuple) else (float(np.linalg.norm(np.asarray(g))), summary(g))
@@ -847,6 +856,10 @@ class _Labeller:
             warnings.warn("draw_graph: show='grads' before backward(): there is no gradient yet, so the nodes say "
                           "'no grad yet'; call backward() first (inside tl.viz.record_grad_norms(loss) to see the "
                           "gradients of the ops too)", UserWarning, stacklevel=3)
+        if self.unrecorded_grads:
+            warnings.warn(f"draw_graph: show='grads': the gradients of {self.unrecorded_grads} ops were not recorded "
+                          f"(backward keeps only the leaves' .grad), so they say 'grad not recorded'; run backward "
+                          f"inside tl.viz.record_grad_norms(loss) to see them", UserWarning, stacklevel=3)
         if self.unrecorded_values:
             warnings.warn(f"draw_graph: show='values': the values of {self.unrecorded_values} ops were not recorded "
                           f"(nodes keep no outputs), so they say 'value not recorded'; run the forward pass inside "
