@@ -332,6 +332,20 @@ def test_vanishing_gradients_warn_naming_the_steps():
         tl.viz.diagnose_bptt(model, x, loss_fn=last_step_loss)
 
 
+def test_steps_the_loss_does_not_reach_are_neither_exploding_nor_vanishing():
+    model, x = scaled_linear_rnn(0.1, 12)
+    with pytest.warns(tl.BPTTWarning) as caught:  # measured from t=8, the last step the loss reaches
+        diag = tl.viz.diagnose_bptt(model, x, loss_fn=lambda outputs: outputs[0][8].sum())
+    assert not diag.grad_h["l0"][9:].any()
+    assert len(caught) == 1 and diag.warnings == (
+        f"vanishing gradients in l0: ‖∂L/∂h_t‖ is below 1e-06 of the last step the loss reaches, t=8's "
+        f"({diag.grad_h['l0'][8]:.3g}) at t=0-1",)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zero gradients after t=2 are not a growth to the earlier steps
+        diag = tl.viz.diagnose_bptt(tl.nn.LSTM(D, H), sequence(steps=15), loss_fn=lambda outputs: outputs[0][:3].sum())
+    assert diag.warnings == ()
+
+
 def test_a_healthy_lstm_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

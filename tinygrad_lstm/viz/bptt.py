@@ -218,7 +218,7 @@ def diagnose_bptt(model: Module, x, loss_fn=None, state=None, *, dtype=np.float6
     changed) once on `x`, with every recurrent layer watched (`tl.nn.recurrent.watch_steps`),
     and reads everything off the graph (see `BPTTDiagnosis` for what each result means). Warns
     once with a `BPTTWarning` when the gradient norm explodes (grows more than 10× per 10
-    steps back in time) or vanishes (falls below 1e-6 of its value at the last step).
+    steps back in time) or vanishes (falls below 1e-6 of its value at the last step the loss reaches).
 
     Parameters
     ----------
@@ -440,17 +440,21 @@ def _gradient_warnings(grad_h: dict, order: dict) -> list:
         steps_back = np.asarray(order[key][::-1])
         span = min(10, len(back) - 1)
         if span >= 1:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                growth = back[span:] / back[:-span]
+            # Growth from a step the loss does not reach (a zero gradient) is no growth: skip those.
+            start = back[:-span]
+            growth = np.divide(back[span:], start, out=np.zeros_like(start), where=start > 0)
             exploding = steps_back[span:][growth > EXPLODING_GROWTH ** (span / 10)]
             if exploding.size:
                 found.append(f"exploding gradients in {key}: ‖∂L/∂h_t‖ grows more than "
                              f"{EXPLODING_GROWTH:g}× per 10 steps back in time, reaching t={_ranges(exploding)}")
-        if back[0] > 0:
-            vanishing = steps_back[back < VANISHING_RATIO * back[0]]
+        reached = np.flatnonzero(back > 0)  # the loss may reach only the earlier steps (a loss on outputs[:k])
+        if reached.size:
+            first = reached[0]
+            vanishing = steps_back[first:][back[first:] < VANISHING_RATIO * back[first]]
             if vanishing.size:
-                found.append(f"vanishing gradients in {key}: ‖∂L/∂h_t‖ is below {VANISHING_RATIO:g} of the last "
-                             f"step's ({back[0]:.3g}) at t={_ranges(vanishing)}")
+                reference = "the last step's" if first == 0 else f"the last step the loss reaches, t={steps_back[first]}'s"
+                found.append(f"vanishing gradients in {key}: ‖∂L/∂h_t‖ is below {VANISHING_RATIO:g} of {reference} "
+                             f"({back[first]:.3g}) at t={_ranges(vanishing)}")
     return found
 
 
