@@ -469,6 +469,18 @@ def test_compare_into_head_ends_quietly_with_its_own_exit_code(tmp_path):
     assert "BrokenPipeError" not in done.stderr and "Exception ignored" not in done.stderr
 
 
+def test_progress_to_a_reader_that_left_is_dropped_quietly(tmp_path):
+    """``2>&1 | head -1`` or a closed log: stderr's reader has gone before the first progress line."""
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-m", "tinygrad_lstm", *QUICK_COMPARE, "--no-torch"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=dict(os.environ, PYTHONPATH=str(root)))
+    child.stderr.close()
+    output = child.stdout.read().decode()
+    assert child.wait(timeout=300) == 0
+    assert output.splitlines()[-1].startswith("all agree: autograd = manual = numerical")
+
+
 def test_output_to_a_reader_that_left_is_dropped_quietly(tmp_path):
     """The reader closes the pipe before anything is written: every write would fail."""
     root = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ progress, only the result line) and ``--debug`` (the traceback of an error).
 Exit codes, the same for every command (`EXIT_CODES`): 0 success (the gradients agree, the
 code checked is right), 1 the gradients disagree or a check found a bug, 2 a usage error or a
 runtime error (one line on stderr, never a traceback unless ``--debug``). When the reader of
-stdout goes away (``tinygrad-lstm compare | head -1``) the rest of the output is dropped
-quietly and the exit code is still the command's own.
+stdout or stderr goes away (``tinygrad-lstm compare | head -1``, or ``2>&1 | head -1``) the
+rest of the output is dropped quietly and the exit code is still the command's own.
 
 ``--cell`` takes a recurrent kind of `tl.nn.kinds` (``rnn``, ``lstm``, ``gru`` or a kind
 registered with ``register_kind``) or ``module:Class``, a cell class imported from the
@@ -155,11 +155,11 @@ def run_command(prog: str, run, args) -> int:
     """``run(args) -> exit code`` under the exit-code convention of `EXIT_CODES`.
 
     An exception becomes one line on stderr, ``PROG: error: message``, and exit code 2 (with
-    its traceback first when ``args.debug``); Ctrl-C exits with 130. A reader of stdout that
-    goes away (``| head -1``) ends the output quietly, not the command. The example scripts
+    its traceback first when ``args.debug``); Ctrl-C exits with 130. A reader of stdout or
+    stderr that goes away (``| head -1``) ends that output quietly, not the command. The example scripts
     run their tasks through this too.
     """
-    with _stdout_reader_may_leave():
+    with _readers_may_leave():
         try:
             return run(args)
         except KeyboardInterrupt:
@@ -189,7 +189,7 @@ def _error_message(error: Exception, hint: bool) -> str:
 
 
 class _PipeGuard:
-    """stdout that, once its reader has gone (a broken pipe), drops what is written to it."""
+    """An output stream that, once its reader has gone (a broken pipe), drops what is written to it."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -221,14 +221,16 @@ class _PipeGuard:
 
 
 @contextlib.contextmanager
-def _stdout_reader_may_leave():
-    original = sys.stdout
-    guard = sys.stdout = _PipeGuard(original)
+def _readers_may_leave():
+    """stdout and stderr (progress, warnings, errors) both: ``2>&1 | head -1`` must end as quietly."""
+    originals = sys.stdout, sys.stderr
+    guards = sys.stdout, sys.stderr = _PipeGuard(originals[0]), _PipeGuard(originals[1])
     try:
         yield
     finally:
-        guard.flush()
-        sys.stdout = original
+        for guard in guards:
+            guard.flush()
+        sys.stdout, sys.stderr = originals
 
 
 # --------------------------------------------------------------------------- the parser
