@@ -455,6 +455,24 @@ def test_missing_dot_raises_a_clear_error_after_writing_the_dot_file(tmp_path, m
     assert not (tmp_path / "graph.png").exists()
 
 
+def test_notebook_display_without_dot_is_a_line_saying_so(tmp_path, monkeypatch):
+    graphviz = pytest.importorskip("graphviz")
+    h, w = per_step_weights(2)
+    dot = draw_graph(h, params={"w": w})
+    assert isinstance(dot, graphviz.Digraph)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    shown = dot._repr_mimebundle_()
+    assert list(shown) == ["text/plain"] and "Graphviz's `dot` program was not found" in shown["text/plain"]
+    assert "apt-get install graphviz" in shown["text/plain"] and "\n" not in shown["text/plain"]
+
+
+@needs_dot
+def test_notebook_display_is_svg():
+    h, w = per_step_weights(2)
+    shown = draw_graph(h, params={"w": w})._repr_mimebundle_()
+    assert list(shown) == ["image/svg+xml"] and "<svg" in shown["image/svg+xml"]
+
+
 # --------------------------------------------------------------------------- argument errors
 def test_argument_errors(tmp_path):
     h, w = per_step_weights(2)

@@ -13,6 +13,7 @@ the sums where gradients meet, and the accumulation into each parameter's ``.gra
 """
 from __future__ import annotations
 
+import functools
 import html
 import math
 import pathlib
@@ -72,6 +73,27 @@ def _graphviz():
     except ImportError:
         raise ImportError("tinygrad_lstm.viz needs the graphviz Python package: pip install graphviz") from None
     return graphviz
+
+
+@functools.cache
+def _digraph_class():
+    """`Graph`, a `graphviz.Digraph` that a notebook shows as SVG, defined once graphviz is imported."""
+    graphviz = _graphviz()
+
+    class Graph(graphviz.Digraph):
+        """A `graphviz.Digraph` whose notebook display, without Graphviz's ``dot`` program, is a
+        line saying how to install it instead of a traceback."""
+
+        def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                return {"text/plain": f"<graph of {self.source.count(' -> ')} edges: Graphviz's `dot` program was "
+                                      f"not found on PATH, so it cannot be drawn here. {_INSTALL_HINT}; "
+                                      f"its DOT source is .source>"}
+
+    Graph.__qualname__ = "Graph"  # tinygrad_lstm.viz.graph.Graph in reprs, not the factory's locals
+    return Graph
 
 
 @dataclass(frozen=True)
@@ -234,7 +256,7 @@ def draw_graph(root, params=None, max_steps: int | None = None, show_shapes: boo
             layout.place(key, _collapsed_label(obj), _STYLES["collapsed"])
     labels.warn()
 
-    dot = graphviz.Digraph(
+    dot = _digraph_class()(
         "graph",
         graph_attr=dict(rankdir=options.rankdir, fontname="Helvetica", fontsize="11", nodesep="0.2",
                         ranksep="0.3", newrank="true"),
