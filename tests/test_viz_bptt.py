@@ -367,6 +367,20 @@ def test_errors():
     assert tl.nn.recurrent.watching() is None  # a failed diagnosis leaves no watcher behind
 
 
+def test_a_module_run_twice_is_an_error_not_a_mix_of_both_runs():
+    class Twice(tl.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = tl.nn.GRU(D, H)
+
+        def forward(self, x):
+            return self.rnn(x)[0].sum() + self.rnn(x[:3])[0].sum()
+
+    with pytest.raises(ValueError, match="diagnose_bptt: GRU ran step t=0 of layer 0 twice"):
+        tl.viz.diagnose_bptt(Twice(), sequence(), loss_fn=lambda loss: loss)
+    assert tl.nn.recurrent.watching() is None
+
+
 @pytest.mark.parametrize("x, error", [(None, TypeError), ("abc", TypeError), ([[1.0, 2.0], [3.0]], ValueError)])
 def test_an_input_that_is_not_numbers_is_named(x, error):
     with pytest.raises(error, match="diagnose_bptt: x must be a Tensor or an array of numbers"):

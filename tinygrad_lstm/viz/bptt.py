@@ -251,8 +251,8 @@ def diagnose_bptt(model: Module, x, loss_fn=None, state=None, *, dtype=np.float6
     TypeError
         `model` is not a `tl.nn.Module`, or it returns something that is not Tensors.
     ValueError
-        The model ran no recurrent layer, or the loss is not a one-element Tensor that
-        depends on the outputs.
+        The model ran no recurrent layer or ran one twice, or the loss is not a one-element
+        Tensor that depends on the outputs.
 
     Examples
     --------
@@ -330,7 +330,12 @@ class _Watcher(StepWatcher):
 
     def begin_step(self, module, layer, direction, t):
         self.modules.setdefault(id(module), module)
-        self.current = ((id(module), layer, direction), t)
+        sequence = (id(module), layer, direction)
+        if t in self.hidden.get(sequence, {}):  # its h_t would replace the first run's: the numbers would mix runs
+            raise ValueError(f"diagnose_bptt: {type(module).__name__} ran step t={t} of layer {layer}"
+                             f"{' (reverse)' if direction else ''} twice: the model calls it more than once; "
+                             f"diagnose_bptt follows one run of each recurrent module")
+        self.current = (sequence, t)
 
     def parameter(self, parameter):
         # An identity op (a view, no copy) made inside the step: its gradient is this step's share.
