@@ -410,3 +410,5 @@ def test_notebook_display_is_a_short_repr_and_a_table_per_sequence():
     assert page.count("<table>") == 2 and page.count("<th>sat ") == 6
     assert page.count("<tr><td>") == 2 * T
     assert f"<td>{diag.grad_h['l0_reverse'][0]:.4g}</td>" in page
+    one = tl.viz.diagnose_bptt(tl.nn.GRU(D, H), sequence(steps=1))
+    assert str(one).startswith("BPTT diagnosis: 1 step, loss") and repr(one).startswith("<BPTTDiagnosis: 1 step,")

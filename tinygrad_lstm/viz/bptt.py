@@ -160,9 +160,12 @@ class BPTTDiagnosis:
             "contribution_norms": {name: listed(norms) for name, norms in self.contribution_norms().items()},
         }
 
+    def _steps_text(self) -> str:
+        return f"{self.steps} step{'s' * (self.steps != 1)}"
+
     def __repr__(self) -> str:
         warned = f", {len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}" if self.warnings else ""
-        return (f"<BPTTDiagnosis: {self.steps} steps, loss {self.loss:.6g}, sequences {', '.join(self.sequences)}, "
+        return (f"<BPTTDiagnosis: {self._steps_text()}, loss {self.loss:.6g}, sequences {', '.join(self.sequences)}, "
                 f"{len(self.contribution)} parameters{warned}>")
 
     def _repr_html_(self) -> str:
@@ -181,11 +184,11 @@ class BPTTDiagnosis:
                 rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
             tables.append(f"<p><b>{html.escape(sequence)}</b></p><table><thead>{head}</thead>"
                           f"<tbody>{''.join(rows)}</tbody></table>")
-        return (f"<div>{warned}<p>BPTT diagnosis: {self.steps} steps, loss {self.loss:.6g}</p>"
+        return (f"<div>{warned}<p>BPTT diagnosis: {self._steps_text()}, loss {self.loss:.6g}</p>"
                 f"{''.join(tables)}</div>")
 
     def __str__(self) -> str:
-        lines = [f"BPTT diagnosis: {self.steps} steps, loss {self.loss:.6g}"]
+        lines = [f"BPTT diagnosis: {self._steps_text()}, loss {self.loss:.6g}"]
         for sequence in self.sequences:
             gates = list(self.gates.get(sequence, {}))
             header = f"{'t':>4}  {'‖∂L/∂h_t‖':>11}  {'‖∂h_T/∂h_t‖':>12}" + "".join(f"  {'sat ' + g:>7}" for g in gates)
