@@ -165,6 +165,18 @@ def test_the_protocol_is_checked_for_factory_cells_and_other_types():
         tl.nn.Recurrent(cell)
 
 
+def test_a_cell_class_needing_more_than_input_size_is_a_type_error_at_construction():
+    with pytest.raises(TypeError, match=r"^Recurrent: got the class LSTMCell, .*Recurrent\(LSTMCell\(input_size, hidden_size"):
+        tl.nn.Recurrent(tl.nn.LSTMCell)
+
+    class OneArgument(tl.nn.LSTMCell):  # a class built from input_size alone is a factory
+        def __init__(self, input_size):
+            super().__init__(input_size, H, dtype=np.float64)
+
+    output, _ = tl.nn.Recurrent(OneArgument)(np.zeros((2, 1, D)))
+    assert output.shape == (2, 1, H)
+
+
 def test_a_factory_without_input_size_builds_the_cells_at_the_first_call():
     tl.manual_seed(0)
     lazy = tl.nn.Recurrent(lambda size: tl.nn.LSTMCell(size, H, dtype=np.float64), num_layers=2,

@@ -174,6 +174,16 @@ def _parts(state) -> tuple:
     return tuple(state) if isinstance(state, (tuple, list)) else (state,)
 
 
+def _check_cell_class(cls: type) -> None:
+    """A cell class used as a factory must be callable as ``cls(input_size)``: say so now, not at the first call."""
+    try:
+        inspect.signature(cls).bind(1)
+    except TypeError:
+        raise TypeError(f"Recurrent: got the class {cls.__name__}, which cannot be built from input_size alone; "
+                        f"pass a cell, e.g. Recurrent({cls.__name__}(input_size, hidden_size)), or a factory, "
+                        f"e.g. Recurrent(lambda input_size: {cls.__name__}(input_size, hidden_size))") from None
+
+
 def _suffix(layer: int, direction: int) -> str:
     """PyTorch's parameter-name suffix: ``_l0``, ``_l0_reverse``, ``_l1`` ..."""
     return f"_l{layer}" + ("_reverse" if direction else "")
@@ -284,6 +294,8 @@ class Recurrent(Module):
                           f"num_layers=1", stacklevel=2)
         self._stacked = self.num_layers > 1 or self.bidirectional
         self.input_size = self.hidden_size = self.dtype = None
+        if isinstance(cell, type) and issubclass(cell, Module):
+            _check_cell_class(cell)
         if not isinstance(cell, Module) and callable(cell) and input_size is None:
             object.__setattr__(self, "_factory", cell)  # built by the first call, from the input's size
             return
