@@ -216,7 +216,7 @@ def test_one_cell_keeps_its_names_shapes_and_scopes():
     assert {f"recurrent/t={t}/cell" for t in range(5)} <= scopes
     assert {f"recurrent/t={t}/cell/gates" for t in range(5)} <= scopes
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):
-        model(tl.randn(4, 2))
+        model(tl.randn(2, 4, 1, 2))
     with pytest.raises(ValueError, match="input size 3 does not match input_size=2"):
         model(tl.randn(4, 5, 3))
 
@@ -605,3 +605,31 @@ def test_watched_steps_compute_the_same_and_report_every_step(build):
     assert set(watcher.gate_names) == ({("i", "f", "g", "o")} if layers == 2 else {("r", "z", "n")})
     assert tl.nn.recurrent.watching() is None
     tl.nn.watch_gates(anything=watched)  # outside a diagnosis: nothing happens
+
+
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True)])
+def test_an_unbatched_sequence_gives_torch_lstm_outputs_states_and_gradients(num_layers, bidirectional):
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.LSTM(D, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True,
+                           dtype=torch.float64)
+    ours = tl.nn.Recurrent(tl.nn.LSTMCell(D, H, dtype=np.float64), num_layers=num_layers,
+                           bidirectional=bidirectional, batch_first=True)
+    stacked = num_layers > 1 or bidirectional
+    ours.load_state_dict({(name if stacked else "cell." + name[:-len("_l0")]): value.detach().numpy()
+                          for name, value in theirs.state_dict().items()})
+    rng = np.random.default_rng(0)
+    count = num_layers * (2 if bidirectional else 1)
+    x, h0, c0 = rng.standard_normal((T, D)), rng.standard_normal((count, H)), rng.standard_normal((count, H))
+    x_ours = tl.Tensor(x, requires_grad=True)
+    output, (h_n, c_n) = ours(x_ours, (h0, c0) if stacked else (h0[0], c0[0]))  # the cell's own (H,) state
+    x_theirs = torch.tensor(x, requires_grad=True)
+    t_output, (t_h_n, t_c_n) = theirs(x_theirs, (torch.tensor(h0), torch.tensor(c0)))
+    expected_h_n, expected_c_n = (t_h_n, t_c_n) if stacked else (t_h_n[0], t_c_n[0])
+    assert output.shape == tuple(t_output.shape) and h_n.shape == tuple(expected_h_n.shape)
+    np.testing.assert_allclose(output.data, t_output.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c_n.data, expected_c_n.detach().numpy(), atol=1e-12)
+    (output.sum() + (h_n * c_n).sum()).backward()
+    (t_output.sum() + (expected_h_n * expected_c_n).sum()).backward()
+    np.testing.assert_allclose(x_ours.grad, x_theirs.grad.numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"Recurrent: lengths needs a batched input .* \(5, 4\)"):
+        ours(x, lengths=[T])

@@ -399,7 +399,9 @@ class Recurrent(Module):
         Parameters
         ----------
         x : Tensor or array_like
-            ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``.
+            ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``, or
+            unbatched ``(T, input_size)`` (as `tl.nn.LSTM`: the state and results then have
+            no batch axis).
         state : Tensor or tuple of Tensors, optional
             The initial state: the cell's own with one layer and direction, else each element
             ``(num_layers * num_directions, B, size)``. `init_state` when omitted.
@@ -418,8 +420,8 @@ class Recurrent(Module):
         """
         if "_factory" in self.__dict__:
             size = np.shape(x.data if isinstance(x, Tensor) else x)
-            if len(size) != 3:
-                raise ValueError(f"Recurrent: expected input with 3 dimensions, got shape {size}")
+            if len(size) not in (2, 3):
+                raise ValueError(f"Recurrent: expected input with 3 dimensions, or 2 unbatched, got shape {size}")
             self._materialize(self._factory, size[-1])
         if self._stacked:
             self._bind_cells()
@@ -427,12 +429,18 @@ class Recurrent(Module):
         dtype = getattr(cells[0][0], "dtype", None)
         x = as_input(x, dtype, "Recurrent") if dtype is not None else (x if isinstance(x, Tensor) else Tensor(x))
         layout = "(B, T, D)" if self.batch_first else "(T, B, D)"
-        if x.ndim != 3:
-            raise ValueError(f"Recurrent: expected input with 3 dimensions {layout}, got shape {x.shape}")
+        if x.ndim not in (2, 3):
+            raise ValueError(f"Recurrent: expected input with 3 dimensions {layout} or 2 (T, D), got shape {x.shape}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"Recurrent: input size {x.shape[-1]} does not match input_size={self.input_size} "
                              f"(input shape {x.shape})")
-        if self.batch_first:
+        batched = x.ndim == 3
+        if not batched:
+            if lengths is not None:
+                raise ValueError(f"Recurrent: lengths needs a batched input (3 dimensions), got shape {x.shape}")
+            x = x.reshape(x.shape[0], 1, x.shape[1])
+            state = None if state is None else _with_batch_axis(state, -2, dtype)
+        elif self.batch_first:
             x = x.permute(1, 0, 2)
         steps, batch, _ = x.shape
         if steps == 0:
@@ -454,8 +462,10 @@ class Recurrent(Module):
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 layer_input = functional.dropout(layer_input, self.dropout)
 
-        output = layer_input.permute(1, 0, 2) if self.batch_first else layer_input
-        return output, (_stack_states(finals) if self._stacked else finals[0])
+        final = _stack_states(finals) if self._stacked else finals[0]
+        if not batched:
+            return layer_input.squeeze(1), _without_batch_axis(final, -2)
+        return (layer_input.permute(1, 0, 2) if self.batch_first else layer_input), final
 
     def _initial_states(self, state, batch: int, dtype) -> list:
         """One initial state per layer and direction, in the cells' own format."""
@@ -546,6 +556,20 @@ def _keep_mask(shape: tuple, p: float, dtype) -> Tensor | np.ndarray:
     if p == 1:
         return np.zeros(shape, dtype)
     return DropoutMask.apply(shape=shape, p=p, dtype=dtype)
+
+
+def _with_batch_axis(state, axis: int, dtype):
+    """An unbatched state (each element ``(..., size)``) with a batch axis of 1 inserted at `axis`."""
+    parts = tuple(as_input(part, dtype, "Recurrent", f"state element {k}") if dtype is not None
+                  else (part if isinstance(part, Tensor) else Tensor(part)) for k, part in enumerate(_parts(state)))
+    parts = tuple(part.unsqueeze(part.ndim + 1 + axis) for part in parts)
+    return parts if isinstance(state, (tuple, list)) else parts[0]
+
+
+def _without_batch_axis(state, axis: int):
+    """`state` with its batch axis of 1 (at `axis` of each element) removed."""
+    parts = tuple(part.squeeze(part.ndim + axis) for part in _parts(state))
+    return parts if isinstance(state, (tuple, list)) else parts[0]
 
 
 def _stack_states(states: list):
