@@ -633,3 +633,37 @@ def test_an_unbatched_sequence_gives_torch_lstm_outputs_states_and_gradients(num
     np.testing.assert_allclose(x_ours.grad, x_theirs.grad.numpy(), atol=1e-12)
     with pytest.raises(ValueError, match=r"Recurrent: lengths needs a batched input .* \(5, 4\)"):
         ours(x, lengths=[T])
+
+
+class _StateCell(tl.nn.Module):
+    """A cell whose init_state or forward returns what `initial` / `step` say (to break the protocol)."""
+
+    def __init__(self, initial, step):
+        super().__init__()
+        self.input_size, self.hidden_size, self.initial, self.step = 2, 3, initial, step
+
+    def init_state(self, batch_size):
+        return self.initial(batch_size)
+
+    def forward(self, x, h):
+        return self.step(x, h)
+
+
+@pytest.mark.parametrize("initial, error, message", [
+    (lambda b: None, TypeError, r"_StateCell.init_state\(2\) returned NoneType"),
+    (lambda b: tl.zeros(3), ValueError, r"_StateCell.init_state\(2\) returned h of shape \(3,\), expected .* \(2, 3\)"),
+    (lambda b: (tl.zeros(b, 4), tl.zeros(b, 3)), ValueError, r"returned h of shape \(2, 4\)"),
+])
+def test_an_init_state_breaking_the_protocol_is_an_error_at_construction(initial, error, message):
+    with pytest.raises(error, match="^Recurrent: " + message):
+        tl.nn.Recurrent(_StateCell(initial, lambda x, h: h))
+
+
+@pytest.mark.parametrize("step, error, message", [
+    (lambda x, h: None, TypeError, r"_StateCell.forward\(x_t, state\) returned NoneType"),
+    (lambda x, h: tl.zeros(x.shape[0], 7), ValueError, r"returned h of shape \(4, 7\), expected .* \(4, 3\)"),
+])
+def test_a_forward_breaking_the_protocol_is_an_error_at_the_first_step(step, error, message):
+    model = tl.nn.Recurrent(_StateCell(lambda b: tl.zeros(b, 3), step))
+    with pytest.raises(error, match="^Recurrent: " + message):
+        model(np.zeros((T, 4, 2), np.float32))

@@ -166,7 +166,21 @@ def check_cell(cell, owner: str = "Recurrent") -> Module:
         raise TypeError(f"{owner}: cell {type(cell).__name__} lacks {', '.join(missing)}; a cell needs "
                         f"forward(x_t, state) -> state, init_state(batch_size) -> state, and the attributes "
                         f"input_size and hidden_size")
+    _check_state(cell, cell.init_state(2), 2, "init_state(2)", owner)
     return cell
+
+
+def _check_state(cell: Module, state, batch: int, source: str, owner: str) -> None:
+    """A TypeError (not a Tensor or tuple of them) or ValueError (h not ``(batch, hidden_size)``)
+    naming the cell and what `source` returned, when `state` breaks the protocol."""
+    parts = _parts(state) if state is not None else ()
+    if not parts or not all(isinstance(part, (Tensor, np.ndarray)) for part in parts):
+        raise TypeError(f"{owner}: {type(cell).__name__}.{source} returned {_describe(state)}; a cell's state is a "
+                        f"Tensor h ({batch}, hidden_size) or a tuple of Tensors whose first element is h")
+    expected = (batch, cell.hidden_size)
+    if np.shape(parts[0]) != expected:
+        raise ValueError(f"{owner}: {type(cell).__name__}.{source} returned h of shape {np.shape(parts[0])}, "
+                         f"expected (batch, hidden_size) = {expected}")
 
 
 def _parts(state) -> tuple:
@@ -500,6 +514,7 @@ class Recurrent(Module):
         inputs = x.unbind(0)
         outputs = [None] * steps
         zeros = None
+        checked = False
         watcher = _watcher
         for t in (reversed(range(steps)) if where[1] else range(steps)):
             mask = None if masks is None else masks[t]
@@ -518,6 +533,9 @@ class Recurrent(Module):
                     watcher.begin_step(self, *where, t)
                     with _read_through(cell, watcher.parameter):
                         new_state = cell(x_t, fed if tuple_state else fed[0])
+                if not checked:  # the protocol, once per layer and direction
+                    _check_state(cell, new_state, batch, "forward(x_t, state)", "Recurrent")
+                    checked = True
                 tuple_state = isinstance(new_state, (tuple, list))
                 new_state = _parts(new_state)
                 if self.zoneout > 0:
