@@ -652,7 +652,7 @@ class _StateCell(tl.nn.Module):
 @pytest.mark.parametrize("initial, error, message", [
     (lambda b: None, TypeError, r"_StateCell.init_state\(2\) returned NoneType"),
     (lambda b: tl.zeros(3), ValueError, r"_StateCell.init_state\(2\) returned h of shape \(3,\), expected .* \(2, 3\)"),
-    (lambda b: (tl.zeros(b, 4), tl.zeros(b, 3)), ValueError, r"returned h of shape \(2, 4\)"),
+    (lambda b: (tl.zeros(b, 4), tl.zeros(b, 3)), ValueError, r"_StateCell.init_state\(2\) returned h of shape \(2, 4\)"),
 ])
 def test_an_init_state_breaking_the_protocol_is_an_error_at_construction(initial, error, message):
     with pytest.raises(error, match="^Recurrent: " + message):
@@ -661,7 +661,7 @@ def test_an_init_state_breaking_the_protocol_is_an_error_at_construction(initial
 
 @pytest.mark.parametrize("step, error, message", [
     (lambda x, h: None, TypeError, r"_StateCell.forward\(x_t, state\) returned NoneType"),
-    (lambda x, h: tl.zeros(x.shape[0], 7), ValueError, r"returned h of shape \(4, 7\), expected .* \(4, 3\)"),
+    (lambda x, h: tl.zeros(x.shape[0], 7), ValueError, r"_StateCell.forward\(x_t, state\) returned h of shape \(4, 7\), expected .* \(4, 3\)"),
 ])
 def test_a_forward_breaking_the_protocol_is_an_error_at_the_first_step(step, error, message):
     model = tl.nn.Recurrent(_StateCell(lambda b: tl.zeros(b, 3), step))
