@@ -633,6 +633,10 @@ def test_an_unbatched_sequence_gives_torch_lstm_outputs_states_and_gradients(num
     np.testing.assert_allclose(x_ours.grad, x_theirs.grad.numpy(), atol=1e-12)
     with pytest.raises(ValueError, match=r"Recurrent: lengths needs a batched input .* \(5, 4\)"):
         ours(x, lengths=[T])
+    batched_h = (count, 1, H) if stacked else (1, H)
+    with pytest.raises(ValueError, match=rf"unbatched input \(shape \(5, 4\)\) the state has no batch axis: "
+                                         rf"expected h of shape \({count if stacked else H},.*got \({batched_h[0]}, "):
+        ours(x, (np.zeros(batched_h), np.zeros(batched_h)))
 
 
 class _StateCell(tl.nn.Module):

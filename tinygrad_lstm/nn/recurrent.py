@@ -453,7 +453,13 @@ class Recurrent(Module):
             if lengths is not None:
                 raise ValueError(f"Recurrent: lengths needs a batched input (3 dimensions), got shape {x.shape}")
             x = x.reshape(x.shape[0], 1, x.shape[1])
-            state = None if state is None else _with_batch_axis(state, -2, dtype)
+            if state is not None:
+                h_shape = (self.num_layers * self.num_directions,) * self._stacked + (self.hidden_size,)
+                given = np.shape(_parts(state)[0].data if isinstance(_parts(state)[0], Tensor) else _parts(state)[0])
+                if given != h_shape:
+                    raise ValueError(f"Recurrent: for an unbatched input (shape {(x.shape[0], x.shape[2])}) the state has no "
+                                     f"batch axis: expected h of shape {h_shape}, got {given}")
+                state = _with_batch_axis(state, -2, dtype)
         elif self.batch_first:
             x = x.permute(1, 0, 2)
         steps, batch, _ = x.shape
