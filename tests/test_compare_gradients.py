@@ -115,6 +115,18 @@ def test_custom_loss_gradient_is_autograds():
         assert row.grad_max == pytest.approx(np.abs(getattr(rnn, row.name).grad).max(), rel=1e-12)
 
 
+def test_a_manual_gradient_of_the_wrong_shape_is_a_value_error_naming_the_tensor():
+    cell = TanhCell()
+    x = _rng(4).standard_normal((2, 3))
+
+    def wrong_shape(params, x, h, grad_output):
+        grads = tanh_cell_backward(params, x, h, grad_output)
+        return {**grads, "u": grads["u"].T[:1]}
+
+    with pytest.raises(ValueError, match=r"manual reference's gradient of 'u' has shape \(1, \d+\), autograd's"):
+        tl.compare_gradients(cell, x, manual=wrong_shape)
+
+
 def test_wrong_hand_written_backward_is_flagged_but_numerical_passes():
     cell = TanhCell()
     x = _rng(4).standard_normal((2, 3))

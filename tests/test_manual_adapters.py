@@ -105,6 +105,21 @@ def test_bad_bias_arguments_raise(rng):
         manual.rnn_grads_from_torch({"weight_ih": np.zeros((N_A, N_X)), "weight_hh": np.zeros((N_A, N_A))})
 
 
+@pytest.mark.parametrize("adapter, arrays, missing", [
+    ("lstm_params_to_torch", {"Wf": np.zeros((N_A, N_A + N_X))}, "'bf', 'Wi'"),
+    ("rnn_params_to_torch", {"Wax": np.zeros((N_A, N_X))}, "'Waa', 'ba'"),
+    ("lstm_grads_to_torch", {}, "'dWf', 'dbf'"),
+    ("rnn_grads_to_torch", {"dWax": np.zeros((N_A, N_X)), "dba": np.zeros((N_A, 1))}, "'dWaa'"),
+    ("lstm_params_from_torch", {"weight_ih": np.zeros((4 * N_A, N_X))}, "'weight_hh'"),
+    ("rnn_grads_from_torch", {"bias_ih": np.zeros(N_A)}, "'weight_ih', 'weight_hh'"),
+])
+def test_a_missing_key_is_a_key_error_naming_the_adapter_and_the_keys(adapter, arrays, missing):
+    with pytest.raises(KeyError, match=rf"{adapter}: missing keys \[{missing}"):
+        getattr(manual, adapter)(arrays)
+    with pytest.raises(TypeError, match=f"{adapter}: expected a dict of arrays, got list"):
+        getattr(manual, adapter)([arrays])
+
+
 def test_data_round_trip(rng):
     x, a = rng.standard_normal((N_X, M, T_X)), rng.standard_normal((N_A, M))
     x_torch = manual.sequence_to_torch(x)

@@ -205,6 +205,15 @@ def test_bad_arguments():
         init.uniform_(weight, 1, 0)
     with pytest.raises(TypeError, match="zeros_: expected a tl.Tensor, got ndarray"):
         init.zeros_(np.zeros(3))
-    with pytest.raises(TypeError, match="ones_: can only fill a floating-point tensor, got dtype int64"):
-        init.ones_(tl.Tensor(np.zeros(3, np.int64)))
+    with pytest.raises(TypeError, match="normal_: can only fill a floating-point tensor, got dtype int64"):
+        init.normal_(tl.Tensor(np.zeros(3, np.int64)))
     np.testing.assert_array_equal(weight.data, 0)  # nothing half-changed
+
+
+def test_constant_fills_take_any_dtype_as_torch():
+    torch = pytest.importorskip("torch")
+    for fill, args in [("zeros_", ()), ("ones_", ()), ("constant_", (2.7,))]:
+        ours = getattr(init, fill)(tl.Tensor(np.full(3, 5, np.int64)), *args)
+        theirs = getattr(torch.nn.init, fill)(torch.full((3,), 5, dtype=torch.int64), *args)
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours.data, theirs.numpy())

@@ -165,6 +165,18 @@ def test_the_protocol_is_checked_for_factory_cells_and_other_types():
         tl.nn.Recurrent(cell)
 
 
+def test_a_cell_class_needing_more_than_input_size_is_a_type_error_at_construction():
+    with pytest.raises(TypeError, match=r"^Recurrent: got the class LSTMCell, .*Recurrent\(LSTMCell\(input_size, hidden_size"):
+        tl.nn.Recurrent(tl.nn.LSTMCell)
+
+    class OneArgument(tl.nn.LSTMCell):  # a class built from input_size alone is a factory
+        def __init__(self, input_size):
+            super().__init__(input_size, H, dtype=np.float64)
+
+    output, _ = tl.nn.Recurrent(OneArgument)(np.zeros((2, 1, D)))
+    assert output.shape == (2, 1, H)
+
+
 def test_a_factory_without_input_size_builds_the_cells_at_the_first_call():
     tl.manual_seed(0)
     lazy = tl.nn.Recurrent(lambda size: tl.nn.LSTMCell(size, H, dtype=np.float64), num_layers=2,
@@ -204,7 +216,7 @@ def test_one_cell_keeps_its_names_shapes_and_scopes():
     assert {f"recurrent/t={t}/cell" for t in range(5)} <= scopes
     assert {f"recurrent/t={t}/cell/gates" for t in range(5)} <= scopes
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):
-        model(tl.randn(4, 2))
+        model(tl.randn(2, 4, 1, 2))
     with pytest.raises(ValueError, match="input size 3 does not match input_size=2"):
         model(tl.randn(4, 5, 3))
 
@@ -593,3 +605,69 @@ def test_watched_steps_compute_the_same_and_report_every_step(build):
     assert set(watcher.gate_names) == ({("i", "f", "g", "o")} if layers == 2 else {("r", "z", "n")})
     assert tl.nn.recurrent.watching() is None
     tl.nn.watch_gates(anything=watched)  # outside a diagnosis: nothing happens
+
+
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True)])
+def test_an_unbatched_sequence_gives_torch_lstm_outputs_states_and_gradients(num_layers, bidirectional):
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.LSTM(D, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True,
+                           dtype=torch.float64)
+    ours = tl.nn.Recurrent(tl.nn.LSTMCell(D, H, dtype=np.float64), num_layers=num_layers,
+                           bidirectional=bidirectional, batch_first=True)
+    stacked = num_layers > 1 or bidirectional
+    ours.load_state_dict({(name if stacked else "cell." + name[:-len("_l0")]): value.detach().numpy()
+                          for name, value in theirs.state_dict().items()})
+    rng = np.random.default_rng(0)
+    count = num_layers * (2 if bidirectional else 1)
+    x, h0, c0 = rng.standard_normal((T, D)), rng.standard_normal((count, H)), rng.standard_normal((count, H))
+    x_ours = tl.Tensor(x, requires_grad=True)
+    output, (h_n, c_n) = ours(x_ours, (h0, c0) if stacked else (h0[0], c0[0]))  # the cell's own (H,) state
+    x_theirs = torch.tensor(x, requires_grad=True)
+    t_output, (t_h_n, t_c_n) = theirs(x_theirs, (torch.tensor(h0), torch.tensor(c0)))
+    expected_h_n, expected_c_n = (t_h_n, t_c_n) if stacked else (t_h_n[0], t_c_n[0])
+    assert output.shape == tuple(t_output.shape) and h_n.shape == tuple(expected_h_n.shape)
+    np.testing.assert_allclose(output.data, t_output.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c_n.data, expected_c_n.detach().numpy(), atol=1e-12)
+    (output.sum() + (h_n * c_n).sum()).backward()
+    (t_output.sum() + (expected_h_n * expected_c_n).sum()).backward()
+    np.testing.assert_allclose(x_ours.grad, x_theirs.grad.numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"Recurrent: lengths needs a batched input .* \(5, 4\)"):
+        ours(x, lengths=[T])
+    batched_h = (count, 1, H) if stacked else (1, H)
+    with pytest.raises(ValueError, match=rf"unbatched input \(shape \(5, 4\)\) the state has no batch axis: "
+                                         rf"expected h of shape \({count if stacked else H},.*got \({batched_h[0]}, "):
+        ours(x, (np.zeros(batched_h), np.zeros(batched_h)))
+
+
+class _StateCell(tl.nn.Module):
+    """A cell whose init_state or forward returns what `initial` / `step` say (to break the protocol)."""
+
+    def __init__(self, initial, step):
+        super().__init__()
+        self.input_size, self.hidden_size, self.initial, self.step = 2, 3, initial, step
+
+    def init_state(self, batch_size):
+        return self.initial(batch_size)
+
+    def forward(self, x, h):
+        return self.step(x, h)
+
+
+@pytest.mark.parametrize("initial, error, message", [
+    (lambda b: None, TypeError, r"_StateCell.init_state\(2\) returned NoneType"),
+    (lambda b: tl.zeros(3), ValueError, r"_StateCell.init_state\(2\) returned h of shape \(3,\), expected .* \(2, 3\)"),
+    (lambda b: (tl.zeros(b, 4), tl.zeros(b, 3)), ValueError, r"_StateCell.init_state\(2\) returned h of shape \(2, 4\)"),
+])
+def test_an_init_state_breaking_the_protocol_is_an_error_at_construction(initial, error, message):
+    with pytest.raises(error, match="^Recurrent: " + message):
+        tl.nn.Recurrent(_StateCell(initial, lambda x, h: h))
+
+
+@pytest.mark.parametrize("step, error, message", [
+    (lambda x, h: None, TypeError, r"_StateCell.forward\(x_t, state\) returned NoneType"),
+    (lambda x, h: tl.zeros(x.shape[0], 7), ValueError, r"_StateCell.forward\(x_t, state\) returned h of shape \(4, 7\), expected .* \(4, 3\)"),
+])
+def test_a_forward_breaking_the_protocol_is_an_error_at_the_first_step(step, error, message):
+    model = tl.nn.Recurrent(_StateCell(lambda b: tl.zeros(b, 3), step))
+    with pytest.raises(error, match="^Recurrent: " + message):
+        model(np.zeros((T, 4, 2), np.float32))

@@ -185,7 +185,11 @@ def compare_gradients(model: Module, x, state=None, loss_fn=None, manual=None, t
         grad = autograd[name]
         row = GradientRow(name, grad.shape, float(np.abs(grad).max(initial=0.0)))
         for ref in references:
-            row.checks[ref] = Check.between(grad, results[ref][name], limits[ref])
+            reference = results[ref][name]
+            if not isinstance(reference, tuple) and np.shape(reference) != grad.shape:
+                raise ValueError(f"compare_gradients: the {ref} reference's gradient of {name!r} has shape "
+                                 f"{np.shape(reference)}, autograd's {grad.shape}")
+            row.checks[ref] = Check.between(grad, reference, limits[ref])
         rows.append(row)
     if "manual" in references:
         _localize([row for row in rows if not row.checks["manual"].passed], work, x, state, grad_outputs, autograd,

@@ -38,6 +38,16 @@ import numpy as np
 _LSTM_GATES_TORCH_ORDER = ("i", "f", "c", "o")
 
 
+def _require(arrays, names, fn):
+    """`arrays` if it is a dict holding every key of `names`, else a TypeError / KeyError naming `fn`."""
+    if not isinstance(arrays, dict):
+        raise TypeError(f"{fn}: expected a dict of arrays, got {type(arrays).__name__}")
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise KeyError(f"{fn}: missing keys {missing}; got keys {sorted(arrays)}")
+    return arrays
+
+
 def _summed_bias(torch_params, rows, dtype):
     """``bias_ih + bias_hh`` with absent biases counted as zero: ``(rows,)``."""
     bias = np.zeros(rows, dtype)
@@ -107,6 +117,7 @@ def lstm_params_to_torch(parameters, bias_hh=None):
     dict with ``weight_ih (4n_a, n_x)``, ``weight_hh (4n_a, n_a)``, ``bias_ih (4n_a,)`` and
     ``bias_hh (4n_a,)``, gate rows ordered ``i, f, g, o``.
     """
+    _require(parameters, [k + g for g in "fico" for k in "Wb"], "lstm_params_to_torch")
     n_a = parameters["Wf"].shape[0]
     weights, bias = _lstm_to_torch({g: (parameters["W" + g], parameters["b" + g]) for g in "fico"}, n_a)
     weights["bias_ih"], weights["bias_hh"] = _split_bias(bias, bias_hh, "lstm_params_to_torch")
@@ -129,6 +140,7 @@ def lstm_params_from_torch(torch_params, Wy=None, by=None):
     dict with ``Wf, bf, Wi, bi, Wc, bc, Wo, bo`` (``Wg (H, H + D)``, ``bg = bias_ih + bias_hh``
     rows of gate ``g``, ``(H, 1)``), then ``Wy, by`` if given.
     """
+    _require(torch_params, ["weight_ih", "weight_hh"], "lstm_params_from_torch")
     weight_ih, weight_hh = torch_params["weight_ih"], torch_params["weight_hh"]
     bias = _summed_bias(torch_params, weight_ih.shape[0], np.result_type(weight_ih, weight_hh))
     return _with_output_layer(_lstm_from_torch(weight_ih, weight_hh, bias, ""), Wy, by, "Wy")
@@ -148,6 +160,7 @@ def lstm_grads_to_torch(gradients):
     ``(4n_a,)``, both equal to the stacked ``db``: PyTorch adds the two biases, so each receives
     the whole bias gradient.
     """
+    _require(gradients, ["d" + k + g for g in "fico" for k in "Wb"], "lstm_grads_to_torch")
     n_a = gradients["dWf"].shape[0]
     grads, bias = _lstm_to_torch({g: (gradients["dW" + g], gradients["db" + g]) for g in "fico"}, n_a)
     grads["bias_ih"], grads["bias_hh"] = bias, bias.copy()
@@ -163,6 +176,7 @@ def lstm_grads_from_torch(torch_grads):
         ``bias_hh (4H,)``: the gradient of either bias is the gradient of the classic bias
         (``bias_ih``'s is read when both are given).
     """
+    _require(torch_grads, ["weight_ih", "weight_hh"], "lstm_grads_from_torch")
     return _lstm_from_torch(torch_grads["weight_ih"], torch_grads["weight_hh"],
                             _bias_grad(torch_grads, "lstm_grads_from_torch"), "d")
 
@@ -182,6 +196,7 @@ def rnn_params_to_torch(parameters, bias_hh=None):
     dict with ``weight_ih (n_a, n_x)``, ``weight_hh (n_a, n_a)``, ``bias_ih (n_a,)``,
     ``bias_hh (n_a,)``.
     """
+    _require(parameters, ["Wax", "Waa", "ba"], "rnn_params_to_torch")
     bias_ih, bias_hh = _split_bias(parameters["ba"][:, 0].copy(), bias_hh, "rnn_params_to_torch")
     return {"weight_ih": parameters["Wax"].copy(), "weight_hh": parameters["Waa"].copy(),
             "bias_ih": bias_ih, "bias_hh": bias_hh}
@@ -203,6 +218,7 @@ def rnn_params_from_torch(torch_params, Wya=None, by=None):
     dict with ``Wax (H, D)``, ``Waa (H, H)``, ``ba = bias_ih + bias_hh (H, 1)``, then ``Wya, by``
     if given.
     """
+    _require(torch_params, ["weight_ih", "weight_hh"], "rnn_params_from_torch")
     weight_ih, weight_hh = torch_params["weight_ih"], torch_params["weight_hh"]
     bias = _summed_bias(torch_params, weight_hh.shape[0], np.result_type(weight_ih, weight_hh))
     params = {"Wax": weight_ih.copy(), "Waa": weight_hh.copy(), "ba": bias[:, None].copy()}
@@ -216,6 +232,7 @@ def rnn_grads_to_torch(gradients):
     both equal to ``dba``: PyTorch adds the two biases, so each receives the whole gradient.
     Other keys of `gradients` (``dx``, ``da0``) are ignored.
     """
+    _require(gradients, ["dWax", "dWaa", "dba"], "rnn_grads_to_torch")
     bias = gradients["dba"][:, 0].copy()
     return {"weight_ih": gradients["dWax"].copy(), "weight_hh": gradients["dWaa"].copy(),
             "bias_ih": bias, "bias_hh": bias.copy()}
@@ -227,6 +244,7 @@ def rnn_grads_from_torch(torch_grads):
     ``dba`` is the gradient of ``bias_ih`` (or of ``bias_hh`` when only it is given; the two are
     equal for any loss).
     """
+    _require(torch_grads, ["weight_ih", "weight_hh"], "rnn_grads_from_torch")
     bias = _bias_grad(torch_grads, "rnn_grads_from_torch")
     return {"dWax": torch_grads["weight_ih"].copy(), "dWaa": torch_grads["weight_hh"].copy(),
             "dba": bias[:, None].copy()}

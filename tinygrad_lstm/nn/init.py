@@ -64,10 +64,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
-def _check(tensor, fn: str) -> Tensor:
+def _check(tensor, fn: str, floating: bool = True) -> Tensor:
+    """`tensor` if it is a Tensor (of a floating dtype, for the random fills), else a TypeError."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{fn}: expected a tl.Tensor, got {type(tensor).__name__}")
-    if tensor.dtype.kind != "f":
+    if floating and tensor.dtype.kind != "f":
         raise TypeError(f"{fn}: can only fill a floating-point tensor, got dtype {tensor.dtype}")
     return tensor
 
@@ -115,18 +116,18 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: np.r
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    """Fill `tensor` with `val`; returns it."""
-    return _fill(_check(tensor, "constant_"), val)
+    """Fill `tensor` with `val` (cast to its dtype, as PyTorch: any dtype); returns it."""
+    return _fill(_check(tensor, "constant_", floating=False), val)
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill `tensor` with ones; returns it."""
-    return _fill(_check(tensor, "ones_"), 1.0)
+    return _fill(_check(tensor, "ones_", floating=False), 1)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill `tensor` with zeros; returns it."""
-    return _fill(_check(tensor, "zeros_"), 0.0)
+    return _fill(_check(tensor, "zeros_", floating=False), 0)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: np.random.Generator | None = None) -> Tensor:

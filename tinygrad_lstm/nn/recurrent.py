@@ -166,12 +166,36 @@ def check_cell(cell, owner: str = "Recurrent") -> Module:
         raise TypeError(f"{owner}: cell {type(cell).__name__} lacks {', '.join(missing)}; a cell needs "
                         f"forward(x_t, state) -> state, init_state(batch_size) -> state, and the attributes "
                         f"input_size and hidden_size")
+    _check_state(cell, cell.init_state(2), 2, "init_state(2)", owner)
     return cell
+
+
+def _check_state(cell: Module, state, batch: int, source: str, owner: str) -> None:
+    """A TypeError (not a Tensor or tuple of them) or ValueError (h not ``(batch, hidden_size)``)
+    naming the cell and what `source` returned, when `state` breaks the protocol."""
+    parts = _parts(state) if state is not None else ()
+    if not parts or not all(isinstance(part, (Tensor, np.ndarray)) for part in parts):
+        raise TypeError(f"{owner}: {type(cell).__name__}.{source} returned {_describe(state)}; a cell's state is a "
+                        f"Tensor h ({batch}, hidden_size) or a tuple of Tensors whose first element is h")
+    expected = (batch, cell.hidden_size)
+    if np.shape(parts[0]) != expected:
+        raise ValueError(f"{owner}: {type(cell).__name__}.{source} returned h of shape {np.shape(parts[0])}, "
+                         f"expected (batch, hidden_size) = {expected}")
 
 
 def _parts(state) -> tuple:
     """A state as a tuple of tensors, output first."""
     return tuple(state) if isinstance(state, (tuple, list)) else (state,)
+
+
+def _check_cell_class(cls: type) -> None:
+    """A cell class used as a factory must be callable as ``cls(input_size)``: say so now, not at the first call."""
+    try:
+        inspect.signature(cls).bind(1)
+    except TypeError:
+        raise TypeError(f"Recurrent: got the class {cls.__name__}, which cannot be built from input_size alone; "
+                        f"pass a cell, e.g. Recurrent({cls.__name__}(input_size, hidden_size)), or a factory, "
+                        f"e.g. Recurrent(lambda input_size: {cls.__name__}(input_size, hidden_size))") from None
 
 
 def _suffix(layer: int, direction: int) -> str:
@@ -284,6 +308,8 @@ class Recurrent(Module):
                           f"num_layers=1", stacklevel=2)
         self._stacked = self.num_layers > 1 or self.bidirectional
         self.input_size = self.hidden_size = self.dtype = None
+        if isinstance(cell, type) and issubclass(cell, Module):
+            _check_cell_class(cell)
         if not isinstance(cell, Module) and callable(cell) and input_size is None:
             object.__setattr__(self, "_factory", cell)  # built by the first call, from the input's size
             return
@@ -387,7 +413,9 @@ class Recurrent(Module):
         Parameters
         ----------
         x : Tensor or array_like
-            ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``.
+            ``(T, B, input_size)``, or ``(B, T, input_size)`` with ``batch_first``, or
+            unbatched ``(T, input_size)`` (as `tl.nn.LSTM`: the state and results then have
+            no batch axis).
         state : Tensor or tuple of Tensors, optional
             The initial state: the cell's own with one layer and direction, else each element
             ``(num_layers * num_directions, B, size)``. `init_state` when omitted.
@@ -406,8 +434,8 @@ class Recurrent(Module):
         """
         if "_factory" in self.__dict__:
             size = np.shape(x.data if isinstance(x, Tensor) else x)
-            if len(size) != 3:
-                raise ValueError(f"Recurrent: expected input with 3 dimensions, got shape {size}")
+            if len(size) not in (2, 3):
+                raise ValueError(f"Recurrent: expected input with 3 dimensions, or 2 unbatched, got shape {size}")
             self._materialize(self._factory, size[-1])
         if self._stacked:
             self._bind_cells()
@@ -415,12 +443,24 @@ class Recurrent(Module):
         dtype = getattr(cells[0][0], "dtype", None)
         x = as_input(x, dtype, "Recurrent") if dtype is not None else (x if isinstance(x, Tensor) else Tensor(x))
         layout = "(B, T, D)" if self.batch_first else "(T, B, D)"
-        if x.ndim != 3:
-            raise ValueError(f"Recurrent: expected input with 3 dimensions {layout}, got shape {x.shape}")
+        if x.ndim not in (2, 3):
+            raise ValueError(f"Recurrent: expected input with 3 dimensions {layout} or 2 (T, D), got shape {x.shape}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"Recurrent: input size {x.shape[-1]} does not match input_size={self.input_size} "
                              f"(input shape {x.shape})")
-        if self.batch_first:
+        batched = x.ndim == 3
+        if not batched:
+            if lengths is not None:
+                raise ValueError(f"Recurrent: lengths needs a batched input (3 dimensions), got shape {x.shape}")
+            x = x.reshape(x.shape[0], 1, x.shape[1])
+            if state is not None:
+                h_shape = (self.num_layers * self.num_directions,) * self._stacked + (self.hidden_size,)
+                given = np.shape(_parts(state)[0].data if isinstance(_parts(state)[0], Tensor) else _parts(state)[0])
+                if given != h_shape:
+                    raise ValueError(f"Recurrent: for an unbatched input (shape {(x.shape[0], x.shape[2])}) the state has no "
+                                     f"batch axis: expected h of shape {h_shape}, got {given}")
+                state = _with_batch_axis(state, -2, dtype)
+        elif self.batch_first:
             x = x.permute(1, 0, 2)
         steps, batch, _ = x.shape
         if steps == 0:
@@ -442,8 +482,10 @@ class Recurrent(Module):
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 layer_input = functional.dropout(layer_input, self.dropout)
 
-        output = layer_input.permute(1, 0, 2) if self.batch_first else layer_input
-        return output, (_stack_states(finals) if self._stacked else finals[0])
+        final = _stack_states(finals) if self._stacked else finals[0]
+        if not batched:
+            return layer_input.squeeze(1), _without_batch_axis(final, -2)
+        return (layer_input.permute(1, 0, 2) if self.batch_first else layer_input), final
 
     def _initial_states(self, state, batch: int, dtype) -> list:
         """One initial state per layer and direction, in the cells' own format."""
@@ -478,6 +520,7 @@ class Recurrent(Module):
         inputs = x.unbind(0)
         outputs = [None] * steps
         zeros = None
+        checked = False
         watcher = _watcher
         for t in (reversed(range(steps)) if where[1] else range(steps)):
             mask = None if masks is None else masks[t]
@@ -496,6 +539,9 @@ class Recurrent(Module):
                     watcher.begin_step(self, *where, t)
                     with _read_through(cell, watcher.parameter):
                         new_state = cell(x_t, fed if tuple_state else fed[0])
+                if not checked:  # the protocol, once per layer and direction
+                    _check_state(cell, new_state, batch, "forward(x_t, state)", "Recurrent")
+                    checked = True
                 tuple_state = isinstance(new_state, (tuple, list))
                 new_state = _parts(new_state)
                 if self.zoneout > 0:
@@ -534,6 +580,20 @@ def _keep_mask(shape: tuple, p: float, dtype) -> Tensor | np.ndarray:
     if p == 1:
         return np.zeros(shape, dtype)
     return DropoutMask.apply(shape=shape, p=p, dtype=dtype)
+
+
+def _with_batch_axis(state, axis: int, dtype):
+    """An unbatched state (each element ``(..., size)``) with a batch axis of 1 inserted at `axis`."""
+    parts = tuple(as_input(part, dtype, "Recurrent", f"state element {k}") if dtype is not None
+                  else (part if isinstance(part, Tensor) else Tensor(part)) for k, part in enumerate(_parts(state)))
+    parts = tuple(part.unsqueeze(part.ndim + 1 + axis) for part in parts)
+    return parts if isinstance(state, (tuple, list)) else parts[0]
+
+
+def _without_batch_axis(state, axis: int):
+    """`state` with its batch axis of 1 (at `axis` of each element) removed."""
+    parts = tuple(part.squeeze(part.ndim + axis) for part in _parts(state))
+    return parts if isinstance(state, (tuple, list)) else parts[0]
 
 
 def _stack_states(states: list):
