@@ -412,3 +412,38 @@ def test_notebook_display_is_a_short_repr_and_a_table_per_sequence():
     assert f"<td>{diag.grad_h['l0_reverse'][0]:.4g}</td>" in page
     one = tl.viz.diagnose_bptt(tl.nn.GRU(D, H), sequence(steps=1))
     assert str(one).startswith("BPTT diagnosis: 1 step, loss") and repr(one).startswith("<BPTTDiagnosis: 1 step,")
+
+
+# --------------------------------------------------------------------------- gradient_flow
+def test_gradient_flow_is_the_norm_of_pytorchs_retained_gradients_of_an_mse_loss():
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(2)
+    model = tl.nn.RNN(D, H, dtype=np.float64)
+    x = sequence()
+    target = np.random.default_rng(4).standard_normal((T, B, H))
+    flow = tl.viz.gradient_flow(model, x, y=target)
+    cell = torch.nn.RNNCell(D, H).double()
+    cell.load_state_dict({name: torch.tensor(v) for name, v in
+                          {k[:-3]: v for k, v in model.state_dict().items()}.items()})
+    h, hs = torch.zeros(B, H, dtype=torch.float64), []
+    for t in range(T):
+        h = cell(torch.tensor(x[t]), h)
+        h.retain_grad()
+        hs.append(h)
+    torch.nn.functional.mse_loss(torch.stack(hs), torch.tensor(target)).backward()
+    np.testing.assert_allclose(flow, [np.linalg.norm(h.grad.numpy()) for h in hs], rtol=1e-10)
+    assert model.weight_hh_l0.grad is None  # the model itself is not touched
+
+
+def test_gradient_flow_of_a_stacked_bidirectional_model_and_a_loss_of_ones_own():
+    tl.manual_seed(3)
+    model = tl.nn.GRU(D, H, num_layers=2, bidirectional=True)
+    coefficients = np.random.default_rng(5).standard_normal((T, B, 2 * H))
+    flow = tl.viz.gradient_flow(model, sequence(), loss_fn=lambda outputs: (outputs[0] * coefficients).sum())
+    diag = tl.viz.diagnose_bptt(model, sequence(), loss_fn=lambda outputs: (outputs[0] * coefficients).sum(),
+                                jacobian=False)
+    assert set(flow) == {"l0", "l0_reverse", "l1", "l1_reverse"}
+    for key, values in flow.items():
+        np.testing.assert_array_equal(values, diag.grad_h[key])
+    with pytest.raises(TypeError, match="gradient_flow: give a target y or a loss_fn, not both"):
+        tl.viz.gradient_flow(model, sequence(), y=np.zeros((T, B, 2 * H)), loss_fn=lambda outputs: outputs[0].sum())

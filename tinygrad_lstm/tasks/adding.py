@@ -28,7 +28,7 @@ from ..nn.functional import mse_loss
 from ..nn.kinds import build_module, kind_names, module_kind
 from ..optim import Adam
 from ..random import manual_seed
-from ..viz.bptt import BPTTWarning, diagnose_bptt
+from ..viz.bptt import gradient_flow as viz_gradient_flow
 from .training import add_optimizer_arguments, check_counts, fit, last_hidden
 
 __all__ = ["BASELINE_MSE", "make_batch", "AddingModel", "TrainResult", "train", "evaluate", "gradient_flow",
@@ -234,28 +234,9 @@ def train(cell="lstm", steps: int = 1000, batch: int = 64, hidden: int | None = 
 
 
 def gradient_flow(model: AddingModel, x: np.ndarray, y: np.ndarray):
-    """``||d loss / d h_t||`` for every step ``t``: how much gradient reaches each hidden state.
-
-    The gradient norms of `tl.viz.diagnose_bptt` (a float64 copy of the model, where float32
-    would round the smallest norms to zero, in evaluation mode; the model itself is not
-    touched) for the MSE against ``y (B, 1)`` on ``x (T, B, 2)``: the Frobenius norm over the
-    batch of the whole gradient reaching the hidden state of step ``t``. Any cell, stacked or
-    bidirectional; vanishing norms are the point here, so they raise no `BPTTWarning`.
-
-    Returns
-    -------
-    ndarray (T,)
-        For a model of one layer in one direction.
-    dict of str to ndarray (T,)
-        For a stacked or bidirectional model: one entry per layer and direction, named by
-        the suffix of its parameters (``"l0"``, ``"l0_reverse"``, ``"l1"``, ...).
-        `tl.plots.plot_gradient_flow` draws either.
-    """
-    target = np.asarray(y, np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BPTTWarning)
-        flow = diagnose_bptt(model, x, loss_fn=lambda prediction: mse_loss(prediction, target), jacobian=False).grad_h
-    return flow["l0"] if list(flow) == ["l0"] else dict(flow)
+    """``||d loss / d h_t||`` for every step of the MSE against ``y (B, 1)`` on ``x (T, B, 2)``:
+    `tl.viz.gradient_flow` with this task's loss (``(T,)``, or a dict per layer and direction)."""
+    return viz_gradient_flow(model, x, y=y)
 
 
 # --------------------------------------------------------------------------- command line

@@ -9,11 +9,11 @@ Jacobian decay, per-step contributions to each weight's gradient, gate saturatio
 >>> "196 steps" in dot.source
 True
 """
-from .bptt import BPTTDiagnosis, BPTTWarning, diagnose_bptt
+from .bptt import BPTTDiagnosis, BPTTWarning, diagnose_bptt, gradient_flow
 from .grads import record_grad_norms
 from .graph import GraphvizNotFoundError, draw_graph, render_graph
 from .unrolled import unrolled_graph
 from .values import record_values
 
 __all__ = ["draw_graph", "render_graph", "record_grad_norms", "record_values", "unrolled_graph", "GraphvizNotFoundError",
-           "diagnose_bptt", "BPTTDiagnosis", "BPTTWarning"]
+           "diagnose_bptt", "gradient_flow", "BPTTDiagnosis", "BPTTWarning"]

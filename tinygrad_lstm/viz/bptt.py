@@ -29,7 +29,7 @@ from ..engine import Tensor, enable_grad, grad
 from ..nn.module import Module
 from ..nn.recurrent import StepWatcher, watch_steps
 
-__all__ = ["diagnose_bptt", "BPTTDiagnosis", "BPTTWarning", "saturated", "SATURATION"]
+__all__ = ["diagnose_bptt", "gradient_flow", "BPTTDiagnosis", "BPTTWarning", "saturated", "SATURATION"]
 
 
 class BPTTWarning(UserWarning):
@@ -315,6 +315,58 @@ def diagnose_bptt(model: Module, x, loss_fn=None, state=None, *, dtype=np.float6
     if diagnosis.warnings:
         warnings.warn("diagnose_bptt: " + "; ".join(diagnosis.warnings), BPTTWarning, stacklevel=2)
     return diagnosis
+
+
+def gradient_flow(model: Module, x, y=None, loss_fn=None, state=None):
+    """``‖∂L/∂h_t‖`` for every step ``t``: how much of the loss's gradient reaches each hidden state.
+
+    The `BPTTDiagnosis.grad_h` of `diagnose_bptt` alone (a float64 copy of the model, where
+    float32 would round the smallest norms to zero, in eval mode; the model itself is not
+    touched), without its Jacobian passes and without a `BPTTWarning`: vanishing norms are what
+    one looks at here. Any recurrent model or custom cell, stacked or bidirectional.
+
+    Parameters
+    ----------
+    model : Module
+        As for `diagnose_bptt`.
+    x : array_like or Tensor
+        The input, e.g. ``(T, B, D)``.
+    y : array_like, optional
+        A target of the model's output's shape: the loss is then the MSE against it.
+    loss_fn : callable, optional
+        ``loss_fn(outputs) -> one-element Tensor``, instead of `y`; with neither, the default
+        loss of `diagnose_bptt`.
+    state : optional
+        The initial state passed to the model.
+
+    Returns
+    -------
+    ndarray (T,)
+        For a model of one layer in one direction.
+    dict of str to ndarray (T,)
+        Otherwise one entry per layer and direction, named by the suffix of its parameters
+        (``"l0"``, ``"l0_reverse"``, ``"l1"``, ...). `tl.plots.plot_gradient_flow` draws either.
+
+    Examples
+    --------
+    >>> import numpy as np, tinygrad_lstm as tl
+    >>> _ = tl.manual_seed(0)
+    >>> rnn = tl.nn.RNN(2, 4)
+    >>> x, y = np.random.default_rng(0).standard_normal((2, 5, 3, 2))
+    >>> tl.viz.gradient_flow(rnn, x, y=np.zeros((5, 3, 4))).shape
+    (5,)
+    """
+    if y is not None and loss_fn is not None:
+        raise TypeError("gradient_flow: give a target y or a loss_fn, not both")
+    if y is not None:
+        from ..nn.functional import mse_loss
+
+        target = np.asarray(y, np.float64)
+        loss_fn = lambda outputs: mse_loss(outputs[0] if isinstance(outputs, tuple) else outputs, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BPTTWarning)
+        flow = diagnose_bptt(model, x, loss_fn=loss_fn, state=state, jacobian=False).grad_h
+    return flow["l0"] if list(flow) == ["l0"] else dict(flow)
 
 
 # --------------------------------------------------------------------------- the watcher
