@@ -33,10 +33,13 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", type=positive_int, default=32, help="hidden size (default: 32)")
     parser.add_argument("--length", type=positive_int, default=50, metavar="T", help="sequence length T (default: 50)")
     parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default: 0.01)")
-    parser.add_argument("--eval-every", type=positive_int, default=100, help="steps between test evaluations (default: 100)")
-    parser.add_argument("--test-size", type=positive_int, default=1000, help="sequences in the test set (default: 1000)")
+    parser.add_argument("--eval-every", type=positive_int, default=100,
+                        help="steps between test evaluations (default: 100)")
+    parser.add_argument("--test-size", type=positive_int, default=1000,
+                        help="sequences in the test set (default: 1000)")
     parser.add_argument("--out", default="adding_problem.png", help="learning-curve plot (default: adding_problem.png)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the data (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the weights and the data (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:

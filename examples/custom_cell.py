@@ -190,7 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default: 0.01)")
     parser.add_argument("--format", default="svg", help="picture format of the graphs: svg, png, pdf (default: svg)")
     parser.add_argument("--out", default="custom_cells", help="directory of the graphs (default: custom_cells)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the data (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the weights and the data (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:

@@ -66,12 +66,15 @@ def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
-    parser.add_argument("--outer-steps", type=positive_int, default=30, help="updates of the learning rate (default: 30)")
+    parser.add_argument("--outer-steps", type=positive_int, default=30,
+                        help="updates of the learning rate (default: 30)")
     parser.add_argument("--hidden", type=positive_int, default=8, help="RNN hidden size (default: 8)")
     parser.add_argument("--length", type=positive_int, default=10, metavar="T", help="sequence length (default: 10)")
     parser.add_argument("--batch", type=positive_int, default=32, help="sequences per batch (default: 32)")
-    parser.add_argument("--lr", type=positive_float, default=0.01, help="the initial inner learning rate (default: 0.01)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the data (default: 0)")
+    parser.add_argument("--lr", type=positive_float, default=0.01,
+                        help="the initial inner learning rate (default: 0.01)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the weights and the data (default: 0)")
     parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
