@@ -530,7 +530,7 @@ def report(results: Results) -> str:
     g, m, f = results.growth, results.memory, results.flat
     growth_target, memory_target = ("", "") if quick else (f"; target <= {GROWTH_TARGET}x",
                                                            f" (target <= {MEMORY_TARGET})")
-    flat = ("flat" if f["flat"] else "growing") if quick else "flat" if f["flat"] else "GROWING"
+    flat = "not judged in a quick run" if quick else "flat" if f["flat"] else "GROWING"
     lines += ["", "## Growth with sequence length (autograd LSTM, float32)", "",
               f"T={g['long']} takes {g['ratio']:.2f}x the time of T={g['short']} "
               f"(linear would be {g['linear']:.1f}x{growth_target}); the fused reference takes "
@@ -664,8 +664,9 @@ def summary(results: Results) -> str:
               f"({verdict(f'{MEMORY_TARGET}x', memory_ratio <= MEMORY_TARGET)}).",
               f"- memory of a compiled training step's plan over one eager step's peak: "
               f"{m['plan'] / m['autograd']:.2f}x ({verdict('2x', m['plan'] <= 2 * m['autograd'])}).",
-              f"- memory over {f['steps']} training steps: {'flat' if f['flat'] else 'growing'} "
-              f"({verdict('flat', f['flat'])})."]
+              f"- memory over {f['steps']} training steps: "
+              + (f"({verdict('flat', f['flat'])})." if results.quick else
+                 f"{'flat' if f['flat'] else 'growing'} ({verdict('flat', f['flat'])}).")]
     d = results.double
     if d and d["torch"]:
         ratio = d["autograd"] / d["torch"]
