@@ -975,6 +975,20 @@ def test_grad_returns_gradients_without_touching_dot_grad():
         tl.grad((x * x).sum(), [tl.Tensor([1.0])])
 
 
+def test_grad_materialize_grads_and_empty_inputs_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x, unused = tl.Tensor([1.0, 2.0], requires_grad=True), tl.Tensor([[1.0]], requires_grad=True)
+    gx, gu = tl.grad((x * x).sum(), [x, unused], materialize_grads=True)
+    tx, tu = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([[1.0]], requires_grad=True)
+    ex, eu = torch.autograd.grad((tx * tx).sum(), [tx, tu], materialize_grads=True)
+    np.testing.assert_array_equal(gx.data, ex.numpy())
+    assert gu.shape == tuple(eu.shape) and gu.dtype == unused.dtype and not gu.data.any()
+    with pytest.raises(ValueError, match="grad: materialize_grads=True needs allow_unused=True"):
+        tl.grad((x * x).sum(), [x, unused], allow_unused=False, materialize_grads=True)
+    with pytest.raises(RuntimeError, match="grad: inputs is empty"):
+        tl.grad((x * x).sum(), [])
+
+
 def test_derivatives_of_any_order():
     x = tl.Tensor([0.5, 2.0], requires_grad=True)
     y = (x ** 3).sum()

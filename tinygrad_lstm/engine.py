@@ -1002,7 +1002,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple:
+         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
     """The gradients of `outputs` with respect to `inputs`, returned, not accumulated into
     ``.grad`` (``torch.autograd.grad``).
 
@@ -1017,8 +1017,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
         Keep the saved arrays (default: `create_graph`).
     create_graph : bool
         Return gradients that are in the graph, so they can be differentiated again.
-    allow_unused : bool
-        Return None for an input the outputs do not depend on, instead of raising.
+    allow_unused : bool, optional
+        Return None for an input the outputs do not depend on, instead of raising
+        (default: `materialize_grads`).
+    materialize_grads : bool
+        Return zeros instead of None for such an input.
 
     Returns
     -------
@@ -1031,9 +1034,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     >>> g.data, grad(g.sum(), x)[0].data                  # 3x^2, then 6x
     (array([ 3., 12.]), array([ 6., 12.]))
     """
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not passed)")
+    if materialize_grads:
+        listed = _as_tensor_list(inputs, "grad", "inputs")
+        results = grad(outputs, listed, grad_outputs, retain_graph, create_graph, True)
+        return tuple(Tensor(np.zeros(t.shape, t.dtype)) if g is None else g for g, t in zip(results, listed))
     if _tracer is not None:
         return _tracer.on_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
     inputs = _as_tensor_list(inputs, "grad", "inputs")
+    if not inputs:
+        raise RuntimeError("grad: inputs is empty; pass the tensors to differentiate with respect to")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
