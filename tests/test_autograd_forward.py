@@ -59,3 +59,19 @@ def test_every_op_says_how_it_gets_its_tangent():
     assert {"MatMul", "Tanh", "Sigmoid", "Split"} <= set(rules)
     assert set(rules.values()) <= {"linear", "rule", "double-vjp"}
     assert rules["Tanh"] == "rule" and rules["Split"] == "linear"
+
+
+def test_reverse_mode_inside_forward_mode_is_an_error_not_a_zero_tangent():
+    def gradient(x):
+        return tl.grad((x.requires_grad_() ** 3).sum(), x, create_graph=True)[0]
+
+    def backward_inside(x):
+        y = (x.requires_grad_() ** 3).sum()
+        y.backward()
+        return y
+
+    for fn in (gradient, backward_inside):
+        with pytest.raises(RuntimeError, match="jvp: backward\\(\\) or tl.grad inside a function given to tl.jvp"):
+            tl.jvp(fn, (tl.Tensor([1.0, 2.0]),), (tl.Tensor([1.0, 0.5]),))
+    out, tangent = tl.jvp(lambda x: x ** 3, (tl.Tensor([1.0, 2.0]),), (tl.Tensor([1.0, 0.5]),))  # still usable after
+    np.testing.assert_allclose(tangent.data, [3.0, 6.0])

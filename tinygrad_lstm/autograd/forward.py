@@ -20,6 +20,11 @@ from ..engine import Function, Observer, Tensor, enable_grad
 __all__ = ["jvp", "rules"]
 
 
+# the gradients would carry no tangents (the backward pass is not seen by forward mode): a silent zero
+_REVERSE_INSIDE = ("jvp: backward() or tl.grad inside a function given to tl.jvp is not supported (forward over "
+                   "reverse); for Hessian-vector products use tl.autograd.functional.hvp")
+
+
 class _ForwardAD(Observer):
     """The observer `jvp` installs on the engine: gives every op's outputs their tangents."""
 
@@ -51,6 +56,12 @@ class _ForwardAD(Observer):
         for t, tangent in zip(outputs, out if isinstance(out, tuple) else (out,)):  # a split into one piece too
             if tangent is not None:
                 self.set(t, tangent)
+
+    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph, inputs):
+        raise RuntimeError(_REVERSE_INSIDE)
+
+    def on_grad(self, outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+        raise RuntimeError(_REVERSE_INSIDE)
 
     def on_inplace(self, tensor: Tensor, result: Tensor) -> None:
         tangent = self.tangent(result)
