@@ -458,7 +458,7 @@ class Function:
         arrays = []
         needs = []
         edges = []
-        record = False
+        record = huge = False
         for a in args:  # one pass; this is the hottest loop of the engine
             if isinstance(a, Tensor):
                 arrays.append(a._data)
@@ -471,7 +471,11 @@ class Function:
                     needs.append(False)
                     edges.append((a, 0))
             else:
-                arrays.append(np.asarray(a) if type(a) is list or type(a) is tuple else a)  # as numpy does
+                if type(a) is list or type(a) is tuple:
+                    a = np.asarray(a)  # as numpy does
+                elif type(a) is float and not -_FLOAT16_MAX <= a <= _FLOAT16_MAX:
+                    huge = True
+                arrays.append(a)
                 needs.append(False)
                 edges.append(None)
         record = record and _grad_enabled
@@ -480,7 +484,11 @@ class Function:
         if _anomaly_enabled:
             ctx.created_at = _user_frame()
         try:
-            out = ctx.forward(*arrays, **kwargs)
+            if huge:  # a number beyond a small float dtype becomes inf in it, as in PyTorch, without a warning
+                with np.errstate(over="ignore"):
+                    out = ctx.forward(*arrays, **kwargs)
+            else:
+                out = ctx.forward(*arrays, **kwargs)
         except ShapeError:
             raise
         except ValueError as e:
@@ -520,6 +528,7 @@ class Function:
         return result
 
 
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 _sequence = itertools.count()  # creation order: every node is created after its parents
 _new_object = object.__new__
 
@@ -606,7 +615,8 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data._data
         try:
-            array = np.array(data, dtype=dtype)
+            with np.errstate(over="ignore"):  # a value beyond `dtype` becomes inf, as in PyTorch
+                array = np.array(data, dtype=dtype)
         except (TypeError, ValueError) as e:
             raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}: {e}") from None
         if array.dtype.kind not in _ALLOWED_KINDS:
