@@ -186,6 +186,12 @@ def abs(self):
     return Abs.apply(self)
 
 
+@tensor_method
+def __abs__(self):
+    """``abs(x)``, Python's builtin: `abs`."""
+    return Abs.apply(self)
+
+
 class Sqrt(Function):
     """Square root: sqrt(-1) is nan and the slope at 0 is inf, as in PyTorch, without numpy warnings."""
 
