@@ -989,6 +989,21 @@ def test_grad_materialize_grads_and_empty_inputs_as_pytorch():
         tl.grad((x * x).sum(), [])
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_runs_the_hooks_of_its_leaf_inputs_like_pytorch(create_graph):
+    torch = pytest.importorskip("torch")
+    x, x_t = tl.Tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    for leaf in (x, x_t):
+        leaf.register_hook(lambda g: g * 10)
+    y, y_t = x * 3, x_t * 3
+    for hidden in (y, y_t):
+        hidden.register_hook(lambda g: g + 1)
+    (g,) = tl.grad((y * y).sum(), x, create_graph=create_graph)
+    (g_t,) = torch.autograd.grad((y_t * y_t).sum(), x_t, create_graph=create_graph)
+    np.testing.assert_array_equal(g.data, g_t.detach().numpy())
+    assert x.grad is None
+
+
 def test_derivatives_of_any_order():
     x = tl.Tensor([0.5, 2.0], requires_grad=True)
     y = (x ** 3).sum()

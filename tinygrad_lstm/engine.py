@@ -1077,7 +1077,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     for i, t in enumerate(inputs):
         g = captured.get(i) if t._node is not None else leaves.get(t)
         if g is not None and not create_graph:
-            g = Tensor._wrap(np.array(_materialized(g) if type(g) is list else g), None, 0)
+            g = np.array(_materialized(g) if type(g) is list else g)
+            if t._node is None and t._hooks:  # a leaf's hooks see its gradient, as in backward and PyTorch
+                g = np.array(_run_leaf_hooks(t, g))
+            g = Tensor._wrap(g, None, 0)
         elif g is not None and t._node is None:
             g = _run_leaf_hooks(t, g)
         if g is None and not allow_unused:
