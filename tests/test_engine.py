@@ -987,6 +987,8 @@ def test_grad_materialize_grads_and_empty_inputs_as_pytorch():
         tl.grad((x * x).sum(), [x, unused], allow_unused=False, materialize_grads=True)
     with pytest.raises(RuntimeError, match="grad: inputs is empty"):
         tl.grad((x * x).sum(), [])
+    with pytest.raises(RuntimeError, match="backward: inputs is empty"):
+        (x * x).sum().backward(inputs=[])
 
 
 @pytest.mark.parametrize("create_graph", [False, True])

@@ -996,6 +996,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     retain_graph = create_graph if retain_graph is None else bool(retain_graph)
     if inputs is not None:
         inputs = _as_tensor_list(inputs, "backward", "inputs")
+        if not inputs:
+            raise RuntimeError("backward: inputs is empty; pass None to accumulate into every leaf")
         for t, g in zip(inputs, grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)):
             if g is not None and not t.retains_grad:  # retain_grad's hook has stored it already
                 _add_to_grad(t, g if create_graph else g._data.copy())
