@@ -129,7 +129,7 @@ def _double_vjp(ctx: Function, args, tangents: list, outputs: tuple):
     return results if len(outputs) > 1 else results[0]
 
 
-def jvp(fn, primals, tangents) -> tuple:
+def jvp(fn, primals, tangents, *, has_aux: bool = False) -> tuple:
     """``(fn(*primals), J t)``: the outputs and their tangents, by forward mode (``torch.func.jvp``).
 
     Parameters
@@ -141,9 +141,13 @@ def jvp(fn, primals, tangents) -> tuple:
     tangents : tuple of Tensor or array_like
         One direction per primal, same shapes.
 
+    has_aux : bool
+        `fn` returns ``(outputs, aux)``; `aux` is returned as it is, without tangents.
+
     Returns
     -------
-    (outputs, tangents_out) : the second in the structure of the first.
+    (outputs, tangents_out) : the second in the structure of the first
+    (``(outputs, tangents_out, aux)`` with `has_aux`).
 
     Examples
     --------
@@ -168,6 +172,11 @@ def jvp(fn, primals, tangents) -> tuple:
         forward.set(p, t)
     with _observer(forward):
         result = fn(*inputs)
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise RuntimeError("jvp: with has_aux=True the function must return a tuple (output, aux)")
+        result, aux = result
+        return result, _tangents_like(result, forward), aux
     return result, _tangents_like(result, forward)
 
 
