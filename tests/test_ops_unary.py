@@ -195,3 +195,15 @@ def test_python_abs_is_abs_like_torch():
     np.testing.assert_array_equal(y.data, y_t.detach().numpy())
     np.testing.assert_array_equal(x.grad, x_t.grad.numpy())
     assert y.grad_fn.name == "abs"
+
+
+def test_sign_of_nan_and_the_slope_of_abs_there_are_zero_like_torch():
+    torch = pytest.importorskip("torch")
+    values = np.array([np.nan, -0.0, 0.0, -np.inf, 2.0], np.float32)
+    for name in ("sign", "abs"):
+        x, x_t = tl.Tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+        y, y_t = getattr(x, name)(), getattr(x_t, name)()
+        y.backward(np.ones(5, np.float32))
+        y_t.backward(torch.ones(5))
+        np.testing.assert_array_equal(y.data, y_t.detach().numpy())
+        np.testing.assert_array_equal(x.grad, x_t.grad.numpy())
