@@ -1006,6 +1006,23 @@ def test_grad_runs_the_hooks_of_its_leaf_inputs_like_pytorch(create_graph):
     assert x.grad is None
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_is_grads_batched_gives_one_vjp_per_row_like_pytorch(create_graph):
+    torch = pytest.importorskip("torch")
+    x, rows = np.array([0.3, -1.2, 0.7]), np.random.default_rng(0).standard_normal((4, 3))
+    t, t_t = tl.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (jac,) = tl.grad(t.tanh() * t, t, tl.Tensor(rows), create_graph=create_graph, is_grads_batched=True)
+    (jac_t,) = torch.autograd.grad(t_t.tanh() * t_t, t_t, torch.tensor(rows), create_graph=create_graph,
+                                   is_grads_batched=True)
+    np.testing.assert_allclose(jac.data, jac_t.detach().numpy(), rtol=1e-14)
+    assert jac.requires_grad == create_graph
+    if create_graph:
+        np.testing.assert_allclose(tl.grad(jac.sum(), t)[0].data, torch.autograd.grad(jac_t.sum(), t_t)[0].numpy(),
+                                   rtol=1e-12)
+    with pytest.raises(ValueError, match="is_grads_batched=True needs grad_outputs with the same first"):
+        tl.grad((t * t, t.sum()), t, [rows, np.ones(2)], is_grads_batched=True)
+
+
 def test_derivatives_of_any_order():
     x = tl.Tensor([0.5, 2.0], requires_grad=True)
     y = (x ** 3).sum()

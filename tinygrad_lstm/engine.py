@@ -1014,7 +1014,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
+         allow_unused: bool | None = None, is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
     """The gradients of `outputs` with respect to `inputs`, returned, not accumulated into
     ``.grad`` (``torch.autograd.grad``).
 
@@ -1032,6 +1032,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     allow_unused : bool, optional
         Return None for an input the outputs do not depend on, instead of raising
         (default: `materialize_grads`).
+    is_grads_batched : bool
+        The first dim of every grad_output is a batch: one vector-Jacobian product per entry,
+        stacked along a new first dim of each result (PyTorch vectorizes this with vmap; here
+        it is a loop over the batch).
     materialize_grads : bool
         Return zeros instead of None for such an input.
 
@@ -1050,6 +1054,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
         allow_unused = materialize_grads
     elif materialize_grads and not allow_unused:
         raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not passed)")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
     if materialize_grads:
         listed = _as_tensor_list(inputs, "grad", "inputs")
         results = grad(outputs, listed, grad_outputs, retain_graph, create_graph, True)
@@ -1090,6 +1097,30 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
                                f"pass allow_unused=True to get None for it")
         results.append(g)
     return tuple(results)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads) -> tuple:
+    """`grad` with ``is_grads_batched=True``: one call per entry of the grad_outputs' first dim."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    seeds = [grad_outputs] if isinstance(grad_outputs, (Tensor, np.ndarray)) or grad_outputs is None \
+        else list(grad_outputs)
+    if len(seeds) != len(outputs) or any(g is None for g in seeds):
+        raise RuntimeError("grad: is_grads_batched=True needs one batched grad_output per output")
+    seeds = [g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g), None, 0) for g in seeds]
+    sizes = {g.shape[0] if g.ndim else None for g in seeds}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"grad: is_grads_batched=True needs grad_outputs with the same first (batch) dim, got "
+                         f"shapes {[g.shape for g in seeds]}")
+    (batch,) = sizes
+    keep = create_graph if retain_graph is None else retain_graph
+    rows = [grad(outputs, inputs, [g[b] for g in seeds], retain_graph=True if b < batch - 1 else keep,
+                 create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads)
+            for b in range(batch)]
+    if not rows:
+        raise ValueError("grad: is_grads_batched=True with a batch of 0 grad_outputs")
+    from .ops import stack
+    return tuple(None if column[0] is None else stack(column) if create_graph
+                 else Tensor._wrap(np.stack([c._data for c in column]), None, 0) for column in zip(*rows))
 
 
 def _capture(t: Tensor, i: int, captured: dict) -> "_HookHandle":
