@@ -483,6 +483,20 @@ def test_in_place_change_of_a_parameter_before_backward_raises_as_eager():
         loss.backward()
 
 
+@pytest.mark.parametrize("make", [lambda: tl.nn.Linear(3, 2, dtype=np.float64),
+                                  lambda: tl.nn.LSTM(3, 2, dtype=np.float64)], ids=["Linear", "LSTM"])
+def test_in_place_change_of_a_weight_saved_through_a_view_raises_as_eager(make):
+    module = make()  # its matmuls save views of the weights (weight.T), the engine checks by memory
+    x = np.ones((2, 1, 3))
+    compiled = tl.jit(lambda x: module(x)[0].sum() if isinstance(module, tl.nn.LSTM) else module(x).sum())
+    compiled(x)
+    loss = compiled(x)
+    with tl.no_grad():
+        next(module.parameters()).mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_anomaly_mode_runs_eagerly_with_its_checks():
     w = tl.Tensor(np.array([0.0]), requires_grad=True)
     compiled = tl.jit(lambda x: (x / w).sum())

@@ -1129,16 +1129,22 @@ def _optimizers(tracer) -> list:
 
 
 def _watched(tracer) -> list:
-    """``(kind, k, array)`` of every input or persistent tensor whose array an op saved for backward."""
+    """``(kind, k, array)`` of every input or persistent tensor whose memory an op saved for
+    backward, itself or through a view (``weight.T`` in a linear layer), as the engine checks
+    versions by memory."""
+    owners = {}
+    for slot in tracer.slots:
+        if slot.kind in ("input", "external"):
+            owners.setdefault(id(engine._memory_root(slot.array)), slot)
     found, seen = [], set()
     for event in tracer.events:
         if not isinstance(event, _OpEvent) or event.ctx not in tracer.by_node:
             continue
-        saved = {id(a) for a in (event.ctx.saved_tensors or ()) if type(a) is np.ndarray}
-        for ref in event.args:
-            if isinstance(ref, _Ref) and id(ref.slot.array) in saved and ref.slot.index not in seen:
-                slot = ref.slot
-                if slot.kind in ("input", "external"):
-                    seen.add(slot.index)
-                    found.append((slot.kind, slot.source, slot.array))
+        for array in event.ctx.saved_tensors or ():
+            if type(array) is not np.ndarray:
+                continue
+            slot = owners.get(id(engine._memory_root(array)))
+            if slot is not None and slot.index not in seen:
+                seen.add(slot.index)
+                found.append((slot.kind, slot.source, slot.array))
     return found
