@@ -274,6 +274,27 @@ def test_what_invalidates_a_plan_retraces(change):
     assert compiled.traces == 2
 
 
+def test_a_module_that_ran_no_op_is_guarded_too():
+    dropout = tl.nn.Dropout(0.5)  # in eval mode it returns its input: no op sees the module
+    compiled = tl.jit(lambda x: dropout(x))
+    x = np.ones(64)
+    dropout.eval()
+    compiled(x)
+    dropout.train()
+    assert (compiled(x).data == 0).any()
+    assert compiled.traces == 2
+
+
+def test_a_changed_module_setting_retraces():
+    dropout = tl.nn.Dropout(0.5)
+    compiled = tl.jit(lambda x: dropout(x))
+    x = np.ones(64)
+    compiled(x)
+    dropout.p = 0.0
+    np.testing.assert_array_equal(compiled(x).data, x)
+    assert compiled.traces == 2
+
+
 # --------------------------------------------------------------------------- what a trace cannot see
 def test_check_true_names_the_first_op_of_a_data_dependent_branch():
     weight = tl.Tensor(np.array([[1.0, -2.0], [0.5, 1.0]]), requires_grad=True)

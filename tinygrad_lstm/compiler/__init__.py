@@ -22,9 +22,9 @@ How a call goes:
    `RuntimeError` naming the op, instead of being frozen into the plan (the first call has
    run by then). The traced call's own results are returned.
 3. A plan: its guards are checked (the parameters it read still hold the same arrays and
-   ``requires_grad``; the modules it ran have the same parameters, children and training
-   mode), then the generated code runs. Outputs are new arrays at every call, never buffers
-   of the plan.
+   ``requires_grad``; the modules it called have the same parameters, children, training
+   mode and plain settings such as a dropout's ``p``), then the generated code runs.
+   Outputs are new arrays at every call, never buffers of the plan.
    When `fn` did not call ``backward`` itself, its outputs that need a gradient come out of one
    node (`_CompiledStep`) whose backward replays the recorded backward, so
    ``out.backward()`` after the call accumulates into ``.grad`` as eager does.
@@ -47,7 +47,7 @@ import numpy as np
 from .. import engine
 from ..engine import Tensor
 from .plan import _Plan
-from .trace import _EffectEvent, _Tracer, _flatten, _name, _signature, _spec_key, _verify
+from .trace import _EffectEvent, _RecordingModules, _Tracer, _flatten, _name, _signature, _spec_key, _verify
 
 __all__ = ["jit", "CompiledFunction"]
 
@@ -115,7 +115,8 @@ class CompiledFunction:
         tracer = _Tracer(leaves)
         engine._tracer = tracer
         try:
-            result = self.fn(*args, **kwargs)
+            with _RecordingModules(tracer):
+                result = self.fn(*args, **kwargs)
         finally:
             engine._tracer = None
         eager_seconds = time.perf_counter() - start

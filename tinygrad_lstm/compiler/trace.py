@@ -192,10 +192,44 @@ def _module_stack() -> list:
     return module._call_stack
 
 
+class _CallStack(list):
+    """The modules' call stack while a call is traced: it tells `tracer` every module called,
+    also one that runs no op (``Dropout`` in eval mode), whose state the plan then guards."""
+
+    def __init__(self, items, tracer):
+        super().__init__(items)
+        self.tracer = tracer
+
+    def append(self, module) -> None:
+        self.tracer.modules[id(module)] = module
+        super().append(module)
+
+
+class _RecordingModules:
+    """``with _RecordingModules(tracer):`` installs a `_CallStack` for `tracer`, then puts the previous one back."""
+
+    def __init__(self, tracer):
+        self.tracer = tracer
+
+    def __enter__(self):
+        from ..nn import module
+        self.previous = module._call_stack
+        module._call_stack = _CallStack(self.previous, self.tracer)
+
+    def __exit__(self, *exc) -> None:
+        from ..nn import module
+        module._call_stack = self.previous
+
+
+_PLAIN = (bool, int, float, str, type(None), np.dtype)
+
+
 def _fingerprint(module) -> tuple:
-    """What a module's forward depends on besides tensors: its training mode and registered members."""
+    """What a module's forward depends on besides tensors: its training mode, registered members
+    and plain settings (``p`` of a dropout, ``batch_first``, ...)."""
     d = module.__dict__
-    return (d.get("training"), tuple(map(id, d["_parameters"].values())), tuple(map(id, d["_buffers"].values())),
+    settings = tuple((k, v) for k, v in d.items() if type(v) in _PLAIN)
+    return (settings, tuple(map(id, d["_parameters"].values())), tuple(map(id, d["_buffers"].values())),
             tuple(map(id, d["_modules"].values())))
 
 
