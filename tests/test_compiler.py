@@ -589,9 +589,34 @@ def test_numpy_views_of_the_arguments_and_cross_entropy_targets_are_traced():
         assert compiled(chunk[:-1], chunk[1:]).item() == loss_of(chunk[:-1], chunk[1:]).item()
     assert compiled.traces == 1
     ignoring = tl.jit(lambda inputs, targets: tl.nn.functional.cross_entropy(
-        decoder(lstm(embedding(inputs))[0].reshape(-1, 5)), targets.reshape(-1)))  # ignore_index=-100: a numpy mask
-    with pytest.raises(RuntimeError, match="getitem.*computed outside the ops"):
-        ignoring(stream[:12].reshape(12, 1), stream[1:13].reshape(12, 1))
+        decoder(lstm(embedding(inputs))[0].reshape(-1, 5)), targets.reshape(-1), ignore_index=3))
+    for offset in (0, 0, 12):  # ignore_index: a numpy mask of the targets, so their values are in the key
+        chunk = stream[offset:offset + 13].reshape(13, 1)
+        expected = tl.nn.functional.cross_entropy(decoder(lstm(embedding(chunk[:-1]))[0].reshape(-1, 5)),
+                                                  chunk[1:].reshape(-1), ignore_index=3)
+        assert ignoring(chunk[:-1], chunk[1:]).item() == expected.item()
+    assert ignoring.traces == 2
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_lengths_read_in_python_are_part_of_the_key(as_tensor):
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(D, H, bidirectional=True, dtype=np.float64)
+    compiled = tl.jit(lambda x, lengths: lstm(x, lengths=lengths)[0])
+    x = np.random.default_rng(0).standard_normal((T, B, D))
+    # all equal first: permuting them (the check of the trace) changes nothing, the plan must not keep them
+    for lengths in ([4, 4, 4], [2, 2, 2], [4, 1, 3], [4, 4, 4]):
+        given = tl.Tensor(np.array(lengths)) if as_tensor else np.array(lengths)
+        np.testing.assert_array_equal(compiled(x, given).data, lstm(x, lengths=lengths)[0].data)
+    assert compiled.traces == 3
+
+
+def test_many_traces_for_values_of_an_argument_warn():
+    compiled = tl.jit(lambda x, lengths: tl.Tensor(x)[: int(lengths[0])].sum(), max_cache=2)
+    x = np.ones(5)
+    with pytest.warns(UserWarning, match="traced 3 times for one signature"):
+        for n in (1, 2, 3):
+            assert compiled(x, np.array([n])).item() == n
 
 
 def test_hooks_on_the_calls_own_tensors_are_refused():

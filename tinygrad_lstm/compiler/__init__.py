@@ -12,7 +12,8 @@ How a call goes:
 
 1. The signature of the arguments (shapes, strides, dtypes, ``requires_grad`` of tensors and
    arrays; values of numbers and strings; identity of other objects) selects a cached plan
-   (at most `max_cache` of them, least recently used dropped first).
+   (at most `max_cache` of them, least recently used dropped first). Integer arrays that
+   the traced call read in Python only (``lengths=``) are part of the key by value.
 2. No plan: `fn` runs eagerly with the engine's tracer on (`_Tracer`), which sees every op,
    tensor made from an array, in-place copy, ``backward`` and marked effect (optimiser steps,
    ``zero_grad``, clipping). It then runs once more on perturbed inputs and parameters
@@ -41,13 +42,15 @@ import collections
 import itertools
 import time
 import types
+import warnings
 
 import numpy as np
 
 from .. import engine
 from ..engine import Tensor
 from .plan import _Plan
-from .trace import _EffectEvent, _RecordingModules, _Tracer, _flatten, _name, _signature, _spec_key, _verify
+from .trace import (_EffectEvent, _RecordingModules, _Tracer, _flatten, _name, _read_by_python, _signature,
+                    _spec_key, _value_key, _verify)
 
 __all__ = ["jit", "CompiledFunction"]
 
@@ -77,6 +80,8 @@ class CompiledFunction:
         self.max_cache = max_cache
         self.check = check
         self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._by_value: dict = {}  # signature -> positions of the arguments keyed by value (`_read_by_python`)
+        self._value_traces: collections.Counter = collections.Counter()  # signature -> traces for new values
         self.traces = 0
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -102,6 +107,9 @@ class CompiledFunction:
         leaves: list = []
         spec = _flatten((args, kwargs), leaves)
         key = (engine._grad_enabled, _spec_key(spec), _signature(leaves))
+        by_value = self._by_value.get(key)
+        if by_value:
+            key = (key, _value_key(leaves, by_value))
         plan = self._cache.get(key)
         if plan is not None and plan.guards_hold():
             self._cache.move_to_end(key)
@@ -123,13 +131,30 @@ class CompiledFunction:
         outputs: list = []
         effect_results = {id(e.result) for e in tracer.events if isinstance(e, _EffectEvent) and e.result is not None}
         output_spec = _flatten(result, outputs, effect_results)
-        _verify(self.fn, args, kwargs, leaves, spec, tracer, result)
+        by_value = _read_by_python(tracer, outputs)
+        _verify(self.fn, args, kwargs, leaves, spec, tracer, result, by_value)
+        if isinstance(key[0], tuple):
+            key = key[0]
+        self._by_value[key] = by_value
+        if by_value:
+            self._value_traces[key] += 1
+            if self._value_traces[key] == self.max_cache + 1:
+                warnings.warn(f"tl.jit: {_name(self.fn)} traced {self.max_cache + 1} times for one signature: "
+                              f"argument(s) {', '.join(map(str, by_value))} of the flattened arguments are integer "
+                              f"arrays whose values are read in Python, not by ops (lengths, a numpy mask), so "
+                              f"their values are part of the cache key. Use ops on them (cross_entropy with "
+                              f"ignore_index=None) or call the function without tl.jit", stacklevel=3)
+            key = (key, _value_key(leaves, by_value))
         plan = _Plan(self, tracer, outputs, output_spec, eager_seconds)
         plan.trace_seconds = time.perf_counter() - start
         self._cache[key] = plan
         self._cache.move_to_end(key)
         while len(self._cache) > self.max_cache:
             self._cache.popitem(last=False)
+        kept = {k[0] if isinstance(k[0], tuple) else k for k in self._cache}
+        for signature in [s for s in self._by_value if s not in kept]:
+            del self._by_value[signature]
+            self._value_traces.pop(signature, None)
         self.traces += 1
         return result
 
@@ -197,6 +222,8 @@ class CompiledFunction:
     def clear_cache(self) -> None:
         """Forget every plan: the next call traces again."""
         self._cache.clear()
+        self._by_value.clear()
+        self._value_traces.clear()
 
 
 class _Recorder(engine.Observer):
@@ -269,7 +296,9 @@ def jit(fn=None, *, max_cache: int = 8, check=False):
         ``clip_grad_norm_`` and ``optimizer.step()``: the replay does the same updates.
     max_cache : int
         Signatures kept (least recently used dropped first). A signature is the shapes,
-        strides, dtypes and ``requires_grad`` of the tensor and array arguments, and grad mode.
+        strides, dtypes and ``requires_grad`` of the tensor and array arguments, and grad mode;
+        also the values of integer arrays no op reads (``lengths=``, read in Python), with a
+        warning when one signature traces more than `max_cache` times for their values.
     check : bool or int
         Also run `fn` eagerly on every replay (True) or the first `check` replays of each
         plan, and raise `RuntimeError` naming the first op whose value differs.

@@ -809,9 +809,10 @@ def _generators_of(explicit: list) -> list:
     return list(found.values())
 
 
-def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) -> None:
+def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result, fixed=()) -> None:
     """Run `fn` again on perturbed arguments and parameters, recording, and raise `RuntimeError`
-    where the two traces differ in what a replay would take as fixed.
+    where the two traces differ in what a replay would take as fixed. The arguments at the
+    positions `fixed` keep their values (they are part of the cache key).
 
     Backward and effects do not run; random generators, parameters and anything the second
     run changes in place are restored, so the first call's results stand as if it ran alone.
@@ -823,7 +824,7 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) 
     tensors = [slot.tensor for slot in externals] + [leaf for leaf in inputs if isinstance(leaf, Tensor)]
     grads = [(t, t.grad) for t in tensors]  # the second run may assign .grad (it runs no backward)
     generators = [(g, g.bit_generator.state) for g in _generators_of(_explicit_generators(main))]
-    shadow_inputs = [_perturbed(leaf, rng) for leaf in inputs]
+    shadow_inputs = [leaf if k in fixed else _perturbed(leaf, rng) for k, leaf in enumerate(inputs)]
     leaves = iter(shadow_inputs)
     shadow_args, shadow_kwargs = _rebuild(spec, leaves)
     shadow = _Tracer(shadow_inputs, shadow_of=main)
@@ -854,6 +855,53 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) 
     for a, b in zip(main.slots, shadow.slots):
         if a.kind == "external" and b.kind == "external" and a.tensor is not b.tensor:
             a.kind = "const"
+
+
+def _read_by_python(tracer: _Tracer, outputs: list) -> tuple:
+    """The positions of the integer and boolean arguments that no op, copy, effect or output of
+    the call reads: their values were read in Python (``lengths``, a mask built with numpy), so
+    they become part of the cache key instead of being frozen into the plan."""
+    read = set()
+
+    def mark(value):
+        if isinstance(value, _Ref):
+            slot = value.slot
+            while slot.kind == "view":
+                slot = slot.source[0]
+            if slot.kind == "input":
+                read.add(slot.source)
+        elif isinstance(value, _Slot):
+            mark(_Ref(value))
+        elif isinstance(value, _InputRef):
+            read.add(value.index)
+        elif type(value) in (tuple, list):
+            for v in value:
+                mark(v)
+        elif type(value) is dict:
+            for v in value.values():
+                mark(v)
+
+    for event in tracer.events:
+        if isinstance(event, _OpEvent):
+            mark(event.args)
+            mark(event.kwargs)
+        elif isinstance(event, _CopyEvent):
+            mark(event.source)
+        elif isinstance(event, _InplaceEvent):
+            mark((event.target, event.result))
+        elif isinstance(event, _EffectEvent):
+            mark((event.args, event.kwargs))
+        elif isinstance(event, _BackwardEvent) and event.schedule is not None:
+            mark([source[1] for _, source in event.schedule.seeds if source[0] == "given"])
+    for leaf in outputs:
+        mark(tracer.output_ref(leaf))
+    return tuple(k for k, leaf in enumerate(tracer.inputs) if k not in read
+                 and (leaf._data if isinstance(leaf, Tensor) else leaf).dtype.kind in "iub")
+
+
+def _value_key(leaves: list, positions: tuple) -> tuple:
+    """The values of the arguments at `positions`, for the cache key."""
+    return tuple((leaves[k]._data if isinstance(leaves[k], Tensor) else leaves[k]).tobytes() for k in positions)
 
 
 def _name(fn) -> str:
