@@ -644,6 +644,34 @@ class Fragile(tl.Function):
         return grad_output * 2
 
 
+@pytest.mark.parametrize("backward_inside", [False, True])
+def test_hooks_on_leaves_registered_after_tracing_run_as_eager(backward_inside):
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+
+    def step(x):
+        loss = (x * w).sum()
+        if backward_inside:
+            loss.backward()
+        return loss
+    compiled = tl.jit(step)
+    call = (lambda: compiled(x)) if backward_inside else (lambda: compiled(x).backward())
+    call()
+    call()
+    seen = []
+    handles = [w.register_hook(lambda g: g * 10), x.register_hook(lambda g: seen.append(g.copy()))]
+    w.grad = x.grad = None
+    call()
+    np.testing.assert_array_equal(w.grad, [30.0, 40.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+    for handle in handles:
+        handle.remove()
+    call()
+    np.testing.assert_array_equal(w.grad, [33.0, 44.0])
+    np.testing.assert_array_equal(seen, [[1.0, 2.0]])
+    assert compiled.traces == 1
+
+
 def test_a_failing_replay_returns_its_buffers_and_the_plan_stays_usable():
     w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     compiled = tl.jit(lambda x: Fragile.apply(x * w))

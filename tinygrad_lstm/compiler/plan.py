@@ -112,12 +112,18 @@ def _bump(tensor_or_array) -> None:
     engine.increment_version(tensor_or_array)
 
 
-def _leaf_hooks(leaf, grad):
+def _deposit_hooked(leaf, grad) -> None:
+    """``engine._deposit`` for a leaf with hooks: they see a copy (the plan's buffer is reused
+    by the next call), and what they return is accumulated."""
+    grad = grad.copy()
     for hook in list(leaf._hooks):
         replaced = hook(grad)
         if replaced is not None:
             grad = engine._hook_result(replaced, grad)
-    return grad
+    if leaf.grad is None:
+        leaf.grad = grad.copy()
+    else:
+        leaf.grad += grad
 
 
 class _Owned(LazyGrad):
@@ -146,7 +152,7 @@ _SMALL = 4096  # elements: gradients of outputs up to this size are copied into 
 
 _HELPERS = {"_Owned": _Owned, "_new_op": _new_op, "_call_effect": _call_effect, "_snapshot": _snapshot, "_bump": _bump,
             "_view_at": _view_at,
-            "_leaf_hooks": _leaf_hooks, "_as_tuple": _as_tuple, "_allocate": _allocate,
+            "_deposit_hooked": _deposit_hooked, "_as_tuple": _as_tuple, "_allocate": _allocate,
             "_summed": engine._summed, "_materialized": engine._materialized, "_fit": engine._fit}
 
 
@@ -1006,11 +1012,8 @@ class _Plan:
             else:
                 continue  # a tensor made during the traced call: nothing outlives the call to see its .grad
             grad = em.ref(value)
-            fresh = value.fresh
-            if tensor._hooks:
-                em.line(f"{grad} = _leaf_hooks({leaf}, {grad})")
-                fresh = False
-            em.line(f"if {leaf}.grad is None: {leaf}.grad = {grad if fresh else grad + '.copy()'}")
+            em.line(f"if {leaf}._hooks: _deposit_hooked({leaf}, {grad})")  # hooks registered after tracing too
+            em.line(f"elif {leaf}.grad is None: {leaf}.grad = {grad if value.fresh else grad + '.copy()'}")
             em.line(f"else: {leaf}.grad += {grad}")
 
     def _lower_backward(self, seeded: frozenset) -> tuple:
