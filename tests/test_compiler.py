@@ -430,6 +430,16 @@ def test_nested_outputs_kwargs_and_plain_values():
     np.testing.assert_array_equal(w.grad, [2.0])
 
 
+def test_a_tensor_given_twice_compiles():
+    x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    compiled = tl.jit(lambda xs: (tl.stack(xs) * tl.Tensor(np.array([[1.0], [2.0]]))).sum())
+    assert compiled([x, x]).item() == 21.0
+    assert compiled([x, x * 2]).item() == 35.0
+    compiled([x, x]).backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    assert compiled.traces == 2  # which arguments are one tensor is part of the signature
+
+
 def test_no_grad_inference_returns_plain_tensors():
     lstm = tl.nn.LSTM(2, 3)
     compiled = tl.jit(lambda x: lstm(x)[0])

@@ -824,7 +824,11 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result, 
     tensors = [slot.tensor for slot in externals] + [leaf for leaf in inputs if isinstance(leaf, Tensor)]
     grads = [(t, t.grad) for t in tensors]  # the second run may assign .grad (it runs no backward)
     generators = [(g, g.bit_generator.state) for g in _generators_of(_explicit_generators(main))]
-    shadow_inputs = [leaf if k in fixed else _perturbed(leaf, rng) for k, leaf in enumerate(inputs)]
+    shadow_inputs, made = [], {}  # an argument given twice (``f([x, x])``) is one perturbed argument twice
+    for k, leaf in enumerate(inputs):
+        if id(leaf) not in made:
+            made[id(leaf)] = leaf if k in fixed else _perturbed(leaf, rng)
+        shadow_inputs.append(made[id(leaf)])
     leaves = iter(shadow_inputs)
     shadow_args, shadow_kwargs = _rebuild(spec, leaves)
     shadow = _Tracer(shadow_inputs, shadow_of=main)
