@@ -430,6 +430,19 @@ def test_nested_outputs_kwargs_and_plain_values():
     np.testing.assert_array_equal(w.grad, [2.0])
 
 
+def test_an_argument_or_parameter_returned_is_the_object_itself_as_eager():
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    array = np.ones(2)
+    compiled = tl.jit(lambda x, a: ((x * w).sum(), x, w, a))
+    for _ in range(3):
+        loss, same_x, same_w, same_array = compiled(x, array)
+        assert same_x is x and same_w is w and same_array is array
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+    assert compiled.traces == 1
+
+
 def test_a_tensor_given_twice_compiles():
     x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
     compiled = tl.jit(lambda xs: (tl.stack(xs) * tl.Tensor(np.array([[1.0], [2.0]]))).sum())

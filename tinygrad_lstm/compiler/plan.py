@@ -932,9 +932,10 @@ class _Plan:
         self.lowering = lowering = _Lowering(self, tracer)
         em = _Emitter(self.program, "forward")
         needs_node = not tracer.backward_called and engine._grad_enabled
+        passed = _passed_through(tracer, outputs, self.program.const)
         roots = []
         for k, leaf in enumerate(outputs):
-            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad:
+            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad and k not in passed:
                 self.node_outputs.append(k)
                 roots.append(leaf)
         if roots:  # the backward of the `_CompiledStep`, recorded as the engine would run it
@@ -960,6 +961,9 @@ class _Plan:
                 self._deposit(em, event.schedule, finals)
         returned = []
         for k, leaf in enumerate(outputs):
+            if k in passed:
+                returned.append(passed[k])
+                continue
             if id(leaf) in lowering.effects:
                 returned.append(lowering.effects[id(leaf)])
                 continue
@@ -969,7 +973,7 @@ class _Plan:
                 continue
             value = lowering.value(em, ref)
             returned.append(em.ref(value) if value.fresh else f"{em.ref(value)}.copy()")
-        self.output_kinds = [isinstance(leaf, Tensor) for leaf in outputs]
+        self.output_kinds = [isinstance(leaf, Tensor) and k not in passed for k, leaf in enumerate(outputs)]
         forward_lines = em.lines + [f"return ({''.join(r + ', ' for r in returned)})"]
         stores: list = []
         units = [(em.buffers, forward_lines)]
@@ -1117,6 +1121,24 @@ class _Plan:
                  f"buffers {self.program.bytes / 2**20:.2f} MiB per arena, {max(1, len(self.pool))} arena(s); "
                  f"{self.replays} replays"]
         return "\n".join(lines)
+
+
+def _passed_through(tracer, outputs: list, const) -> dict:
+    """The outputs that are an argument or a persistent tensor itself (``return loss, x``), as
+    the expression the replay returns (`const` names a constant): the object itself, as eager
+    returns it."""
+    passed = {}
+    for k, leaf in enumerate(outputs):
+        if not isinstance(leaf, (Tensor, np.ndarray)):
+            continue
+        position = next((j for j, given in enumerate(tracer.inputs) if given is leaf), None)
+        if position is not None:
+            passed[k] = f"I[{position}]"
+        elif isinstance(leaf, Tensor):
+            slot = tracer.by_tensor.get(id(leaf)) or tracer.by_array.get(id(leaf._data))
+            if slot is not None and slot.kind == "external" and slot.tensor is leaf:
+                passed[k] = const(leaf)
+    return passed
 
 
 def _optimizers(tracer) -> list:
