@@ -465,6 +465,20 @@ def test_no_grad_inference_returns_plain_tensors():
     assert compiled.traces == 2
 
 
+def test_grad_enabled_inside_a_call_under_no_grad_keeps_the_graph():
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def loss_of(x):
+        with tl.enable_grad():
+            return (x * w).sum()
+    compiled = tl.jit(loss_of)
+    with tl.no_grad():
+        losses = [compiled(np.array([3.0, 4.0])) for _ in range(3)]
+    assert all(loss.requires_grad for loss in losses)
+    losses[2].backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+
+
 def test_dropout_draws_fresh_masks_at_every_call_as_eager():
     def outputs(compiled):
         tl.manual_seed(0)

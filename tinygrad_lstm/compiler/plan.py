@@ -931,7 +931,7 @@ class _Plan:
     def _build(self, tracer, outputs: list) -> None:
         self.lowering = lowering = _Lowering(self, tracer)
         em = _Emitter(self.program, "forward")
-        needs_node = not tracer.backward_called and engine._grad_enabled
+        needs_node = not tracer.backward_called  # under no_grad too: `fn` may enable grad inside
         passed = _passed_through(tracer, outputs, self.program.const)
         roots = []
         for k, leaf in enumerate(outputs):
@@ -1083,7 +1083,8 @@ class _Plan:
                 self.pool.append(arena)
             return _rebuild(self.output_spec, iter(self._wrap(outputs)))
         boundary = [leaves[ref] if kind == "input" else ref.tensor for kind, ref in self.boundary]
-        node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves, capture=capture)
+        with engine.enable_grad():  # the outputs had a graph when traced (`fn` may enable grad inside no_grad)
+            node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves, capture=capture)
         ctx = node_results[0]._node
         outputs = list(self._wrap(ctx.outputs))
         for k, result in zip(self.node_outputs, node_results):
