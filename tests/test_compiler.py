@@ -579,6 +579,12 @@ def test_bad_arguments_are_clear_errors():
         tl.jit(3)
     with pytest.raises(ValueError, match="max_cache"):
         tl.jit(lambda: None, max_cache=0)
+    with pytest.raises(TypeError, match="max_cache"):
+        tl.jit(lambda: None, max_cache=2.5)
+    with pytest.raises(TypeError, match="check"):
+        tl.jit(lambda: None, check="yes")
+    with pytest.raises(ValueError, match="check"):
+        tl.jit(lambda: None, check=-1)
     compiled = tl.jit(lambda x: x * 2)
     assert "nothing traced" in compiled.trace_info()
 

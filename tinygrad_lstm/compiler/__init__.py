@@ -72,13 +72,17 @@ class CompiledFunction:
     def __init__(self, fn, max_cache: int = 8, check=False):
         if not callable(fn):
             raise TypeError(f"jit: expected a callable, got {type(fn).__name__}")
-        if isinstance(max_cache, bool) or not isinstance(max_cache, int) or max_cache < 1:
+        if isinstance(max_cache, bool) or not isinstance(max_cache, (int, np.integer)):
+            raise TypeError(f"jit: max_cache must be an integer, got {type(max_cache).__name__}")
+        if max_cache < 1:
             raise ValueError(f"jit: max_cache must be a positive integer, got {max_cache!r}")
-        if not isinstance(check, (bool, int)) or check < 0:
+        if not isinstance(check, (bool, int, np.integer)):
+            raise TypeError(f"jit: check must be a bool or a number of replays, got {type(check).__name__}")
+        if check < 0:
             raise ValueError(f"jit: check must be a bool or a non-negative number of replays, got {check!r}")
         self.fn = fn
-        self.max_cache = max_cache
-        self.check = check
+        self.max_cache = int(max_cache)
+        self.check = check if isinstance(check, bool) else int(check)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._by_value: dict = {}  # signature -> positions of the arguments keyed by value (`_read_by_python`)
         self._value_traces: collections.Counter = collections.Counter()  # signature -> traces for new values
