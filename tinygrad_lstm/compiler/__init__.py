@@ -32,7 +32,10 @@ How a call goes:
 
 Exactness: each op has a plan rule (`tinygrad_lstm.compiler.rules`) doing the same numpy
 arithmetic as its own forward and backward, and gradients are summed in the engine's
-order, so results equal eager ones bit for bit. An op without a rule runs its own
+order, so results equal eager ones bit for bit. One exception: when the graph of one
+``backward`` spans several calls (a state returned by one call and given to the next), each
+call's node sums the gradient of a parameter over its own steps first, so the total can
+differ from eager by rounding (an ulp or so). An op without a rule runs its own
 forward/backward (`trace_info` lists them). Random masks are drawn by ops
 (`tl.ops.DropoutMask`), so every replay draws afresh.
 """
