@@ -392,6 +392,19 @@ def test_two_live_graphs_of_one_plan_backpropagate_independently():
         np.testing.assert_allclose(mine[key], eager[key], rtol=1e-13, atol=1e-15, err_msg=key)
 
 
+def test_arenas_of_many_live_graphs_are_let_go_after_their_backward():
+    w = tl.Tensor(np.ones(3), requires_grad=True)
+    compiled = tl.jit(lambda x: (x * w).sum())
+    compiled(np.ones(3))
+    held = [compiled(np.ones(3)) for _ in range(20)]  # twenty graphs alive at once: twenty arenas
+    for loss in held:
+        loss.backward()
+    del held, loss
+    plan = next(iter(compiled._cache.values()))
+    assert len(plan.pool) <= 2
+    np.testing.assert_array_equal(w.grad, np.full(3, 20.0))
+
+
 def test_retain_graph_and_a_second_backward_as_eager():
     w = tl.Tensor(np.array([0.5, -1.0]), requires_grad=True)
     compiled = tl.jit(lambda x: (x * w).tanh().sum())

@@ -861,6 +861,9 @@ class _Arena:
         return self.run_checked(leaves, self.store, capture)
 
 
+_POOL = 2  # free arenas a plan keeps
+
+
 class _Lease:
     """Held in a `_CompiledStep`'s saved tensors: the arena returns to the plan's pool when the
     engine releases them (after backward, unless ``retain_graph``) or the node is freed."""
@@ -871,7 +874,8 @@ class _Lease:
         self.plan, self.arena = plan, arena
 
     def __del__(self):
-        self.plan.pool.append(self.arena)
+        if len(self.plan.pool) < _POOL:  # more are made when many graphs are alive at once; then let them go
+            self.plan.pool.append(self.arena)
 
 
 class _CompiledStep(Function):
