@@ -590,6 +590,24 @@ def test_in_place_change_of_a_weight_saved_through_a_view_raises_as_eager(make):
         loss.backward()
 
 
+@pytest.mark.parametrize("saved", [True, False])
+def test_in_place_change_of_an_output_before_backward_raises_as_eager(saved):
+    w = tl.Tensor(np.array([0.5, 1.0]), requires_grad=True)
+    fn = (lambda x: (x * w).tanh()) if saved else (lambda x: x * w)  # tanh saves its output, mul does not
+    compiled = tl.jit(fn)
+    compiled(np.array([1.0, 2.0]))
+    for step in (fn, compiled):
+        w.grad = None
+        out = step(np.array([1.0, 2.0]))
+        out.mul_(2.0)
+        if saved:
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                out.sum().backward()
+        else:
+            out.sum().backward()
+            np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+
+
 def test_anomaly_mode_runs_eagerly_with_its_checks():
     w = tl.Tensor(np.array([0.0]), requires_grad=True)
     compiled = tl.jit(lambda x: (x / w).sum())

@@ -886,7 +886,7 @@ class _CompiledStep(Function):
     def forward(ctx, *arrays, plan=None, arena=None, leaves=None, capture=None):
         lease = _Lease(plan, arena)  # returns the arena to the pool if forward fails, or when backward is done
         outputs = arena.forward(plan, leaves, capture)
-        ctx.save_for_backward(lease, *plan.watched(leaves))
+        ctx.save_for_backward(lease, *plan.watched(leaves), *(outputs[k] for k in plan.watched_outputs))
         ctx.outputs = outputs
         return tuple(outputs[i] for i in plan.node_outputs)
 
@@ -985,6 +985,12 @@ class _Plan:
             schedule = self.schedule
             self.boundary = [schedule.leaves[key][0] for key in schedule.deposits]
             self.watched_slots = _watched(tracer)
+            saved = {id(engine._memory_root(array)) for event in tracer.events
+                     if isinstance(event, _OpEvent) and event.ctx in tracer.by_node
+                     for array in event.ctx.saved_tensors or () if type(array) is np.ndarray}
+            # outputs an op of the call saved: changed in place before backward, they raise as in eager
+            self.watched_outputs = [k for k in self.node_outputs
+                                    if id(engine._memory_root(outputs[k]._data)) in saved]
             self._seed_meta = [(root.shape, root.dtype) for root in roots]
             self._full = frozenset(range(len(roots)))
             backward = self._lower_backward(self._full)
