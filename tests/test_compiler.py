@@ -478,6 +478,15 @@ def test_one_backward_through_several_calls_equals_eager_to_rounding():
     assert compiled.traces == 1
 
 
+def test_float_numbers_are_keyed_by_their_bits():
+    compiled = tl.jit(lambda x, scale: tl.Tensor(x) * scale)
+    x = np.ones(2)
+    for scale in (0.0, -0.0, float("nan"), float("nan")):
+        np.testing.assert_array_equal(compiled(x, scale).data, x * scale)
+        assert np.array_equal(np.signbit(compiled(x, scale).data), np.signbit(x * scale))
+    assert compiled.traces == 3
+
+
 def test_a_tensor_given_twice_compiles():
     x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
     compiled = tl.jit(lambda xs: (tl.stack(xs) * tl.Tensor(np.array([[1.0], [2.0]]))).sum())

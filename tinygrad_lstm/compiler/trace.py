@@ -72,6 +72,8 @@ def _spec_key(spec: _Spec):
         return None
     if kind == "value":
         value = spec.parts
+        if isinstance(value, (float, np.floating)):
+            return (type(value), float(value).hex())  # -0.0 is not 0.0, and a NaN finds its plan again
         if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic, np.dtype, slice)):
             return (type(value), value)
         return ("id", id(value))
@@ -665,6 +667,8 @@ def _same_value(a, b) -> bool:
         return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, np.random.Generator) or isinstance(b, np.random.Generator):
         return a is b
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
+        return float(a).hex() == float(b).hex()  # NaN is NaN, -0.0 is not 0.0
     try:
         same = a == b
         return bool(same) if not isinstance(same, np.ndarray) else bool(same.all())
