@@ -274,6 +274,27 @@ def test_what_invalidates_a_plan_retraces(change):
     assert compiled.traces == 2
 
 
+def test_a_module_that_ran_no_op_is_guarded_too():
+    dropout = tl.nn.Dropout(0.5)  # in eval mode it returns its input: no op sees the module
+    compiled = tl.jit(lambda x: dropout(x))
+    x = np.ones(64)
+    dropout.eval()
+    compiled(x)
+    dropout.train()
+    assert (compiled(x).data == 0).any()
+    assert compiled.traces == 2
+
+
+def test_a_changed_module_setting_retraces():
+    dropout = tl.nn.Dropout(0.5)
+    compiled = tl.jit(lambda x: dropout(x))
+    x = np.ones(64)
+    compiled(x)
+    dropout.p = 0.0
+    np.testing.assert_array_equal(compiled(x).data, x)
+    assert compiled.traces == 2
+
+
 # --------------------------------------------------------------------------- what a trace cannot see
 def test_check_true_names_the_first_op_of_a_data_dependent_branch():
     weight = tl.Tensor(np.array([[1.0, -2.0], [0.5, 1.0]]), requires_grad=True)
@@ -371,6 +392,19 @@ def test_two_live_graphs_of_one_plan_backpropagate_independently():
         np.testing.assert_allclose(mine[key], eager[key], rtol=1e-13, atol=1e-15, err_msg=key)
 
 
+def test_arenas_of_many_live_graphs_are_let_go_after_their_backward():
+    w = tl.Tensor(np.ones(3), requires_grad=True)
+    compiled = tl.jit(lambda x: (x * w).sum())
+    compiled(np.ones(3))
+    held = [compiled(np.ones(3)) for _ in range(20)]  # twenty graphs alive at once: twenty arenas
+    for loss in held:
+        loss.backward()
+    del held, loss
+    plan = next(iter(compiled._cache.values()))
+    assert len(plan.pool) <= 2
+    np.testing.assert_array_equal(w.grad, np.full(3, 20.0))
+
+
 def test_retain_graph_and_a_second_backward_as_eager():
     w = tl.Tensor(np.array([0.5, -1.0]), requires_grad=True)
     compiled = tl.jit(lambda x: (x * w).tanh().sum())
@@ -409,6 +443,60 @@ def test_nested_outputs_kwargs_and_plain_values():
     np.testing.assert_array_equal(w.grad, [2.0])
 
 
+def test_an_argument_or_parameter_returned_is_the_object_itself_as_eager():
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    array = np.ones(2)
+    compiled = tl.jit(lambda x, a: ((x * w).sum(), x, w, a))
+    for _ in range(3):
+        loss, same_x, same_w, same_array = compiled(x, array)
+        assert same_x is x and same_w is w and same_array is array
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+    assert compiled.traces == 1
+
+
+def test_one_backward_through_several_calls_equals_eager_to_rounding():
+    tl.manual_seed(0)
+    gru = tl.nn.GRU(3, 4, dtype=np.float64)
+    compiled = tl.jit(lambda x, h: gru(x, h))
+
+    def gradients(step):
+        gru.zero_grad()
+        rng = np.random.default_rng(3)
+        h0 = h = tl.Tensor(np.zeros((1, 2, 4)), requires_grad=True)
+        total = 0
+        for _ in range(4):  # the state of one call goes into the next: one graph through all of them
+            out, h = step(rng.standard_normal((5, 2, 3)), h)
+            total = total + (out * out).sum()
+        total.backward()
+        return [p.grad.copy() for p in gru.parameters()] + [h0.grad.copy()]
+    eager = gradients(gru)
+    # each call's node sums a weight's gradient over its own steps first: the total may differ in the last bit
+    for mine, theirs in zip(gradients(compiled), eager):
+        np.testing.assert_allclose(mine, theirs, rtol=8 * np.finfo(np.float64).eps, atol=0)
+    assert compiled.traces == 1
+
+
+def test_float_numbers_are_keyed_by_their_bits():
+    compiled = tl.jit(lambda x, scale: tl.Tensor(x) * scale)
+    x = np.ones(2)
+    for scale in (0.0, -0.0, float("nan"), float("nan")):
+        np.testing.assert_array_equal(compiled(x, scale).data, x * scale)
+        assert np.array_equal(np.signbit(compiled(x, scale).data), np.signbit(x * scale))
+    assert compiled.traces == 3
+
+
+def test_a_tensor_given_twice_compiles():
+    x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    compiled = tl.jit(lambda xs: (tl.stack(xs) * tl.Tensor(np.array([[1.0], [2.0]]))).sum())
+    assert compiled([x, x]).item() == 21.0
+    assert compiled([x, x * 2]).item() == 35.0
+    compiled([x, x]).backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    assert compiled.traces == 2  # which arguments are one tensor is part of the signature
+
+
 def test_no_grad_inference_returns_plain_tensors():
     lstm = tl.nn.LSTM(2, 3)
     compiled = tl.jit(lambda x: lstm(x)[0])
@@ -419,6 +507,20 @@ def test_no_grad_inference_returns_plain_tensors():
     assert not out.requires_grad and out.dtype == np.float32
     assert compiled(x).requires_grad  # grad mode is part of the signature: traced again
     assert compiled.traces == 2
+
+
+def test_grad_enabled_inside_a_call_under_no_grad_keeps_the_graph():
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def loss_of(x):
+        with tl.enable_grad():
+            return (x * w).sum()
+    compiled = tl.jit(loss_of)
+    with tl.no_grad():
+        losses = [compiled(np.array([3.0, 4.0])) for _ in range(3)]
+    assert all(loss.requires_grad for loss in losses)
+    losses[2].backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
 
 
 def test_dropout_draws_fresh_masks_at_every_call_as_eager():
@@ -483,6 +585,38 @@ def test_in_place_change_of_a_parameter_before_backward_raises_as_eager():
         loss.backward()
 
 
+@pytest.mark.parametrize("make", [lambda: tl.nn.Linear(3, 2, dtype=np.float64),
+                                  lambda: tl.nn.LSTM(3, 2, dtype=np.float64)], ids=["Linear", "LSTM"])
+def test_in_place_change_of_a_weight_saved_through_a_view_raises_as_eager(make):
+    module = make()  # its matmuls save views of the weights (weight.T), the engine checks by memory
+    x = np.ones((2, 1, 3))
+    compiled = tl.jit(lambda x: module(x)[0].sum() if isinstance(module, tl.nn.LSTM) else module(x).sum())
+    compiled(x)
+    loss = compiled(x)
+    with tl.no_grad():
+        next(module.parameters()).mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_in_place_change_of_an_output_before_backward_raises_as_eager(saved):
+    w = tl.Tensor(np.array([0.5, 1.0]), requires_grad=True)
+    fn = (lambda x: (x * w).tanh()) if saved else (lambda x: x * w)  # tanh saves its output, mul does not
+    compiled = tl.jit(fn)
+    compiled(np.array([1.0, 2.0]))
+    for step in (fn, compiled):
+        w.grad = None
+        out = step(np.array([1.0, 2.0]))
+        out.mul_(2.0)
+        if saved:
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                out.sum().backward()
+        else:
+            out.sum().backward()
+            np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+
+
 def test_anomaly_mode_runs_eagerly_with_its_checks():
     w = tl.Tensor(np.array([0.0]), requires_grad=True)
     compiled = tl.jit(lambda x: (x / w).sum())
@@ -507,6 +641,12 @@ def test_bad_arguments_are_clear_errors():
         tl.jit(3)
     with pytest.raises(ValueError, match="max_cache"):
         tl.jit(lambda: None, max_cache=0)
+    with pytest.raises(TypeError, match="max_cache"):
+        tl.jit(lambda: None, max_cache=2.5)
+    with pytest.raises(TypeError, match="check"):
+        tl.jit(lambda: None, check="yes")
+    with pytest.raises(ValueError, match="check"):
+        tl.jit(lambda: None, check=-1)
     compiled = tl.jit(lambda x: x * 2)
     assert "nothing traced" in compiled.trace_info()
 
@@ -554,9 +694,34 @@ def test_numpy_views_of_the_arguments_and_cross_entropy_targets_are_traced():
         assert compiled(chunk[:-1], chunk[1:]).item() == loss_of(chunk[:-1], chunk[1:]).item()
     assert compiled.traces == 1
     ignoring = tl.jit(lambda inputs, targets: tl.nn.functional.cross_entropy(
-        decoder(lstm(embedding(inputs))[0].reshape(-1, 5)), targets.reshape(-1)))  # ignore_index=-100: a numpy mask
-    with pytest.raises(RuntimeError, match="getitem.*computed outside the ops"):
-        ignoring(stream[:12].reshape(12, 1), stream[1:13].reshape(12, 1))
+        decoder(lstm(embedding(inputs))[0].reshape(-1, 5)), targets.reshape(-1), ignore_index=3))
+    for offset in (0, 0, 12):  # ignore_index: a numpy mask of the targets, so their values are in the key
+        chunk = stream[offset:offset + 13].reshape(13, 1)
+        expected = tl.nn.functional.cross_entropy(decoder(lstm(embedding(chunk[:-1]))[0].reshape(-1, 5)),
+                                                  chunk[1:].reshape(-1), ignore_index=3)
+        assert ignoring(chunk[:-1], chunk[1:]).item() == expected.item()
+    assert ignoring.traces == 2
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_lengths_read_in_python_are_part_of_the_key(as_tensor):
+    tl.manual_seed(0)
+    lstm = tl.nn.LSTM(D, H, bidirectional=True, dtype=np.float64)
+    compiled = tl.jit(lambda x, lengths: lstm(x, lengths=lengths)[0])
+    x = np.random.default_rng(0).standard_normal((T, B, D))
+    # all equal first: permuting them (the check of the trace) changes nothing, the plan must not keep them
+    for lengths in ([4, 4, 4], [2, 2, 2], [4, 1, 3], [4, 4, 4]):
+        given = tl.Tensor(np.array(lengths)) if as_tensor else np.array(lengths)
+        np.testing.assert_array_equal(compiled(x, given).data, lstm(x, lengths=lengths)[0].data)
+    assert compiled.traces == 3
+
+
+def test_many_traces_for_values_of_an_argument_warn():
+    compiled = tl.jit(lambda x, lengths: tl.Tensor(x)[: int(lengths[0])].sum(), max_cache=2)
+    x = np.ones(5)
+    with pytest.warns(UserWarning, match="traced 3 times for one signature"):
+        for n in (1, 2, 3):
+            assert compiled(x, np.array([n])).item() == n
 
 
 def test_hooks_on_the_calls_own_tensors_are_refused():
@@ -582,6 +747,34 @@ class Fragile(tl.Function):
 
     def backward(ctx, grad_output):
         return grad_output * 2
+
+
+@pytest.mark.parametrize("backward_inside", [False, True])
+def test_hooks_on_leaves_registered_after_tracing_run_as_eager(backward_inside):
+    w = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+
+    def step(x):
+        loss = (x * w).sum()
+        if backward_inside:
+            loss.backward()
+        return loss
+    compiled = tl.jit(step)
+    call = (lambda: compiled(x)) if backward_inside else (lambda: compiled(x).backward())
+    call()
+    call()
+    seen = []
+    handles = [w.register_hook(lambda g: g * 10), x.register_hook(lambda g: seen.append(g.copy()))]
+    w.grad = x.grad = None
+    call()
+    np.testing.assert_array_equal(w.grad, [30.0, 40.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+    for handle in handles:
+        handle.remove()
+    call()
+    np.testing.assert_array_equal(w.grad, [33.0, 44.0])
+    np.testing.assert_array_equal(seen, [[1.0, 2.0]])
+    assert compiled.traces == 1
 
 
 def test_a_failing_replay_returns_its_buffers_and_the_plan_stays_usable():

@@ -12,7 +12,8 @@ How a call goes:
 
 1. The signature of the arguments (shapes, strides, dtypes, ``requires_grad`` of tensors and
    arrays; values of numbers and strings; identity of other objects) selects a cached plan
-   (at most `max_cache` of them, least recently used dropped first).
+   (at most `max_cache` of them, least recently used dropped first). Integer arrays that
+   the traced call read in Python only (``lengths=``) are part of the key by value.
 2. No plan: `fn` runs eagerly with the engine's tracer on (`_Tracer`), which sees every op,
    tensor made from an array, in-place copy, ``backward`` and marked effect (optimiser steps,
    ``zero_grad``, clipping). It then runs once more on perturbed inputs and parameters
@@ -22,16 +23,19 @@ How a call goes:
    `RuntimeError` naming the op, instead of being frozen into the plan (the first call has
    run by then). The traced call's own results are returned.
 3. A plan: its guards are checked (the parameters it read still hold the same arrays and
-   ``requires_grad``; the modules it ran have the same parameters, children and training
-   mode), then the generated code runs. Outputs are new arrays at every call, never buffers
-   of the plan.
+   ``requires_grad``; the modules it called have the same parameters, children, training
+   mode and plain settings such as a dropout's ``p``), then the generated code runs.
+   Outputs are new arrays at every call, never buffers of the plan.
    When `fn` did not call ``backward`` itself, its outputs that need a gradient come out of one
    node (`_CompiledStep`) whose backward replays the recorded backward, so
    ``out.backward()`` after the call accumulates into ``.grad`` as eager does.
 
 Exactness: each op has a plan rule (`tinygrad_lstm.compiler.rules`) doing the same numpy
 arithmetic as its own forward and backward, and gradients are summed in the engine's
-order, so results equal eager ones bit for bit. An op without a rule runs its own
+order, so results equal eager ones bit for bit. One exception: when the graph of one
+``backward`` spans several calls (a state returned by one call and given to the next), each
+call's node sums the gradient of a parameter over its own steps first, so the total can
+differ from eager by rounding (an ulp or so). An op without a rule runs its own
 forward/backward (`trace_info` lists them). Random masks are drawn by ops
 (`tl.ops.DropoutMask`), so every replay draws afresh.
 """
@@ -41,13 +45,15 @@ import collections
 import itertools
 import time
 import types
+import warnings
 
 import numpy as np
 
 from .. import engine
 from ..engine import Tensor
 from .plan import _Plan
-from .trace import _EffectEvent, _Tracer, _flatten, _name, _signature, _spec_key, _verify
+from .trace import (_EffectEvent, _RecordingModules, _Tracer, _flatten, _name, _read_by_python, _signature,
+                    _spec_key, _value_key, _verify)
 
 __all__ = ["jit", "CompiledFunction"]
 
@@ -69,14 +75,20 @@ class CompiledFunction:
     def __init__(self, fn, max_cache: int = 8, check=False):
         if not callable(fn):
             raise TypeError(f"jit: expected a callable, got {type(fn).__name__}")
-        if isinstance(max_cache, bool) or not isinstance(max_cache, int) or max_cache < 1:
+        if isinstance(max_cache, bool) or not isinstance(max_cache, (int, np.integer)):
+            raise TypeError(f"jit: max_cache must be an integer, got {type(max_cache).__name__}")
+        if max_cache < 1:
             raise ValueError(f"jit: max_cache must be a positive integer, got {max_cache!r}")
-        if not isinstance(check, (bool, int)) or check < 0:
+        if not isinstance(check, (bool, int, np.integer)):
+            raise TypeError(f"jit: check must be a bool or a number of replays, got {type(check).__name__}")
+        if check < 0:
             raise ValueError(f"jit: check must be a bool or a non-negative number of replays, got {check!r}")
         self.fn = fn
-        self.max_cache = max_cache
-        self.check = check
+        self.max_cache = int(max_cache)
+        self.check = check if isinstance(check, bool) else int(check)
         self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._by_value: dict = {}  # signature -> positions of the arguments keyed by value (`_read_by_python`)
+        self._value_traces: collections.Counter = collections.Counter()  # signature -> traces for new values
         self.traces = 0
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -102,6 +114,9 @@ class CompiledFunction:
         leaves: list = []
         spec = _flatten((args, kwargs), leaves)
         key = (engine._grad_enabled, _spec_key(spec), _signature(leaves))
+        by_value = self._by_value.get(key)
+        if by_value:
+            key = (key, _value_key(leaves, by_value))
         plan = self._cache.get(key)
         if plan is not None and plan.guards_hold():
             self._cache.move_to_end(key)
@@ -115,20 +130,38 @@ class CompiledFunction:
         tracer = _Tracer(leaves)
         engine._tracer = tracer
         try:
-            result = self.fn(*args, **kwargs)
+            with _RecordingModules(tracer):
+                result = self.fn(*args, **kwargs)
         finally:
             engine._tracer = None
         eager_seconds = time.perf_counter() - start
         outputs: list = []
         effect_results = {id(e.result) for e in tracer.events if isinstance(e, _EffectEvent) and e.result is not None}
         output_spec = _flatten(result, outputs, effect_results)
-        _verify(self.fn, args, kwargs, leaves, spec, tracer, result)
+        by_value = _read_by_python(tracer, outputs)
+        _verify(self.fn, args, kwargs, leaves, spec, tracer, result, by_value)
+        if isinstance(key[0], tuple):
+            key = key[0]
+        self._by_value[key] = by_value
+        if by_value:
+            self._value_traces[key] += 1
+            if self._value_traces[key] == self.max_cache + 1:
+                warnings.warn(f"tl.jit: {_name(self.fn)} traced {self.max_cache + 1} times for one signature: "
+                              f"argument(s) {', '.join(map(str, by_value))} of the flattened arguments are integer "
+                              f"arrays whose values are read in Python, not by ops (lengths, a numpy mask), so "
+                              f"their values are part of the cache key. Use ops on them (cross_entropy with "
+                              f"ignore_index=None) or call the function without tl.jit", stacklevel=3)
+            key = (key, _value_key(leaves, by_value))
         plan = _Plan(self, tracer, outputs, output_spec, eager_seconds)
         plan.trace_seconds = time.perf_counter() - start
         self._cache[key] = plan
         self._cache.move_to_end(key)
         while len(self._cache) > self.max_cache:
             self._cache.popitem(last=False)
+        kept = {k[0] if isinstance(k[0], tuple) else k for k in self._cache}
+        for signature in [s for s in self._by_value if s not in kept]:
+            del self._by_value[signature]
+            self._value_traces.pop(signature, None)
         self.traces += 1
         return result
 
@@ -196,6 +229,8 @@ class CompiledFunction:
     def clear_cache(self) -> None:
         """Forget every plan: the next call traces again."""
         self._cache.clear()
+        self._by_value.clear()
+        self._value_traces.clear()
 
 
 class _Recorder(engine.Observer):
@@ -268,7 +303,9 @@ def jit(fn=None, *, max_cache: int = 8, check=False):
         ``clip_grad_norm_`` and ``optimizer.step()``: the replay does the same updates.
     max_cache : int
         Signatures kept (least recently used dropped first). A signature is the shapes,
-        strides, dtypes and ``requires_grad`` of the tensor and array arguments, and grad mode.
+        strides, dtypes and ``requires_grad`` of the tensor and array arguments, and grad mode;
+        also the values of integer arrays no op reads (``lengths=``, read in Python), with a
+        warning when one signature traces more than `max_cache` times for their values.
     check : bool or int
         Also run `fn` eagerly on every replay (True) or the first `check` replays of each
         plan, and raise `RuntimeError` naming the first op whose value differs.

@@ -112,12 +112,18 @@ def _bump(tensor_or_array) -> None:
     engine.increment_version(tensor_or_array)
 
 
-def _leaf_hooks(leaf, grad):
+def _deposit_hooked(leaf, grad) -> None:
+    """``engine._deposit`` for a leaf with hooks: they see a copy (the plan's buffer is reused
+    by the next call), and what they return is accumulated."""
+    grad = grad.copy()
     for hook in list(leaf._hooks):
         replaced = hook(grad)
         if replaced is not None:
             grad = engine._hook_result(replaced, grad)
-    return grad
+    if leaf.grad is None:
+        leaf.grad = grad.copy()
+    else:
+        leaf.grad += grad
 
 
 class _Owned(LazyGrad):
@@ -146,7 +152,7 @@ _SMALL = 4096  # elements: gradients of outputs up to this size are copied into 
 
 _HELPERS = {"_Owned": _Owned, "_new_op": _new_op, "_call_effect": _call_effect, "_snapshot": _snapshot, "_bump": _bump,
             "_view_at": _view_at,
-            "_leaf_hooks": _leaf_hooks, "_as_tuple": _as_tuple, "_allocate": _allocate,
+            "_deposit_hooked": _deposit_hooked, "_as_tuple": _as_tuple, "_allocate": _allocate,
             "_summed": engine._summed, "_materialized": engine._materialized, "_fit": engine._fit}
 
 
@@ -855,6 +861,9 @@ class _Arena:
         return self.run_checked(leaves, self.store, capture)
 
 
+_POOL = 2  # free arenas a plan keeps
+
+
 class _Lease:
     """Held in a `_CompiledStep`'s saved tensors: the arena returns to the plan's pool when the
     engine releases them (after backward, unless ``retain_graph``) or the node is freed."""
@@ -865,7 +874,8 @@ class _Lease:
         self.plan, self.arena = plan, arena
 
     def __del__(self):
-        self.plan.pool.append(self.arena)
+        if len(self.plan.pool) < _POOL:  # more are made when many graphs are alive at once; then let them go
+            self.plan.pool.append(self.arena)
 
 
 class _CompiledStep(Function):
@@ -876,7 +886,7 @@ class _CompiledStep(Function):
     def forward(ctx, *arrays, plan=None, arena=None, leaves=None, capture=None):
         lease = _Lease(plan, arena)  # returns the arena to the pool if forward fails, or when backward is done
         outputs = arena.forward(plan, leaves, capture)
-        ctx.save_for_backward(lease, *plan.watched(leaves))
+        ctx.save_for_backward(lease, *plan.watched(leaves), *(outputs[k] for k in plan.watched_outputs))
         ctx.outputs = outputs
         return tuple(outputs[i] for i in plan.node_outputs)
 
@@ -925,10 +935,11 @@ class _Plan:
     def _build(self, tracer, outputs: list) -> None:
         self.lowering = lowering = _Lowering(self, tracer)
         em = _Emitter(self.program, "forward")
-        needs_node = not tracer.backward_called and engine._grad_enabled
+        needs_node = not tracer.backward_called  # under no_grad too: `fn` may enable grad inside
+        passed = _passed_through(tracer, outputs, self.program.const)
         roots = []
         for k, leaf in enumerate(outputs):
-            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad:
+            if needs_node and isinstance(leaf, Tensor) and leaf.requires_grad and k not in passed:
                 self.node_outputs.append(k)
                 roots.append(leaf)
         if roots:  # the backward of the `_CompiledStep`, recorded as the engine would run it
@@ -954,6 +965,9 @@ class _Plan:
                 self._deposit(em, event.schedule, finals)
         returned = []
         for k, leaf in enumerate(outputs):
+            if k in passed:
+                returned.append(passed[k])
+                continue
             if id(leaf) in lowering.effects:
                 returned.append(lowering.effects[id(leaf)])
                 continue
@@ -963,7 +977,7 @@ class _Plan:
                 continue
             value = lowering.value(em, ref)
             returned.append(em.ref(value) if value.fresh else f"{em.ref(value)}.copy()")
-        self.output_kinds = [isinstance(leaf, Tensor) for leaf in outputs]
+        self.output_kinds = [isinstance(leaf, Tensor) and k not in passed for k, leaf in enumerate(outputs)]
         forward_lines = em.lines + [f"return ({''.join(r + ', ' for r in returned)})"]
         stores: list = []
         units = [(em.buffers, forward_lines)]
@@ -971,6 +985,12 @@ class _Plan:
             schedule = self.schedule
             self.boundary = [schedule.leaves[key][0] for key in schedule.deposits]
             self.watched_slots = _watched(tracer)
+            saved = {id(engine._memory_root(array)) for event in tracer.events
+                     if isinstance(event, _OpEvent) and event.ctx in tracer.by_node
+                     for array in event.ctx.saved_tensors or () if type(array) is np.ndarray}
+            # outputs an op of the call saved: changed in place before backward, they raise as in eager
+            self.watched_outputs = [k for k in self.node_outputs
+                                    if id(engine._memory_root(outputs[k]._data)) in saved]
             self._seed_meta = [(root.shape, root.dtype) for root in roots]
             self._full = frozenset(range(len(roots)))
             backward = self._lower_backward(self._full)
@@ -1006,11 +1026,8 @@ class _Plan:
             else:
                 continue  # a tensor made during the traced call: nothing outlives the call to see its .grad
             grad = em.ref(value)
-            fresh = value.fresh
-            if tensor._hooks:
-                em.line(f"{grad} = _leaf_hooks({leaf}, {grad})")
-                fresh = False
-            em.line(f"if {leaf}.grad is None: {leaf}.grad = {grad if fresh else grad + '.copy()'}")
+            em.line(f"if {leaf}._hooks: _deposit_hooked({leaf}, {grad})")  # hooks registered after tracing too
+            em.line(f"elif {leaf}.grad is None: {leaf}.grad = {grad if value.fresh else grad + '.copy()'}")
             em.line(f"else: {leaf}.grad += {grad}")
 
     def _lower_backward(self, seeded: frozenset) -> tuple:
@@ -1076,7 +1093,8 @@ class _Plan:
                 self.pool.append(arena)
             return _rebuild(self.output_spec, iter(self._wrap(outputs)))
         boundary = [leaves[ref] if kind == "input" else ref.tensor for kind, ref in self.boundary]
-        node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves, capture=capture)
+        with engine.enable_grad():  # the outputs had a graph when traced (`fn` may enable grad inside no_grad)
+            node_results = _CompiledStep.apply(*boundary, plan=self, arena=arena, leaves=leaves, capture=capture)
         ctx = node_results[0]._node
         outputs = list(self._wrap(ctx.outputs))
         for k, result in zip(self.node_outputs, node_results):
@@ -1116,6 +1134,24 @@ class _Plan:
         return "\n".join(lines)
 
 
+def _passed_through(tracer, outputs: list, const) -> dict:
+    """The outputs that are an argument or a persistent tensor itself (``return loss, x``), as
+    the expression the replay returns (`const` names a constant): the object itself, as eager
+    returns it."""
+    passed = {}
+    for k, leaf in enumerate(outputs):
+        if not isinstance(leaf, (Tensor, np.ndarray)):
+            continue
+        position = next((j for j, given in enumerate(tracer.inputs) if given is leaf), None)
+        if position is not None:
+            passed[k] = f"I[{position}]"
+        elif isinstance(leaf, Tensor):
+            slot = tracer.by_tensor.get(id(leaf)) or tracer.by_array.get(id(leaf._data))
+            if slot is not None and slot.kind == "external" and slot.tensor is leaf:
+                passed[k] = const(leaf)
+    return passed
+
+
 def _optimizers(tracer) -> list:
     """The optimisers whose methods the call ran (their state is saved and restored by `check`)."""
     from ..optim import Optimizer
@@ -1129,16 +1165,22 @@ def _optimizers(tracer) -> list:
 
 
 def _watched(tracer) -> list:
-    """``(kind, k, array)`` of every input or persistent tensor whose array an op saved for backward."""
+    """``(kind, k, array)`` of every input or persistent tensor whose memory an op saved for
+    backward, itself or through a view (``weight.T`` in a linear layer), as the engine checks
+    versions by memory."""
+    owners = {}
+    for slot in tracer.slots:
+        if slot.kind in ("input", "external"):
+            owners.setdefault(id(engine._memory_root(slot.array)), slot)
     found, seen = [], set()
     for event in tracer.events:
         if not isinstance(event, _OpEvent) or event.ctx not in tracer.by_node:
             continue
-        saved = {id(a) for a in (event.ctx.saved_tensors or ()) if type(a) is np.ndarray}
-        for ref in event.args:
-            if isinstance(ref, _Ref) and id(ref.slot.array) in saved and ref.slot.index not in seen:
-                slot = ref.slot
-                if slot.kind in ("input", "external"):
-                    seen.add(slot.index)
-                    found.append((slot.kind, slot.source, slot.array))
+        for array in event.ctx.saved_tensors or ():
+            if type(array) is not np.ndarray:
+                continue
+            slot = owners.get(id(engine._memory_root(array)))
+            if slot is not None and slot.index not in seen:
+                seen.add(slot.index)
+                found.append((slot.kind, slot.source, slot.array))
     return found

@@ -72,6 +72,8 @@ def _spec_key(spec: _Spec):
         return None
     if kind == "value":
         value = spec.parts
+        if isinstance(value, (float, np.floating)):
+            return (type(value), float(value).hex())  # -0.0 is not 0.0, and a NaN finds its plan again
         if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic, np.dtype, slice)):
             return (type(value), value)
         return ("id", id(value))
@@ -192,10 +194,44 @@ def _module_stack() -> list:
     return module._call_stack
 
 
+class _CallStack(list):
+    """The modules' call stack while a call is traced: it tells `tracer` every module called,
+    also one that runs no op (``Dropout`` in eval mode), whose state the plan then guards."""
+
+    def __init__(self, items, tracer):
+        super().__init__(items)
+        self.tracer = tracer
+
+    def append(self, module) -> None:
+        self.tracer.modules[id(module)] = module
+        super().append(module)
+
+
+class _RecordingModules:
+    """``with _RecordingModules(tracer):`` installs a `_CallStack` for `tracer`, then puts the previous one back."""
+
+    def __init__(self, tracer):
+        self.tracer = tracer
+
+    def __enter__(self):
+        from ..nn import module
+        self.previous = module._call_stack
+        module._call_stack = _CallStack(self.previous, self.tracer)
+
+    def __exit__(self, *exc) -> None:
+        from ..nn import module
+        module._call_stack = self.previous
+
+
+_PLAIN = (bool, int, float, str, type(None), np.dtype)
+
+
 def _fingerprint(module) -> tuple:
-    """What a module's forward depends on besides tensors: its training mode and registered members."""
+    """What a module's forward depends on besides tensors: its training mode, registered members
+    and plain settings (``p`` of a dropout, ``batch_first``, ...)."""
     d = module.__dict__
-    return (d.get("training"), tuple(map(id, d["_parameters"].values())), tuple(map(id, d["_buffers"].values())),
+    settings = tuple((k, v) for k, v in d.items() if type(v) in _PLAIN)
+    return (settings, tuple(map(id, d["_parameters"].values())), tuple(map(id, d["_buffers"].values())),
             tuple(map(id, d["_modules"].values())))
 
 
@@ -631,6 +667,8 @@ def _same_value(a, b) -> bool:
         return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, np.random.Generator) or isinstance(b, np.random.Generator):
         return a is b
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
+        return float(a).hex() == float(b).hex()  # NaN is NaN, -0.0 is not 0.0
     try:
         same = a == b
         return bool(same) if not isinstance(same, np.ndarray) else bool(same.all())
@@ -775,9 +813,10 @@ def _generators_of(explicit: list) -> list:
     return list(found.values())
 
 
-def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) -> None:
+def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result, fixed=()) -> None:
     """Run `fn` again on perturbed arguments and parameters, recording, and raise `RuntimeError`
-    where the two traces differ in what a replay would take as fixed.
+    where the two traces differ in what a replay would take as fixed. The arguments at the
+    positions `fixed` keep their values (they are part of the cache key).
 
     Backward and effects do not run; random generators, parameters and anything the second
     run changes in place are restored, so the first call's results stand as if it ran alone.
@@ -789,7 +828,11 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) 
     tensors = [slot.tensor for slot in externals] + [leaf for leaf in inputs if isinstance(leaf, Tensor)]
     grads = [(t, t.grad) for t in tensors]  # the second run may assign .grad (it runs no backward)
     generators = [(g, g.bit_generator.state) for g in _generators_of(_explicit_generators(main))]
-    shadow_inputs = [_perturbed(leaf, rng) for leaf in inputs]
+    shadow_inputs, made = [], {}  # an argument given twice (``f([x, x])``) is one perturbed argument twice
+    for k, leaf in enumerate(inputs):
+        if id(leaf) not in made:
+            made[id(leaf)] = leaf if k in fixed else _perturbed(leaf, rng)
+        shadow_inputs.append(made[id(leaf)])
     leaves = iter(shadow_inputs)
     shadow_args, shadow_kwargs = _rebuild(spec, leaves)
     shadow = _Tracer(shadow_inputs, shadow_of=main)
@@ -820,6 +863,53 @@ def _verify(fn, args, kwargs, inputs: list, spec: _Spec, main: _Tracer, result) 
     for a, b in zip(main.slots, shadow.slots):
         if a.kind == "external" and b.kind == "external" and a.tensor is not b.tensor:
             a.kind = "const"
+
+
+def _read_by_python(tracer: _Tracer, outputs: list) -> tuple:
+    """The positions of the integer and boolean arguments that no op, copy, effect or output of
+    the call reads: their values were read in Python (``lengths``, a mask built with numpy), so
+    they become part of the cache key instead of being frozen into the plan."""
+    read = set()
+
+    def mark(value):
+        if isinstance(value, _Ref):
+            slot = value.slot
+            while slot.kind == "view":
+                slot = slot.source[0]
+            if slot.kind == "input":
+                read.add(slot.source)
+        elif isinstance(value, _Slot):
+            mark(_Ref(value))
+        elif isinstance(value, _InputRef):
+            read.add(value.index)
+        elif type(value) in (tuple, list):
+            for v in value:
+                mark(v)
+        elif type(value) is dict:
+            for v in value.values():
+                mark(v)
+
+    for event in tracer.events:
+        if isinstance(event, _OpEvent):
+            mark(event.args)
+            mark(event.kwargs)
+        elif isinstance(event, _CopyEvent):
+            mark(event.source)
+        elif isinstance(event, _InplaceEvent):
+            mark((event.target, event.result))
+        elif isinstance(event, _EffectEvent):
+            mark((event.args, event.kwargs))
+        elif isinstance(event, _BackwardEvent) and event.schedule is not None:
+            mark([source[1] for _, source in event.schedule.seeds if source[0] == "given"])
+    for leaf in outputs:
+        mark(tracer.output_ref(leaf))
+    return tuple(k for k, leaf in enumerate(tracer.inputs) if k not in read
+                 and (leaf._data if isinstance(leaf, Tensor) else leaf).dtype.kind in "iub")
+
+
+def _value_key(leaves: list, positions: tuple) -> tuple:
+    """The values of the arguments at `positions`, for the cache key."""
+    return tuple((leaves[k]._data if isinstance(leaves[k], Tensor) else leaves[k]).tobytes() for k in positions)
 
 
 def _name(fn) -> str:
