@@ -918,6 +918,30 @@ def test_set_grad_enabled_and_detect_anomaly_as_decorator():
         bad()
 
 
+def test_set_grad_enabled_as_a_plain_call_a_block_and_a_decorator_as_torch():
+    torch = pytest.importorskip("torch")
+    x, x_torch = tl.Tensor([1.0], requires_grad=True), torch.tensor([1.0], requires_grad=True)
+    try:
+        for library, t in ((tl, x), (torch, x_torch)):
+            library.set_grad_enabled(False)  # a plain call switches at once
+            assert not (t * 2).requires_grad and not library.is_grad_enabled()
+            with library.set_grad_enabled(True):
+                assert (t * 2).requires_grad
+            assert not library.is_grad_enabled()  # the block gives back the mode before it
+
+            @library.set_grad_enabled(True)
+            def doubled(value):
+                return value * 2
+
+            assert not library.is_grad_enabled()  # decorating switches nothing
+            assert doubled(t).requires_grad and not library.is_grad_enabled()
+            library.set_grad_enabled(True)
+            assert library.is_grad_enabled()
+    finally:
+        tl.set_grad_enabled(True)
+        torch.set_grad_enabled(True)
+
+
 class _LogCell(tl.nn.Module):
     """h' = log(x w) + h: a log(0) where the input is 0."""
 

@@ -8,7 +8,7 @@ recurrent networks learn.
 array([2., 4.])
 """
 from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anomaly, enable_grad, grad,
-                     is_grad_enabled, name_scope, no_grad, walk_graph)
+                     is_grad_enabled, name_scope, no_grad, set_grad_enabled, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, gradgradcheck, numerical_jacobian
 from .ops import (FUNCTIONS, abs, add, addmm, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, chunk,
                   clamp, clip, clone, concat, concatenate, div, exp, flatten, flip, gather, log, log_softmax,
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "ShapeError", "Graph", "backward", "grad", "walk_graph", "no_grad", "enable_grad",
-    "is_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian",
+    "is_grad_enabled", "set_grad_enabled", "name_scope", "detect_anomaly", "gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian",
     "analytical_jacobian",
     "tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "rand_like", "manual_seed", "default_generator",

@@ -150,9 +150,29 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
-def set_grad_enabled(mode: bool) -> _GradMode:
-    """Record the graph or not, as `mode` says: a context manager (``torch.set_grad_enabled``)."""
-    return _GradMode(mode)
+class set_grad_enabled(_GradMode):
+    """Record the graph or not, as `mode` says (``torch.set_grad_enabled``): a plain call switches
+    the mode at once; as a context manager the mode before the call comes back on leaving the
+    block; as a decorator it applies to each call of the function only."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        super().__init__(mode)
+        self._before = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._before
+        return False
+
+    def __call__(self, fn):
+        global _grad_enabled
+        _grad_enabled = self._before  # decorating switches nothing now
+        return super().__call__(fn)
 
 
 class name_scope:
