@@ -27,7 +27,7 @@ import tinygrad_lstm as tl  # noqa: E402
 # (title, module, prefix users type, names; None means the module's __all__, in its order)
 SECTIONS = [
     ("Tensors and autograd", "tinygrad_lstm", "tl",
-     ["Tensor", "Function", "backward", "grad", "jvp", "no_grad", "enable_grad", "is_grad_enabled", "name_scope",
+     ["Tensor", "Function", "backward", "grad", "jvp", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "name_scope",
       "detect_anomaly", "walk_graph", "Graph", "ShapeError"]),
     ("Creating tensors", "tinygrad_lstm", "tl",
      ["tensor", "zeros", "ones", "full", "arange", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
