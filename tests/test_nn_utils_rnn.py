@@ -310,3 +310,15 @@ def test_a_torch_packed_sequence_points_to_ours():
     ours = rnn.pack_padded_sequence(padded.numpy(), lengths.tolist(), enforce_sorted=False)
     assert "enforce_sorted=False" in str(error.value)
     np.testing.assert_array_equal(ours.data.data, packed.data.numpy())
+
+
+def test_casting_a_packed_sequence_keeps_the_packing_and_the_graph():
+    x = tl.Tensor(np.ones((T, B, D), np.float32), requires_grad=True)
+    packed = rnn.pack_padded_sequence(x, [2, 5, 3, 4], enforce_sorted=False)
+    assert packed.float() is packed
+    double = packed.double()
+    assert double.data.dtype == np.float64
+    np.testing.assert_array_equal(double.sorted_indices, packed.sorted_indices)
+    np.testing.assert_array_equal(double.batch_sizes, packed.batch_sizes)
+    double.data.sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.sum() == 14 * D

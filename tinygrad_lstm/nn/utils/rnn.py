@@ -23,14 +23,14 @@ class PackedSequenceError(RuntimeError, ValueError):
     """Bad lengths or sequences: a RuntimeError where PyTorch raises one, and a ValueError (wrong values)."""
 
 
-class _PackedFields(NamedTuple):
+class PackedSequence_(NamedTuple):  # noqa: N801 (PyTorch's name for the fields of PackedSequence)
     data: Tensor
     batch_sizes: np.ndarray
     sorted_indices: np.ndarray | None
     unsorted_indices: np.ndarray | None
 
 
-class PackedSequence(_PackedFields):
+class PackedSequence(PackedSequence_):
     """Variable-length sequences packed without padding, as ``torch.nn.utils.rnn.PackedSequence``.
 
     Build one with `pack_padded_sequence` or `pack_sequence` rather than by hand.
@@ -61,6 +61,19 @@ class PackedSequence(_PackedFields):
         if unsorted_indices is not None:
             unsorted_indices = np.asarray(unsorted_indices, dtype=np.int64)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    def to(self, dtype) -> PackedSequence:
+        """The same packing with `data` cast to `dtype` (in the graph); itself when it has that dtype."""
+        data = self.data.to(dtype)
+        return self if data is self.data else type(self)(data, *self[1:])
+
+    def double(self) -> PackedSequence:
+        """`to` float64."""
+        return self.to(np.float64)
+
+    def float(self) -> PackedSequence:
+        """`to` float32."""
+        return self.to(np.float32)
 
     @property
     def lengths(self) -> np.ndarray:
