@@ -20,10 +20,9 @@ exactly as if the run had not stopped.
     python examples/char_lm.py --text book.txt --steps 4000 --checkpoint lm.npz --resume
     python examples/char_lm.py --checkpoint lm.npz --resume --steps 0 --temperature 0.5   # sample only
 """
-import argparse
 import sys
 
-from tinygrad_lstm.cli import non_negative_int, run_command
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, run_command
 from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import chars
 
@@ -31,12 +30,13 @@ QUICK = dict(steps=40, batch=16, hidden=64, sample_length=100)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
                         + " (options given explicitly win)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the sampling (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     chars.add_arguments(parser)
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)

@@ -17,13 +17,13 @@ unrolled steps with `tl.viz.render_graph` into ``--out``.
     python examples/custom_cell.py            # a few seconds
     python examples/custom_cell.py --quick
 """
-import argparse
 import contextlib
 import pathlib
 import sys
 
 import numpy as np
 import tinygrad_lstm as tl
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, positive_float, positive_int, run_command
 from tinygrad_lstm.progress import progress_bar
 from tinygrad_lstm.tasks.adding import BASELINE_MSE, make_batch
 
@@ -178,23 +178,29 @@ QUICK = dict(steps=150, length=10)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items())
                         + " (options given explicitly win)")
-    parser.add_argument("--steps", type=int, default=400, help="Adam steps per cell (default: 400)")
-    parser.add_argument("--length", type=int, default=20, metavar="T",
+    parser.add_argument("--steps", type=positive_int, default=400, help="Adam steps per cell (default: 400)")
+    parser.add_argument("--length", type=positive_int, default=20, metavar="T",
                         help="adding-problem sequence length (default: 20)")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size (default: 32)")
-    parser.add_argument("--batch", type=int, default=64, help="sequences per step (default: 64)")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--hidden", type=positive_int, default=32, help="hidden size (default: 32)")
+    parser.add_argument("--batch", type=positive_int, default=64, help="sequences per step (default: 64)")
+    parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default: 0.01)")
     parser.add_argument("--format", default="svg", help="picture format of the graphs: svg, png, pdf (default: svg)")
     parser.add_argument("--out", default="custom_cells", help="directory of the graphs (default: custom_cells)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the weights and the data (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
-    args = parser.parse_args(argv)
+    return run_command(parser.prog, run, parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """Gradcheck, train and draw each cell of `CELLS`, one line each."""
     out = pathlib.Path(args.out)
 
     print(f"adding problem, T={args.length}, {args.steps} Adam steps; predicting the mean scores {BASELINE_MSE:.3f}")

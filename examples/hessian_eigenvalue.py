@@ -10,12 +10,12 @@ largest-magnitude eigenvalue of H is ``lambda = <v, H v>`` once ``v`` stops turn
     python examples/hessian_eigenvalue.py                # 50 iterations, a few seconds
     python examples/hessian_eigenvalue.py --quick
 """
-import argparse
 import sys
 
 import numpy as np
 
 import tinygrad_lstm as tl
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, positive_int, run_command
 from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import adding
 
@@ -64,18 +64,23 @@ def torch_top_eigenvalue(model, x, y, iterations: int, rng: np.random.Generator)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
-    parser.add_argument("--iterations", type=int, default=50, help="power iterations (default: 50)")
-    parser.add_argument("--hidden", type=int, default=8, help="LSTM hidden size (default: 8)")
-    parser.add_argument("--length", type=int, default=20, metavar="T", help="sequence length (default: 20)")
-    parser.add_argument("--batch", type=int, default=32, help="sequences in the batch (default: 32)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, data and start vector")
+    parser.add_argument("--iterations", type=positive_int, default=50, help="power iterations (default: 50)")
+    parser.add_argument("--hidden", type=positive_int, default=8, help="LSTM hidden size (default: 8)")
+    parser.add_argument("--length", type=positive_int, default=20, metavar="T", help="sequence length (default: 20)")
+    parser.add_argument("--batch", type=positive_int, default=32, help="sequences in the batch (default: 32)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the weights, data and start vector (default: 0)")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
-    args = parser.parse_args(argv)
+    return run_command(parser.prog, run, parser.parse_args(argv))
 
+
+def run(args) -> int:
+    """The top eigenvalue of the model of `args`, by tinygrad_lstm and (if installed) PyTorch."""
     tl.manual_seed(args.seed)
     model = adding.AddingModel("lstm", hidden=args.hidden, dtype=np.float64)
     x, y = adding.make_batch(args.batch, args.length, np.random.default_rng(args.seed), dtype=np.float64)

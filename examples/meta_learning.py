@@ -11,12 +11,12 @@ through time. With PyTorch installed, the first hypergradient is checked against
     python examples/meta_learning.py              # 30 outer steps, a few seconds
     python examples/meta_learning.py --quick
 """
-import argparse
 import sys
 
 import numpy as np
 
 import tinygrad_lstm as tl
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, positive_float, positive_int, run_command
 from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import adding
 
@@ -63,19 +63,26 @@ def torch_hypergradient(start: dict, log_lr: float, batches: list) -> float | No
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
-    parser.add_argument("--outer-steps", type=int, default=30, help="updates of the learning rate (default: 30)")
-    parser.add_argument("--hidden", type=int, default=8, help="RNN hidden size (default: 8)")
-    parser.add_argument("--length", type=int, default=10, metavar="T", help="sequence length (default: 10)")
-    parser.add_argument("--batch", type=int, default=32, help="sequences per batch (default: 32)")
-    parser.add_argument("--lr", type=float, default=0.01, help="the initial inner learning rate (default: 0.01)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    parser.add_argument("--outer-steps", type=positive_int, default=30,
+                        help="updates of the learning rate (default: 30)")
+    parser.add_argument("--hidden", type=positive_int, default=8, help="RNN hidden size (default: 8)")
+    parser.add_argument("--length", type=positive_int, default=10, metavar="T", help="sequence length (default: 10)")
+    parser.add_argument("--batch", type=positive_int, default=32, help="sequences per batch (default: 32)")
+    parser.add_argument("--lr", type=positive_float, default=0.01,
+                        help="the initial inner learning rate (default: 0.01)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the weights and the data (default: 0)")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
-    args = parser.parse_args(argv)
+    return run_command(parser.prog, run, parser.parse_args(argv))
 
+
+def run(args) -> int:
+    """The outer loop: Adam on ``log_lr``, printing the learned rate and the loss."""
     rng = np.random.default_rng(args.seed)
     start = init_params(args.hidden, rng)
     log_lr = tl.Tensor(np.log(args.lr), requires_grad=True)

@@ -8,13 +8,12 @@ differences; exit code 0 when gradcheck passes, 1 when it fails.
     python examples/quickstart.py --steps 20 --hidden 8
     python examples/quickstart.py --quick
 """
-import argparse
 import sys
 
 import numpy as np
 
 import tinygrad_lstm as tl
-from tinygrad_lstm.cli import non_negative_int, positive_int
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, positive_int, run_command
 
 
 def lstm_step(x, h, c, weight_ih, weight_hh, bias):
@@ -41,7 +40,7 @@ QUICK = dict(steps=2, hidden=2)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="the smallest run: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items())
                         + " (options given explicitly win)")
@@ -50,9 +49,14 @@ def main(argv=None) -> int:
     parser.add_argument("--input", type=positive_int, default=3, help="input size D (default: 3)")
     parser.add_argument("--hidden", type=positive_int, default=4, help="hidden size H (default: 4)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the input and weights (default: 0)")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
-    args = parser.parse_args(argv)
+    return run_command(parser.prog, run, parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """Gradcheck the unrolled LSTM of `args`' sizes, printing the largest error per tensor."""
     rng = np.random.default_rng(args.seed)
     steps, batch, input_size, hidden_size = args.steps, args.batch, args.input, args.hidden
     tensors = {

@@ -11,10 +11,9 @@ their command line, as is ``tinygrad-lstm train --task sine``.
     python examples/sine_forecast.py --mode seq2seq --out seq2seq.png
     python examples/sine_forecast.py --quick
 """
-import argparse
 import sys
 
-from tinygrad_lstm.cli import non_negative_int, run_command
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, run_command
 from tinygrad_lstm.runtime import tune_process
 from tinygrad_lstm.tasks import sine
 
@@ -22,12 +21,13 @@ QUICK = dict(steps=200, length=30)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds' run: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
                         + " (options given explicitly win)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and the waves (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     sine.add_arguments(parser)
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)

@@ -16,12 +16,12 @@ with 1 if one exceeds the tolerance. Without PyTorch it says so and exits with 0
     python examples/torch_interop.py
     python examples/torch_interop.py --dtype float64
 """
-import argparse
 import sys
 
 import numpy as np
 
 import tinygrad_lstm as tl
+from tinygrad_lstm.cli import ArgumentParser, non_negative_int, positive_int, run_command
 
 TOLERANCE = {"float32": 1e-4, "float64": 1e-10}  # largest absolute difference allowed
 
@@ -66,19 +66,24 @@ QUICK = dict(length=4, batch=2)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="smaller inputs: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))
     parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float32", help="(default: float32)")
-    parser.add_argument("--length", type=int, default=10, metavar="T", help="sequence length (default: 10)")
-    parser.add_argument("--batch", type=int, default=4, help="batch size (default: 4)")
-    parser.add_argument("--input", type=int, default=5, help="input size (default: 5)")
-    parser.add_argument("--hidden", type=int, default=8, help="hidden size (default: 8)")
-    parser.add_argument("--layers", type=int, default=2, help="layers (default: 2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs (default: 0)")
+    parser.add_argument("--length", type=positive_int, default=10, metavar="T", help="sequence length (default: 10)")
+    parser.add_argument("--batch", type=positive_int, default=4, help="batch size (default: 4)")
+    parser.add_argument("--input", type=positive_int, default=5, help="input size (default: 5)")
+    parser.add_argument("--hidden", type=positive_int, default=8, help="hidden size (default: 8)")
+    parser.add_argument("--layers", type=positive_int, default=2, help="layers (default: 2)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and inputs (default: 0)")
+    parser.add_argument("--debug", action="store_true", help="on an error, show its traceback")
     if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**QUICK)
-    args = parser.parse_args(argv)
+    return run_command(parser.prog, run, parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """Both copies (PyTorch -> tinygrad_lstm, then back), compared; 1 on a mismatch."""
     try:
         import torch
     except ImportError:

@@ -59,3 +59,31 @@ def test_every_op_says_how_it_gets_its_tangent():
     assert {"MatMul", "Tanh", "Sigmoid", "Split"} <= set(rules)
     assert set(rules.values()) <= {"linear", "rule", "double-vjp"}
     assert rules["Tanh"] == "rule" and rules["Split"] == "linear"
+
+
+def test_reverse_mode_inside_forward_mode_is_an_error_not_a_zero_tangent():
+    def gradient(x):
+        return tl.grad((x.requires_grad_() ** 3).sum(), x, create_graph=True)[0]
+
+    def backward_inside(x):
+        y = (x.requires_grad_() ** 3).sum()
+        y.backward()
+        return y
+
+    for fn in (gradient, backward_inside):
+        with pytest.raises(RuntimeError, match="jvp: backward\\(\\) or tl.grad inside a function given to tl.jvp"):
+            tl.jvp(fn, (tl.Tensor([1.0, 2.0]),), (tl.Tensor([1.0, 0.5]),))
+    out, tangent = tl.jvp(lambda x: x ** 3, (tl.Tensor([1.0, 2.0]),), (tl.Tensor([1.0, 0.5]),))  # still usable after
+    np.testing.assert_allclose(tangent.data, [3.0, 6.0])
+
+
+def test_jvp_has_aux_as_torch_func():
+    torch = pytest.importorskip("torch")
+    x, v = np.array([0.5, -1.0]), np.array([1.0, 2.0])
+    out, tangent, aux = tl.jvp(lambda a: (a.tanh(), a * 3), (tl.Tensor(x),), (tl.Tensor(v),), has_aux=True)
+    out_t, tangent_t, aux_t = torch.func.jvp(lambda a: (a.tanh(), a * 3), (torch.tensor(x),), (torch.tensor(v),),
+                                             has_aux=True)
+    np.testing.assert_allclose(tangent.data, tangent_t.numpy(), rtol=1e-14)
+    np.testing.assert_array_equal(aux.data, aux_t.numpy())
+    with pytest.raises(RuntimeError, match="jvp: with has_aux=True the function must return a tuple"):
+        tl.jvp(lambda a: a.tanh(), (tl.Tensor(x),), (tl.Tensor(v),), has_aux=True)

@@ -13,7 +13,7 @@ A, B = rng.standard_normal(3), rng.standard_normal((2, 3))
 
 
 def same(mine, theirs):
-    if isinstance(theirs, tuple):
+    if isinstance(theirs, (tuple, list)):  # PyTorch's forward mode nests in lists, ours in tuples as elsewhere
         assert isinstance(mine, tuple) and len(mine) == len(theirs)
         for m, t in zip(mine, theirs):
             same(m, t)
@@ -56,6 +56,20 @@ def test_hessian_hvp_vhp(fn, arrays):
     same(F.hessian(fn, ours(*arrays)), TF.hessian(fn, theirs(*arrays)))
     same(F.hvp(fn, ours(*arrays), ours(*arrays)), TF.hvp(fn, theirs(*arrays), theirs(*arrays)))
     same(F.vhp(fn, ours(*arrays), ours(*arrays)), TF.vhp(fn, theirs(*arrays), theirs(*arrays)))
+
+
+@pytest.mark.parametrize("fn, arrays", [(elementwise, (A,)), (two_in_two_out, (A, B)), (scalar, (A,))])
+def test_jacobian_forward_mode_and_hessian_outer_forward_mode_as_pytorch(fn, arrays):
+    same(F.jacobian(fn, ours(*arrays), strategy="forward-mode", vectorize=True),
+         TF.jacobian(fn, theirs(*arrays), strategy="forward-mode", vectorize=True))
+    with pytest.raises(NotImplementedError, match="jacobian: strategy='forward-mode' needs vectorize=True"):
+        F.jacobian(fn, ours(*arrays), strategy="forward-mode")
+    with pytest.raises(NotImplementedError, match="jacobian: strategy='forward-mode' supports neither create_graph"):
+        F.jacobian(fn, ours(*arrays), create_graph=True, strategy="forward-mode", vectorize=True)
+    with pytest.raises(ValueError, match="jacobian: strategy must be 'forward-mode' or 'reverse-mode', got 'sideways'"):
+        F.jacobian(fn, ours(*arrays), strategy="sideways")
+    same(F.hessian(scalar_of_two, ours(A, B), outer_jacobian_strategy="forward-mode", vectorize=True),
+         TF.hessian(scalar_of_two, theirs(A, B), outer_jacobian_strategy="forward-mode", vectorize=True))
 
 
 def test_vjp_and_jvp():

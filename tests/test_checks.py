@@ -65,6 +65,8 @@ def test_gradcheck_tuples_constants_and_failure():
 def test_gradcheck_rejects_float32_and_keeps_user_grads():
     with pytest.raises(TypeError, match="float64"):
         tl.gradcheck(lambda t: t * 2, [tl.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
+    with pytest.raises(TypeError, match="gradgradcheck: input 0 is float32"):
+        tl.gradgradcheck(lambda t: t * t, [tl.Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
     x = tl.Tensor([1.0], requires_grad=True)
     x.grad = np.array([7.0])
     tl.gradcheck(lambda t: t * 2, [x])

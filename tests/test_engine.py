@@ -975,6 +975,54 @@ def test_grad_returns_gradients_without_touching_dot_grad():
         tl.grad((x * x).sum(), [tl.Tensor([1.0])])
 
 
+def test_grad_materialize_grads_and_empty_inputs_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x, unused = tl.Tensor([1.0, 2.0], requires_grad=True), tl.Tensor([[1.0]], requires_grad=True)
+    gx, gu = tl.grad((x * x).sum(), [x, unused], materialize_grads=True)
+    tx, tu = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([[1.0]], requires_grad=True)
+    ex, eu = torch.autograd.grad((tx * tx).sum(), [tx, tu], materialize_grads=True)
+    np.testing.assert_array_equal(gx.data, ex.numpy())
+    assert gu.shape == tuple(eu.shape) and gu.dtype == unused.dtype and not gu.data.any()
+    with pytest.raises(ValueError, match="grad: materialize_grads=True needs allow_unused=True"):
+        tl.grad((x * x).sum(), [x, unused], allow_unused=False, materialize_grads=True)
+    with pytest.raises(RuntimeError, match="grad: inputs is empty"):
+        tl.grad((x * x).sum(), [])
+    with pytest.raises(RuntimeError, match="backward: inputs is empty"):
+        (x * x).sum().backward(inputs=[])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_runs_the_hooks_of_its_leaf_inputs_like_pytorch(create_graph):
+    torch = pytest.importorskip("torch")
+    x, x_t = tl.Tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    for leaf in (x, x_t):
+        leaf.register_hook(lambda g: g * 10)
+    y, y_t = x * 3, x_t * 3
+    for hidden in (y, y_t):
+        hidden.register_hook(lambda g: g + 1)
+    (g,) = tl.grad((y * y).sum(), x, create_graph=create_graph)
+    (g_t,) = torch.autograd.grad((y_t * y_t).sum(), x_t, create_graph=create_graph)
+    np.testing.assert_array_equal(g.data, g_t.detach().numpy())
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_is_grads_batched_gives_one_vjp_per_row_like_pytorch(create_graph):
+    torch = pytest.importorskip("torch")
+    x, rows = np.array([0.3, -1.2, 0.7]), np.random.default_rng(0).standard_normal((4, 3))
+    t, t_t = tl.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (jac,) = tl.grad(t.tanh() * t, t, tl.Tensor(rows), create_graph=create_graph, is_grads_batched=True)
+    (jac_t,) = torch.autograd.grad(t_t.tanh() * t_t, t_t, torch.tensor(rows), create_graph=create_graph,
+                                   is_grads_batched=True)
+    np.testing.assert_allclose(jac.data, jac_t.detach().numpy(), rtol=1e-14)
+    assert jac.requires_grad == create_graph
+    if create_graph:
+        np.testing.assert_allclose(tl.grad(jac.sum(), t)[0].data, torch.autograd.grad(jac_t.sum(), t_t)[0].numpy(),
+                                   rtol=1e-12)
+    with pytest.raises(ValueError, match="is_grads_batched=True needs grad_outputs with the same first"):
+        tl.grad((t * t, t.sum()), t, [rows, np.ones(2)], is_grads_batched=True)
+
+
 def test_derivatives_of_any_order():
     x = tl.Tensor([0.5, 2.0], requires_grad=True)
     y = (x ** 3).sum()
@@ -1048,9 +1096,9 @@ def test_observers_run_backward_and_grad_with_all_their_arguments():
         (first,) = tl.grad(y, x, create_graph=True)
         first.sum().backward(inputs=[x])
     np.testing.assert_array_equal(x.grad, 6 * x.data)
-    out, tangent = tl.jvp(lambda a: tl.grad((a ** 2).sum() * 0 + (x * a).sum(), x)[0], (tl.Tensor([1.0, 1.0]),),
-                          (tl.Tensor([1.0, 0.0]),))
-    np.testing.assert_array_equal(out.data, [1.0, 1.0])
+    with pytest.raises(RuntimeError, match="jvp: backward\\(\\) or tl.grad inside"):  # its tangent would be lost
+        tl.jvp(lambda a: tl.grad((a ** 2).sum() * 0 + (x * a).sum(), x)[0], (tl.Tensor([1.0, 1.0]),),
+               (tl.Tensor([1.0, 0.0]),))
 
 
 def test_backward_gives_nan_and_inf_like_pytorch_without_numpy_warnings():

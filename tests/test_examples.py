@@ -30,13 +30,46 @@ def load_example(name: str):
     return module
 
 
+def run_example(name: str, *argv: str) -> subprocess.CompletedProcess:
+    """``python examples/NAME.py ARGV...`` in a fresh interpreter, with this checkout importable."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py"), *argv], capture_output=True,
+                          text=True, env=environment, timeout=120)
+
+
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_scripts_have_help(name):
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py"), "--help"], capture_output=True,
-                          text=True, env=environment, timeout=60)
+    done = run_example(name, "--help")
     assert done.returncode == 0, done.stderr
-    assert "--quick" in done.stdout and "--seed" in done.stdout
+    assert "--quick" in done.stdout and "--seed" in done.stdout and "--debug" in done.stdout
+    assert "exit codes:" in done.stdout  # the convention of the tinygrad-lstm command
+
+
+# a value each script must refuse, for one of its own numeric options
+BAD_VALUES = {"quickstart": ("--hidden", "0"), "adding_problem": ("--steps", "-5"), "char_lm": ("--seed", "-1"),
+              "sine_forecast": ("--batch", "0"), "custom_cell": ("--lr", "0"), "torch_interop": ("--layers", "-1"),
+              "hessian_eigenvalue": ("--iterations", "0"), "meta_learning": ("--lr", "nan")}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_scripts_refuse_a_bad_value_as_a_usage_error(name):
+    option, value = BAD_VALUES[name]
+    done = run_example(name, "--quick", option, value)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(f"{name}.py: error: argument {option}: ") and repr(value) in done.stderr
+    assert done.stdout == ""
+
+
+def test_example_scripts_report_a_runtime_error_in_one_line_or_with_debug_its_traceback(tmp_path):
+    argv = ["--quick", "--no-progress", "--length", "1", "--out", str(tmp_path / "curves.png")]
+    done = run_example("adding_problem", *argv)  # the adding problem needs two halves
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == "adding_problem.py: error: make_batch: T must be at least 2, got 1\n"
+    debugged = run_example("adding_problem", *argv, "--debug")
+    assert debugged.returncode == 2
+    assert debugged.stderr.startswith("Traceback") and debugged.stderr.endswith(done.stderr), debugged.stderr
+    assert not (tmp_path / "curves.png").exists()
 
 
 # --------------------------------------------------------------------------- quick runs of the scripts

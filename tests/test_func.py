@@ -65,3 +65,38 @@ def test_tied_weights_are_replaced_under_every_name():
     model = Tied()
     out = tl.func.functional_call(model, {"first.weight": tl.Tensor(np.eye(2) * 2)}, (tl.ones(1, 2),))
     np.testing.assert_array_equal(out.data, [[4.0, 4.0]])
+
+
+def test_grad_grad_and_value_and_vjp_are_torch_func_transforms():
+    torch = pytest.importorskip("torch")
+    x, w = np.array([1.0, 2.0, -0.5]), np.array([[0.5, -1.0, 2.0]])
+
+    def f(a, b):
+        return ((b @ a).tanh() ** 2).sum() + (a ** 3).sum()
+
+    ours, theirs = (tl.Tensor(x), tl.Tensor(w)), (torch.tensor(x), torch.tensor(w))
+    np.testing.assert_allclose(tl.func.grad(f)(*ours).data, torch.func.grad(f)(*theirs).numpy(), rtol=1e-12)
+    for mine, other in zip(tl.func.grad(f, argnums=(0, 1))(*ours), torch.func.grad(f, argnums=(0, 1))(*theirs)):
+        np.testing.assert_allclose(mine.data, other.numpy(), rtol=1e-12)
+    second = tl.func.grad(lambda a, b: tl.func.grad(f)(a, b).sum(), argnums=1)(*ours)  # grad of grad
+    second_t = torch.func.grad(lambda a, b: torch.func.grad(f)(a, b).sum(), argnums=1)(*theirs)
+    np.testing.assert_allclose(second.data, second_t.numpy(), rtol=1e-12, atol=1e-15)
+
+    def with_aux(p):
+        return ((p["w"] @ p["x"]).tanh()).sum(), p["x"] * 2
+    gradient, aux = tl.func.grad(with_aux, has_aux=True)({"w": tl.Tensor(w), "x": tl.Tensor(x)})
+    gradient_t, aux_t = torch.func.grad(with_aux, has_aux=True)({"w": torch.tensor(w), "x": torch.tensor(x)})
+    np.testing.assert_allclose(gradient["w"].data, gradient_t["w"].numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(aux.data, aux_t.numpy())
+    gradient, value = tl.func.grad_and_value(f)(*ours)
+    assert value.item() == pytest.approx(torch.func.grad_and_value(f)(*theirs)[1].item(), rel=1e-14)
+    assert not gradient.requires_grad and not value.requires_grad
+
+    out, vjp_fn = tl.func.vjp(lambda a: (a.tanh(), a * 2), tl.Tensor(x))
+    out_t, vjp_fn_t = torch.func.vjp(lambda a: (a.tanh(), a * 2), torch.tensor(x))
+    (product,), (product_t,) = vjp_fn((tl.Tensor(x), tl.Tensor(w[0]))), vjp_fn_t((torch.tensor(x), torch.tensor(w[0])))
+    np.testing.assert_allclose(product.data, product_t.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match=r"grad: the function must return a one-element Tensor, got \(3,\)"):
+        tl.func.grad(lambda a: a * 2)(tl.Tensor(x))
+    with pytest.raises(RuntimeError, match="grad: argnums 3 is out of range for a function of 2"):
+        tl.func.grad(f, argnums=3)(*ours)

@@ -1,12 +1,12 @@
 """`tl.nn.PeepholeLSTMCell` and `tl.nn.LayerNormLSTMCell` against an independent float64 numpy
 implementation of their papers' equations (forward, and gradients by central differences of
 that implementation), gradcheck, parameters and init, dtypes, unrolled by `tl.nn.Recurrent`."""
-import contextlib
 
 import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from module_checks import gradcheck_module
 
 T, B, D, H = 4, 3, 5, 4
 
@@ -146,24 +146,6 @@ def test_peephole_weights_act_where_the_paper_says():
 
 
 # --------------------------------------------------------------------------- gradcheck
-@contextlib.contextmanager
-def parameters_replaced(module, tensors):
-    """Run `module` with its parameters replaced by `tensors` (gradcheck's fresh copies)."""
-    owners = []
-    for (name, _), tensor in zip(module.named_parameters(), tensors):
-        *path, attribute = name.split(".")
-        owner = module
-        for part in path:
-            owner = getattr(owner, part)
-        owners.append((owner, attribute, owner.__dict__[attribute]))
-        owner.__dict__[attribute] = tensor
-    try:
-        yield
-    finally:
-        for owner, attribute, original in owners:
-            owner.__dict__[attribute] = original
-
-
 @pytest.mark.parametrize("kind", ["PeepholeLSTMCell", "LayerNormLSTMCell"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_gradcheck_inputs_state_and_parameters(kind, bias):
@@ -172,12 +154,7 @@ def test_gradcheck_inputs_state_and_parameters(kind, bias):
     rng = np.random.default_rng(3)
     inputs = [tl.Tensor(rng.standard_normal(shape), requires_grad=True) for shape in ((2, 3), (2, 2), (2, 2))]
     parameters = [tl.Tensor(rng.uniform(-1, 1, p.shape), requires_grad=True) for p in cell.parameters()]
-
-    def step(x, h, c, *tensors):
-        with parameters_replaced(cell, tensors):
-            return cell(x, (h, c))
-
-    assert tl.gradcheck(step, inputs + parameters)
+    assert gradcheck_module(cell, lambda x, h, c: cell(x, (h, c)), inputs, parameters=parameters)
 
 
 # --------------------------------------------------------------------------- parameters, init, shapes

@@ -136,6 +136,26 @@ def test_cross_entropy_matches_torch(shape, reduction, weighted, ignore_index, s
     assert_matches_torch(ours, theirs, [x], [tx], rng, np.float64)
 
 
+@pytest.mark.parametrize("shape, reduction, weighted, smoothing", list(itertools.product(
+    [(5, 4), (4,), (3, 4, 2)], ["mean", "sum", "none"], [False, True], [0.0, 0.25])))
+def test_cross_entropy_with_class_probabilities_matches_torch(shape, reduction, weighted, smoothing):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = tensor(rng, *shape)
+    class_axis = 0 if len(shape) == 1 else 1
+    probabilities = tl.Tensor(tl.Tensor(rng.standard_normal(shape)).softmax(class_axis).data, requires_grad=True)
+    weight = rng.random(shape[class_axis]) + 0.1 if weighted else None
+    ours = F.cross_entropy(input=x, target=probabilities, weight=weight, reduction=reduction,
+                           label_smoothing=smoothing)
+    tx, tp = as_torch(x), as_torch(probabilities)
+    theirs = torch.nn.functional.cross_entropy(input=tx, target=tp, weight=None if weight is None else torch.tensor(weight),
+                                               reduction=reduction, label_smoothing=smoothing)
+    assert ours.shape == tuple(theirs.shape)
+    assert_matches_torch(ours, theirs, [x, probabilities], [tx, tp], rng, np.float64)
+    with pytest.raises(ValueError, match=r"cross_entropy: probability targets of shape \(2,\) do not match input"):
+        F.cross_entropy(x, np.ones(2) / 2)  # neither the input's shape nor (N,)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_nll_loss_and_float32_cross_entropy_match_torch(reduction):
     torch = pytest.importorskip("torch")

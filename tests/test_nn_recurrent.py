@@ -1,54 +1,19 @@
 """`tl.nn.Recurrent`: the cell protocol, any cell stacked in layers and directions (equal to the
 built-in modules and to PyTorch on their cells), variable lengths, dropout between layers,
 variational dropout, zoneout, names, dtypes, errors."""
-import contextlib
 import warnings
 
 import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from module_checks import gradcheck_module
 
 T, B, D, H = 5, 3, 4, 3
 KINDS = ["RNN", "LSTM", "GRU"]
 
 
 # --------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def parameters_replaced(module, tensors):
-    """Run `module` with its parameters replaced by `tensors` (gradcheck's fresh copies)."""
-    owners = []
-    for (name, _), tensor in zip(module.named_parameters(), tensors):
-        *path, attribute = name.split(".")
-        owner = module
-        for part in path:
-            owner = getattr(owner, part)
-        owners.append((owner, attribute, owner.__dict__[attribute]))
-        owner.__dict__[attribute] = tensor
-    try:
-        yield
-    finally:
-        for owner, attribute, original in owners:
-            owner.__dict__[attribute] = original
-
-
-def gradcheck_module(module, call, inputs, seed=None):
-    """gradcheck ``call(*inputs)`` with respect to the inputs and every parameter of `module`.
-
-    With a `seed`, every evaluation draws the same random masks.
-    """
-    count = len(inputs)
-
-    def fn(*tensors):
-        if seed is not None:
-            tl.manual_seed(seed)
-        with parameters_replaced(module, tensors[count:]):
-            return call(*tensors[:count])
-
-    parameters = [tl.Tensor(p.data, requires_grad=True) for p in module.parameters()]
-    return tl.gradcheck(fn, list(inputs) + parameters)
-
-
 def flat(state):
     return list(state) if isinstance(state, tuple) else [state]
 

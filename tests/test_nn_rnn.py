@@ -1,44 +1,14 @@
 """`tl.nn` recurrent cells and sequence modules without PyTorch: shapes, dtypes, errors,
 gradchecks, graph layout and scopes, variable lengths, `detach_state`."""
-import contextlib
 import warnings
 
 import numpy as np
 import pytest
 
 import tinygrad_lstm as tl
+from module_checks import gradcheck_module
 
 T, B, D, H = 4, 3, 5, 4
-
-
-@contextlib.contextmanager
-def parameters_replaced(module, tensors):
-    """Run `module` with its parameters replaced by `tensors` (gradcheck's fresh copies)."""
-    owners = []
-    for (name, _), tensor in zip(module.named_parameters(), tensors):
-        *path, attribute = name.split(".")
-        owner = module
-        for part in path:
-            owner = getattr(owner, part)
-        owners.append((owner, attribute, owner.__dict__[attribute]))
-        owner.__dict__[attribute] = tensor
-    try:
-        yield
-    finally:
-        for owner, attribute, original in owners:
-            owner.__dict__[attribute] = original
-
-
-def gradcheck_module(module, call, inputs):
-    """gradcheck ``call(*inputs)`` with respect to the inputs and every parameter of `module`."""
-    n_inputs = len(inputs)
-
-    def fn(*tensors):
-        with parameters_replaced(module, tensors[n_inputs:]):
-            return call(*tensors[:n_inputs])
-
-    parameters = [tl.Tensor(p.data, requires_grad=True) for p in module.parameters()]
-    return tl.gradcheck(fn, list(inputs) + parameters)
 
 
 def states(result):

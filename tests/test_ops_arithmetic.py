@@ -115,6 +115,22 @@ def test_division_by_zero_gives_torchs_inf_and_nan_forward_and_backward_without_
     np.testing.assert_array_equal(b.grad, b_t.grad.numpy())
 
 
+def test_huge_numbers_overflow_to_inf_in_float32_without_warnings_like_torch():
+    torch = pytest.importorskip("torch")
+    x = tl.Tensor(np.array([1.0, -2.0], np.float32), requires_grad=True)
+    x_t = torch.tensor([1.0, -2.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for ours, theirs in [(x + 1e300, x_t + 1e300), (x * -1e300, x_t * -1e300), (1e300 / x, 1e300 / x_t),
+                             (tl.Tensor([1e300, 1.0], dtype=np.float32), torch.tensor([1e300, 1.0]))]:
+            assert ours.dtype == np.float32 and theirs.dtype == torch.float32
+            np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+        (x * 1e300).backward(np.ones(2, np.float32))
+        (x_t * 1e300).backward(torch.ones(2))
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, x_t.grad.numpy())
+
+
 def test_maximum_and_minimum_share_ties_and_pass_nan_as_torch():
     torch = pytest.importorskip("torch")
     a = np.array([1.0, 2.0, 3.0, np.nan, 1.0])

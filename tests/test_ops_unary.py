@@ -183,3 +183,27 @@ def test_the_gradient_of_a_kink_stays_in_the_graph_so_it_can_be_differentiated_a
     (gg,) = tl.grad((g * g).sum(), x)
     (gg_torch,) = torch.autograd.grad((g_torch * g_torch).sum(), x_torch)
     np.testing.assert_array_equal(gg.data, (torch.zeros_like(x_torch) + gg_torch).detach().numpy())  # torch's zeros may be lazy
+
+
+def test_python_abs_is_abs_like_torch():
+    torch = pytest.importorskip("torch")
+    x = tl.Tensor([-1.5, 0.0, 2.0], requires_grad=True)
+    x_t = torch.tensor([-1.5, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    y, y_t = abs(x), abs(x_t)
+    y.backward(np.array([1.0, 2.0, 3.0]))
+    y_t.backward(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    np.testing.assert_array_equal(y.data, y_t.detach().numpy())
+    np.testing.assert_array_equal(x.grad, x_t.grad.numpy())
+    assert y.grad_fn.name == "abs"
+
+
+def test_sign_of_nan_and_the_slope_of_abs_there_are_zero_like_torch():
+    torch = pytest.importorskip("torch")
+    values = np.array([np.nan, -0.0, 0.0, -np.inf, 2.0], np.float32)
+    for name in ("sign", "abs"):
+        x, x_t = tl.Tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+        y, y_t = getattr(x, name)(), getattr(x_t, name)()
+        y.backward(np.ones(5, np.float32))
+        y_t.backward(torch.ones(5))
+        np.testing.assert_array_equal(y.data, y_t.detach().numpy())
+        np.testing.assert_array_equal(x.grad, x_t.grad.numpy())

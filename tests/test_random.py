@@ -1,5 +1,7 @@
 """random.py: the tensor factories (``tensor``, ``arange``, ``eye``, ``zeros_like``, ...) as PyTorch's,
 with numpy's default float dtype (float64)."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,21 @@ def test_new_factories_take_the_dtype_of_the_tensor_as_torch():
         assert ours.dtype == theirs.numpy().dtype and ours.is_leaf
         np.testing.assert_array_equal(ours.data, theirs.numpy())
     assert x.new_zeros(2, dtype=np.float64, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("factory", ["full", "full_like"])
+def test_a_finite_fill_value_beyond_float32_is_refused_as_torch_and_inf_is_kept(factory):
+    torch = pytest.importorskip("torch")
+
+    def make(value):
+        return (tl.full((2,), value, dtype=np.float32) if factory == "full"
+                else tl.full_like(tl.zeros(2, dtype=np.float32), value))
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.full((2,), -1e300, dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match=f"{factory}: value -1e\\+300 cannot be converted to float32 without overflow"):
+            make(-1e300)
+        made = make(-np.inf)
+    assert made.dtype == np.float32
+    np.testing.assert_array_equal(made.data, torch.full((2,), -np.inf, dtype=torch.float32).numpy())

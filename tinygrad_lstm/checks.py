@@ -20,15 +20,16 @@ def _as_outputs(result) -> list:
     raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(result).__name__}")
 
 
-def _prepare(inputs) -> tuple[list, list[int]]:
-    """Fresh leaf copies of the inputs (so user tensors keep their .grad) and which need grad."""
+def _prepare(inputs, fn: str = "gradcheck") -> tuple[list, list[int]]:
+    """Fresh leaf copies of the inputs (so user tensors keep their .grad) and which need grad;
+    `fn` names the check in errors."""
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     copies, diff = [], []
     for j, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.requires_grad:
             if t.dtype != np.float64:
-                raise TypeError(f"gradcheck: input {j} is {t.dtype}; central differences need float64 "
+                raise TypeError(f"{fn}: input {j} is {t.dtype}; central differences need float64 "
                                 f"(pass tensors created with dtype=np.float64)")
             copies.append(Tensor(t.data.copy(), requires_grad=True))
             diff.append(j)
@@ -169,7 +170,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     """
     from .engine import grad
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    _, diff = _prepare(inputs)
+    _, diff = _prepare(inputs, "gradgradcheck")
     if not diff:
         raise ValueError("gradgradcheck: no input requires grad")
     outputs = _as_outputs(fn(*inputs))

@@ -35,8 +35,8 @@ import numpy as np
 
 from .runtime import tune_process
 
-__all__ = ["main", "build_parser", "run_command", "EXIT_CODES", "cell_kind", "cell_kinds", "add_cell_argument",
-           "positive_int", "non_negative_int", "positive_float", "non_negative_float"]
+__all__ = ["main", "build_parser", "ArgumentParser", "run_command", "EXIT_CODES", "cell_kind", "cell_kinds",
+           "add_cell_argument", "positive_int", "non_negative_int", "positive_float", "non_negative_float"]
 
 EXIT_CODES = """exit codes:
   0  success: the gradients agree, the code checked is right
@@ -53,8 +53,9 @@ class _HelpFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+class ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2, and whose
+    ``--help`` ends with `EXIT_CODES`; the example scripts' parser too."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _HelpFormatter)
@@ -62,6 +63,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
+        """``PROG: error: MESSAGE (try --help)`` on stderr, one line, and exit code 2 (no usage block)."""
         self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
 
 
@@ -255,7 +257,7 @@ def _add_common_options(parser) -> None:
 
 def build_parser(task_module=None) -> argparse.ArgumentParser:
     """The argument parser; `task_module` adds its options to ``train`` (see `tinygrad_lstm.tasks`)."""
-    parser = _Parser(prog="tinygrad-lstm", description=(
+    parser = ArgumentParser(prog="tinygrad-lstm", description=(
         "See and trust how recurrent networks learn: gradient checks, graph pictures and training demos."))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     subparsers = {name: add_parser(commands) for name, (add_parser, _) in COMMANDS.items()}

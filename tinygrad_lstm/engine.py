@@ -458,7 +458,7 @@ class Function:
         arrays = []
         needs = []
         edges = []
-        record = False
+        record = huge = False
         for a in args:  # one pass; this is the hottest loop of the engine
             if isinstance(a, Tensor):
                 arrays.append(a._data)
@@ -471,7 +471,11 @@ class Function:
                     needs.append(False)
                     edges.append((a, 0))
             else:
-                arrays.append(np.asarray(a) if type(a) is list or type(a) is tuple else a)  # as numpy does
+                if type(a) is list or type(a) is tuple:
+                    a = np.asarray(a)  # as numpy does
+                elif type(a) is float and not -_FLOAT16_MAX <= a <= _FLOAT16_MAX:
+                    huge = True
+                arrays.append(a)
                 needs.append(False)
                 edges.append(None)
         record = record and _grad_enabled
@@ -480,7 +484,11 @@ class Function:
         if _anomaly_enabled:
             ctx.created_at = _user_frame()
         try:
-            out = ctx.forward(*arrays, **kwargs)
+            if huge:  # a number beyond a small float dtype becomes inf in it, as in PyTorch, without a warning
+                with np.errstate(over="ignore"):
+                    out = ctx.forward(*arrays, **kwargs)
+            else:
+                out = ctx.forward(*arrays, **kwargs)
         except ShapeError:
             raise
         except ValueError as e:
@@ -520,6 +528,7 @@ class Function:
         return result
 
 
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 _sequence = itertools.count()  # creation order: every node is created after its parents
 _new_object = object.__new__
 
@@ -606,7 +615,8 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data._data
         try:
-            array = np.array(data, dtype=dtype)
+            with np.errstate(over="ignore"):  # a value beyond `dtype` becomes inf, as in PyTorch
+                array = np.array(data, dtype=dtype)
         except (TypeError, ValueError) as e:
             raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}: {e}") from None
         if array.dtype.kind not in _ALLOWED_KINDS:
@@ -986,6 +996,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     retain_graph = create_graph if retain_graph is None else bool(retain_graph)
     if inputs is not None:
         inputs = _as_tensor_list(inputs, "backward", "inputs")
+        if not inputs:
+            raise RuntimeError("backward: inputs is empty; pass None to accumulate into every leaf")
         for t, g in zip(inputs, grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)):
             if g is not None and not t.retains_grad:  # retain_grad's hook has stored it already
                 _add_to_grad(t, g if create_graph else g._data.copy())
@@ -1002,7 +1014,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple:
+         allow_unused: bool | None = None, is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
     """The gradients of `outputs` with respect to `inputs`, returned, not accumulated into
     ``.grad`` (``torch.autograd.grad``).
 
@@ -1017,8 +1029,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
         Keep the saved arrays (default: `create_graph`).
     create_graph : bool
         Return gradients that are in the graph, so they can be differentiated again.
-    allow_unused : bool
-        Return None for an input the outputs do not depend on, instead of raising.
+    allow_unused : bool, optional
+        Return None for an input the outputs do not depend on, instead of raising
+        (default: `materialize_grads`).
+    is_grads_batched : bool
+        The first dim of every grad_output is a batch: one vector-Jacobian product per entry,
+        stacked along a new first dim of each result (PyTorch vectorizes this with vmap; here
+        it is a loop over the batch).
+    materialize_grads : bool
+        Return zeros instead of None for such an input.
 
     Returns
     -------
@@ -1031,9 +1050,22 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     >>> g.data, grad(g.sum(), x)[0].data                  # 3x^2, then 6x
     (array([ 3., 12.]), array([ 6., 12.]))
     """
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or not passed)")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
+    if materialize_grads:
+        listed = _as_tensor_list(inputs, "grad", "inputs")
+        results = grad(outputs, listed, grad_outputs, retain_graph, create_graph, True)
+        return tuple(Tensor(np.zeros(t.shape, t.dtype)) if g is None else g for g, t in zip(results, listed))
     if _tracer is not None:
         return _tracer.on_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
     inputs = _as_tensor_list(inputs, "grad", "inputs")
+    if not inputs:
+        raise RuntimeError("grad: inputs is empty; pass the tensors to differentiate with respect to")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
@@ -1054,7 +1086,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     for i, t in enumerate(inputs):
         g = captured.get(i) if t._node is not None else leaves.get(t)
         if g is not None and not create_graph:
-            g = Tensor._wrap(np.array(_materialized(g) if type(g) is list else g), None, 0)
+            g = np.array(_materialized(g) if type(g) is list else g)
+            if t._node is None and t._hooks:  # a leaf's hooks see its gradient, as in backward and PyTorch
+                g = np.array(_run_leaf_hooks(t, g))
+            g = Tensor._wrap(g, None, 0)
         elif g is not None and t._node is None:
             g = _run_leaf_hooks(t, g)
         if g is None and not allow_unused:
@@ -1062,6 +1097,30 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
                                f"pass allow_unused=True to get None for it")
         results.append(g)
     return tuple(results)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads) -> tuple:
+    """`grad` with ``is_grads_batched=True``: one call per entry of the grad_outputs' first dim."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    seeds = [grad_outputs] if isinstance(grad_outputs, (Tensor, np.ndarray)) or grad_outputs is None \
+        else list(grad_outputs)
+    if len(seeds) != len(outputs) or any(g is None for g in seeds):
+        raise RuntimeError("grad: is_grads_batched=True needs one batched grad_output per output")
+    seeds = [g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g), None, 0) for g in seeds]
+    sizes = {g.shape[0] if g.ndim else None for g in seeds}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"grad: is_grads_batched=True needs grad_outputs with the same first (batch) dim, got "
+                         f"shapes {[g.shape for g in seeds]}")
+    (batch,) = sizes
+    keep = create_graph if retain_graph is None else retain_graph
+    rows = [grad(outputs, inputs, [g[b] for g in seeds], retain_graph=True if b < batch - 1 else keep,
+                 create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads)
+            for b in range(batch)]
+    if not rows:
+        raise ValueError("grad: is_grads_batched=True with a batch of 0 grad_outputs")
+    from .ops import stack
+    return tuple(None if column[0] is None else stack(column) if create_graph
+                 else Tensor._wrap(np.stack([c._data for c in column]), None, 0) for column in zip(*rows))
 
 
 def _capture(t: Tensor, i: int, captured: dict) -> "_HookHandle":

@@ -49,7 +49,18 @@ def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     """A tensor of `shape` filled with `fill_value` (dtype inferred from it, as numpy)."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return _make(np.full(_shape(shape), fill_value, dtype=dtype), requires_grad)
+    return _make(_filled(_shape(shape), fill_value, dtype, "full"), requires_grad)
+
+
+def _filled(shape, fill_value, dtype, factory: str) -> np.ndarray:
+    """``np.full``, refusing a finite value that the dtype cannot hold, as PyTorch (RuntimeError)."""
+    with np.errstate(over="ignore"):
+        array = np.full(shape, fill_value, dtype=dtype)
+    value = np.asarray(fill_value)
+    if (array.dtype.kind == "f" and value.dtype.kind in "iuf" and np.isfinite(value).all()
+            and not np.isfinite(array).all()):
+        raise RuntimeError(f"{factory}: value {fill_value!r} cannot be converted to {array.dtype} without overflow")
+    return array
 
 
 def randn(*shape, dtype=np.float64, requires_grad: bool = False, generator: np.random.Generator | None = None) -> Tensor:
@@ -114,7 +125,7 @@ def ones_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:
 def full_like(input, fill_value, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """`fill_value` in `input`'s shape and dtype (or `dtype`), as ``torch.full_like``."""
     shape, dtype = _like(input, dtype)
-    return _make(np.full(shape, fill_value, dtype=dtype), requires_grad)
+    return _make(_filled(shape, fill_value, dtype, "full_like"), requires_grad)
 
 
 def randn_like(input, *, dtype=None, requires_grad: bool = False,

@@ -20,6 +20,11 @@ from ..engine import Function, Observer, Tensor, enable_grad
 __all__ = ["jvp", "rules"]
 
 
+# the gradients would carry no tangents (the backward pass is not seen by forward mode): a silent zero
+_REVERSE_INSIDE = ("jvp: backward() or tl.grad inside a function given to tl.jvp is not supported (forward over "
+                   "reverse); for Hessian-vector products use tl.autograd.functional.hvp")
+
+
 class _ForwardAD(Observer):
     """The observer `jvp` installs on the engine: gives every op's outputs their tangents."""
 
@@ -51,6 +56,12 @@ class _ForwardAD(Observer):
         for t, tangent in zip(outputs, out if isinstance(out, tuple) else (out,)):  # a split into one piece too
             if tangent is not None:
                 self.set(t, tangent)
+
+    def on_backward(self, tensors, grad_tensors, retain_graph, create_graph, inputs):
+        raise RuntimeError(_REVERSE_INSIDE)
+
+    def on_grad(self, outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+        raise RuntimeError(_REVERSE_INSIDE)
 
     def on_inplace(self, tensor: Tensor, result: Tensor) -> None:
         tangent = self.tangent(result)
@@ -118,7 +129,7 @@ def _double_vjp(ctx: Function, args, tangents: list, outputs: tuple):
     return results if len(outputs) > 1 else results[0]
 
 
-def jvp(fn, primals, tangents) -> tuple:
+def jvp(fn, primals, tangents, *, has_aux: bool = False) -> tuple:
     """``(fn(*primals), J t)``: the outputs and their tangents, by forward mode (``torch.func.jvp``).
 
     Parameters
@@ -130,9 +141,13 @@ def jvp(fn, primals, tangents) -> tuple:
     tangents : tuple of Tensor or array_like
         One direction per primal, same shapes.
 
+    has_aux : bool
+        `fn` returns ``(outputs, aux)``; `aux` is returned as it is, without tangents.
+
     Returns
     -------
-    (outputs, tangents_out) : the second in the structure of the first.
+    (outputs, tangents_out) : the second in the structure of the first
+    (``(outputs, tangents_out, aux)`` with `has_aux`).
 
     Examples
     --------
@@ -157,6 +172,11 @@ def jvp(fn, primals, tangents) -> tuple:
         forward.set(p, t)
     with _observer(forward):
         result = fn(*inputs)
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise RuntimeError("jvp: with has_aux=True the function must return a tuple (output, aux)")
+        result, aux = result
+        return result, _tangents_like(result, forward), aux
     return result, _tangents_like(result, forward)
 
 

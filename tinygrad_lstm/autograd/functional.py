@@ -14,6 +14,7 @@ import numpy as np
 
 from ..engine import Tensor, enable_grad, grad
 from ..ops import stack
+from .forward import jvp as jvp_forward
 
 __all__ = ["vjp", "jvp", "hvp", "vhp", "jacobian", "hessian"]
 
@@ -136,11 +137,14 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vec
     ``output_i.shape + input_j.shape``, nested as PyTorch nests them (a Tensor for one
     output and one input, a tuple over inputs or outputs, a tuple of tuples for both).
 
-    Computed by reverse mode, one vector-Jacobian product per output element (`vectorize`
-    is accepted and changes nothing; ``strategy="forward-mode"`` is not supported).
+    ``strategy="reverse-mode"``: one vector-Jacobian product per output element;
+    ``"forward-mode"`` (PyTorch: only with ``vectorize=True``, not with `create_graph` or
+    `strict`): one forward-mode `tl.jvp` per input element. `vectorize` changes nothing else.
     """
-    if strategy != "reverse-mode":
-        raise ValueError(f"jacobian: only strategy='reverse-mode' is supported, got {strategy!r}")
+    if strategy not in ("forward-mode", "reverse-mode"):
+        raise ValueError(f"jacobian: strategy must be 'forward-mode' or 'reverse-mode', got {strategy!r}")
+    if strategy == "forward-mode":
+        return _jacobian_forward(func, inputs, create_graph, strict, vectorize)
     inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     leaves = _leaves(inputs, create_graph)
     outputs_tuple, outputs = _outputs(func, leaves, "jacobian")
@@ -174,6 +178,41 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vec
     return tuple(rows) if outputs_tuple else rows[0]
 
 
+def _jacobian_forward(func, inputs, create_graph: bool, strict: bool, vectorize: bool):
+    """`jacobian` by forward mode: column k of input j is the tangent of the outputs along e_k."""
+    if not vectorize:
+        raise NotImplementedError("jacobian: strategy='forward-mode' needs vectorize=True (as in PyTorch)")
+    if create_graph or strict:
+        raise NotImplementedError("jacobian: strategy='forward-mode' supports neither create_graph=True nor "
+                                  "strict=True (as in PyTorch); use strategy='reverse-mode'")
+    inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+    for t in inputs:
+        if t.dtype.kind != "f":
+            raise TypeError(f"autograd.functional: inputs must be floating point, got dtype {t.dtype}")
+    primals = tuple(Tensor._wrap(t._data, None, 0) for t in inputs)
+    zeros = [np.zeros(t.shape, t.dtype) for t in inputs]
+    outputs_tuple, outputs, columns = None, None, [[] for _ in inputs]
+    for j, t in enumerate(inputs):
+        for k in range(t.size):
+            direction = np.zeros(t.size, t.dtype)
+            direction[k] = 1
+            tangents = tuple(direction.reshape(t.shape) if i == j else z for i, z in enumerate(zeros))
+            result, tangents_out = jvp_forward(func, primals, tangents)
+            outputs_tuple, outputs = _as_tuple(result, "the function's output", "jacobian")
+            columns[j].append(tangents_out if outputs_tuple else (tangents_out,))
+    if outputs is None:  # every input is empty: one call for the output shapes
+        outputs_tuple, outputs = _as_tuple(func(*primals), "the function's output", "jacobian")
+    rows = []
+    for i, output in enumerate(outputs):
+        row = []
+        for j, t in enumerate(inputs):
+            data = (np.stack([c[i]._data for c in columns[j]], axis=-1) if columns[j]
+                    else np.zeros(output.shape + (0,), output.dtype))
+            row.append(Tensor._wrap(data.reshape(output.shape + t.shape), None, 0))
+        rows.append(tuple(row) if inputs_tuple else row[0])
+    return tuple(rows) if outputs_tuple else rows[0]
+
+
 def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
             outer_jacobian_strategy: str = "reverse-mode"):
     """The Hessian of a scalar `func` at `inputs`: for inputs i and j an array of shape
@@ -187,8 +226,15 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vect
         return _grads(outputs, xs, (Tensor._wrap(np.ones(outputs[0].shape, outputs[0].dtype), None, 0),),
                       True, strict, "hessian")
 
-    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
-                      strategy=outer_jacobian_strategy)
+    if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
+        raise ValueError(f"hessian: outer_jacobian_strategy must be 'forward-mode' or 'reverse-mode', "
+                         f"got {outer_jacobian_strategy!r}")
+    if outer_jacobian_strategy == "forward-mode" and not vectorize:
+        raise NotImplementedError("hessian: outer_jacobian_strategy='forward-mode' needs vectorize=True "
+                                  "(as in PyTorch)")
+    # the outer Jacobian is always taken in reverse mode (forward over reverse is not supported):
+    # the same Hessian, so "forward-mode" is accepted for PyTorch's signature
+    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict)
     return result if inputs_tuple else result[0][0]
 
 

@@ -243,31 +243,36 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     return squared.sum() if reduction == "sum" else squared.mean()
 
 
-def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean",
+def cross_entropy(input, target, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
-    """Cross entropy between class logits and integer class targets: ``nll_loss(log_softmax(logits))``.
+    """Cross entropy between class logits and targets: ``nll_loss(log_softmax(input))`` for
+    integer class targets, ``-(target * log_softmax(input)).sum(class axis)`` for class
+    probabilities (PyTorch's two kinds).
 
     With label smoothing ``e`` over ``C`` classes the target distribution is
-    ``(1 - e) * one_hot(target) + e / C``, as in PyTorch.
+    ``(1 - e) * target + e / C`` (``target`` one-hot for class indices), as in PyTorch.
 
     Parameters
     ----------
-    logits : Tensor
-        ``(N, C)``, ``(N, C, d1, ...)`` (classes on axis 1, as in PyTorch) or unbatched ``(C,)``.
-    targets : Tensor or array_like of int
-        ``(N,)``, ``(N, d1, ...)`` or ``()``: class indices in ``[0, C)`` or `ignore_index`.
+    input : Tensor
+        Logits ``(N, C)``, ``(N, C, d1, ...)`` (classes on axis 1, as in PyTorch) or unbatched ``(C,)``.
+    target : Tensor or array_like
+        Class indices (integers) of shape ``(N,)``, ``(N, d1, ...)`` or ``()``, in ``[0, C)``
+        or `ignore_index`; or class probabilities (floating point) of the input's shape, which
+        may require grad.
     weight : Tensor or array_like, optional
         ``(C,)`` weight of each class (a constant).
     ignore_index : int or None
-        Targets equal to it (default -100, PyTorch's padding value) contribute nothing, and are
-        not counted by ``"mean"``; None ignores nothing.
+        Class-index targets equal to it (default -100, PyTorch's padding value) contribute
+        nothing, and are not counted by ``"mean"``; None ignores nothing.
     reduction : {"mean", "sum", "none"}
-        ``"mean"`` divides by the total weight of the counted targets (their number without `weight`).
+        ``"mean"`` divides by the total weight of the counted targets (their number without
+        `weight`); for probability targets by the number of targets (``N * d1 * ...``).
     label_smoothing : float in [0, 1]
 
     Returns
     -------
-    Tensor: a scalar, or of the targets' shape for ``reduction="none"``.
+    Tensor: a scalar, or of the input's shape without the class axis for ``reduction="none"``.
 
     Examples
     --------
@@ -277,31 +282,69 @@ def cross_entropy(logits, targets, weight=None, *, ignore_index: int | None = -1
     >>> round(loss.item(), 6)
     0.693147
     """
-    logits = _float_tensor(logits, "cross_entropy")
+    input = _float_tensor(input, "cross_entropy")
     if not isinstance(label_smoothing, Real) or not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing!r}")
-    picked = _TargetPicker("cross_entropy", logits, targets, weight, ignore_index, reduction)
-    return picked.loss(LogSoftmax.apply(logits, axis=picked.class_axis), label_smoothing)
+    if np.asarray(target.data if isinstance(target, Tensor) else target).dtype.kind == "f":
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    picked = _TargetPicker("cross_entropy", input, target, weight, ignore_index, reduction)
+    return picked.loss(LogSoftmax.apply(input, axis=picked.class_axis), label_smoothing)
 
 
-def nll_loss(log_probs, targets, weight=None, *, ignore_index: int | None = -100,
+def _soft_cross_entropy(input: Tensor, target, weight, reduction: str, label_smoothing: float) -> Tensor:
+    """`cross_entropy` with class-probability targets of the input's shape."""
+    _check_reduction(reduction, "cross_entropy")
+    if not input.shape:
+        raise ShapeError("cross_entropy: input must have a class dimension, got shape ()")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype))
+    elif target.dtype != input.dtype and not target.requires_grad:
+        target = Tensor(target.data.astype(input.dtype))
+    class_axis = 0 if input.ndim == 1 else 1
+    if target.shape == input.shape[:class_axis] + input.shape[class_axis + 1:]:
+        raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {target.dtype} "
+                        f"(class probabilities need the input's shape {input.shape})")
+    if target.shape != input.shape:
+        raise ShapeError(f"cross_entropy: probability targets of shape {target.shape} do not match input of "
+                         f"shape {input.shape}; class probabilities need the input's shape")
+    n_classes = input.shape[class_axis]
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+    terms = LogSoftmax.apply(input, axis=class_axis) * target
+    if weight is not None:
+        class_weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+        if class_weight.shape != (n_classes,):
+            raise ShapeError(f"cross_entropy: weight of shape {class_weight.shape} does not match {n_classes} "
+                             f"classes of input of shape {input.shape}")
+        shape = [1] * input.ndim
+        shape[class_axis] = n_classes
+        terms = terms * class_weight.reshape(shape)
+    per_target = -terms.sum(axis=class_axis)
+    if reduction == "none":
+        return per_target
+    return per_target.sum() if reduction == "sum" else per_target.mean()
+
+
+def nll_loss(input, target, weight=None, *, ignore_index: int | None = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer class targets under log-probabilities (e.g. from `log_softmax`).
 
     Parameters
     ----------
-    log_probs : Tensor
-        ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
-    targets, weight, ignore_index, reduction
+    input : Tensor
+        Log-probabilities ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
+    target : Tensor or array_like of int
+        Class indices, as in `cross_entropy`.
+    weight, ignore_index, reduction
         As in `cross_entropy`.
 
     Returns
     -------
     Tensor: a scalar, or of the targets' shape for ``reduction="none"``.
     """
-    log_probs = _float_tensor(log_probs, "nll_loss")
-    picked = _TargetPicker("nll_loss", log_probs, targets, weight, ignore_index, reduction)
-    return picked.loss(log_probs, 0.0)
+    input = _float_tensor(input, "nll_loss")
+    picked = _TargetPicker("nll_loss", input, target, weight, ignore_index, reduction)
+    return picked.loss(input, 0.0)
 
 
 class _TargetPicker:

@@ -153,12 +153,22 @@ class Prod(Function):
 
     def vjp(ctx, grad_output):
         a, out = ctx.saved_tensors
-        if (a == 0).any():
-            raise RuntimeError("prod: the gradient of a product with zero entries cannot be differentiated "
-                               "again (create_graph=True, or forward mode)")
         a_t = ctx.saved_input(0, a)
+        if (a == 0).any():
+            return _broadcast_back(grad_output, a.shape, ctx.axis, ctx.keepdims) * _prod_of_others(a_t, ctx.axis)
         out_t = _keep_dims(ctx.saved_output(0, out), a.shape, ctx.axis, ctx.keepdims)
         return _broadcast_back(grad_output, a.shape, ctx.axis, ctx.keepdims) * out_t / a_t
+
+
+def _prod_of_others(a: Tensor, axis) -> Tensor:
+    """For every element of `a`, the product of the other elements along `axis` (None: all),
+    with ops, so exact where elements are zero and differentiable again: row k of an
+    ``n x n`` copy has a 1 in place of element k."""
+    flat = a.reshape(-1) if axis is None else a.movedim(axis[0], -1)
+    n = flat.shape[-1]
+    rows = flat.unsqueeze(-2).expand(*flat.shape[:-1], n, n)
+    others = rows.where(Tensor(~np.eye(n, dtype=bool)), 1.0).prod(-1)
+    return others.reshape(a.shape) if axis is None else others.movedim(-1, axis[0])
 
 
 @tensor_method

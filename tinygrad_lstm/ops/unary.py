@@ -172,17 +172,23 @@ class Abs(Function):
 
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
-        return grad_output * np.sign(a)
+        return grad_output * _sign(a)
 
     def vjp(ctx, grad_output):
         return grad_output * Sign.apply(ctx.saved_input(0, ctx.saved_tensors[0]))  # in the graph, as ReLU's
 
     def jvp(ctx, tangent):
-        return tangent * np.sign(ctx.saved_tensors[0])
+        return tangent * _sign(ctx.saved_tensors[0])
 
 @tensor_method
 def abs(self):
     """Elementwise |x|, same shape; the gradient is sign(x) (0 at 0)."""
+    return Abs.apply(self)
+
+
+@tensor_method
+def __abs__(self):
+    """``abs(x)``, Python's builtin: `abs`."""
     return Abs.apply(self)
 
 
@@ -214,12 +220,18 @@ def sqrt(self):
     return Sqrt.apply(self)
 
 
+def _sign(a):
+    """numpy's sign with 0 for nan, as ``torch.sign`` (and the slope of ``torch.abs`` there)."""
+    s = np.sign(a)
+    return np.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
+
+
 class Sign(Function):
-    """-1, 0 or 1 by the sign of `a` (nan for nan); its gradient is 0, as in PyTorch."""
+    """-1, 0 or 1 by the sign of `a` (0 for nan); its gradient is 0, as in PyTorch."""
 
     def forward(ctx, a):
         ctx.shape = np.shape(a)
-        return np.sign(a)
+        return _sign(a)
 
     def backward(ctx, grad_output):
         return np.zeros(ctx.shape, dtype=grad_output.dtype)
