@@ -47,6 +47,7 @@ SECTIONS = [
     ("tl.nn.functional", "tinygrad_lstm.nn.functional", "tl.nn.functional", None),
     ("tl.nn.init", "tinygrad_lstm.nn.init", "tl.nn.init", None),
     ("tl.nn.utils", "tinygrad_lstm.nn.utils", "tl.nn.utils", None),
+    ("tl.nn.utils.rnn: packed sequences", "tinygrad_lstm.nn.utils.rnn", "tl.nn.utils.rnn", None),
     ("tl.nn.kinds: the registry of recurrent kinds", "tinygrad_lstm.nn.kinds", "tl.nn.kinds", None),
     ("tl.optim", "tinygrad_lstm.optim", "tl.optim", None),
     ("tl.compare: the gradient report", "tinygrad_lstm.compare", "tl.compare", None),

@@ -630,7 +630,9 @@ def _torch_input_message(owner: str, value) -> str:
         return (f"{owner}: got a torch PackedSequence; tinygrad_lstm takes the padded batch and its lengths "
                 f"instead: padded, lengths = torch.nn.utils.rnn.pad_packed_sequence(packed), then "
                 f"module(padded.numpy(), lengths=lengths.tolist()) (pass batch_first= to pad_packed_sequence "
-                f"as the module has it)")
+                f"as the module has it), or pack it as tinygrad_lstm's own PackedSequence with "
+                f"tl.nn.utils.rnn.pack_padded_sequence(padded.numpy(), lengths.tolist(), enforce_sorted=False) "
+                f"and pass that")
     shape = tuple(getattr(value, "shape", ()))
     return (f"{owner}: got a torch.{kind} of shape {shape}; convert it to numpy with x.detach().numpy(), or to "
             f"a tl.Tensor with tl.Tensor(x.detach().numpy(), requires_grad=True) for its gradient")

@@ -6,7 +6,8 @@ a Tensor or a tuple of Tensors whose first element is the output ``h_t`` ``(B, H
 attributes ``input_size`` (D) and ``hidden_size`` (H). The built-in cells follow it.
 
 Variable lengths go through `length_masks` and `masked_step`, shared with the built-in
-sequence modules (`tl.nn.LSTM` ...), so ``lengths=`` means the same everywhere.
+sequence modules (`tl.nn.LSTM` ...), so ``lengths=`` means the same everywhere; a
+`PackedSequence` input goes through `forward_packed`, which runs that same path.
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from ..ops import DropoutMask, ZoneoutMask, concat, stack
 from . import functional
 from .layers import check_probability
 from .module import Module, as_input, check_size
+from .utils.rnn import PackedSequence, _pack, pad_packed_sequence
 
-__all__ = ["Recurrent", "check_cell", "length_masks", "masked_step", "NO_SEQUENCE", "StepWatcher", "watch_steps",
-           "watching", "watch_gates"]
+__all__ = ["Recurrent", "check_cell", "length_masks", "masked_step", "forward_packed", "NO_SEQUENCE", "StepWatcher",
+           "watch_steps", "watching", "watch_gates"]
 
 NO_SEQUENCE = object()  # a step mask meaning: no sequence of the batch has this step
 
@@ -139,6 +141,22 @@ def length_masks(lengths, steps: int, batch: int, dtype, owner: str) -> list | N
         else:
             masks.append(valid.astype(dtype)[:, None])
     return masks
+
+
+def forward_packed(module: Module, packed: PackedSequence, state, lengths) -> tuple:
+    """``module.forward`` on a `PackedSequence`, as PyTorch's modules: ``(packed output, final state)``.
+
+    The sequences are unpacked to the padded batch in their original order and run with
+    ``lengths=``, so `state` and the final state are in the original batch order (PyTorch
+    permutes them by ``sorted_indices`` / ``unsorted_indices`` to the same effect); the output
+    is packed in the input's order, with its ``batch_sizes`` and indices.
+    """
+    if lengths is not None:
+        raise ValueError(f"{type(module).__name__}: a PackedSequence carries its lengths; do not pass lengths= too")
+    padded, lengths = pad_packed_sequence(packed, batch_first=module.batch_first)
+    output, final = module.forward(padded, state, lengths=lengths)
+    sorted_lengths = lengths if packed.sorted_indices is None else lengths[packed.sorted_indices]
+    return _pack(output, sorted_lengths, packed.sorted_indices, module.batch_first), final
 
 
 def masked_step(state: tuple, new_state: tuple, mask) -> tuple:
@@ -431,7 +449,12 @@ class Recurrent(Module):
             state element of every step, directions concatenated, of the last layer.
         final_state : Tensor or tuple of Tensors
             Shaped as `state`.
+
+        A `tl.nn.utils.rnn.PackedSequence` `x` (no `lengths`) gives a packed `output`, as
+        `tl.nn.LSTM`; `state` and `final_state` are then in the original batch order.
         """
+        if isinstance(x, PackedSequence):
+            return forward_packed(self, x, state, lengths)
         if "_factory" in self.__dict__:
             size = np.shape(x.data if isinstance(x, Tensor) else x)
             if len(size) not in (2, 3):

@@ -28,7 +28,8 @@ from ..ops import addmm, concat, stack
 from . import functional
 from .layers import check_probability, uniform_parameter
 from .module import Module, as_input, check_float_dtype, check_size
-from .recurrent import NO_SEQUENCE, Recurrent, length_masks, masked_step, watch_gates, watching
+from .recurrent import NO_SEQUENCE, Recurrent, forward_packed, length_masks, masked_step, watch_gates, watching
+from .utils.rnn import PackedSequence
 # (Recurrent: its old home still imports it from here)
 
 __all__ = ["rnn_step", "lstm_step", "gru_step", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
@@ -342,7 +343,12 @@ class RNNBase(Module):
             ``(T, B, num_directions * H)`` (batch-first or unbatched like `x`).
         h_n : Tensor, or (h_n, c_n) for the LSTM
             ``(num_layers * num_directions, B, H)`` (``(num_layers * num_directions, H)`` unbatched).
+
+        As PyTorch, `x` may be a `tl.nn.utils.rnn.PackedSequence` (then without `lengths`):
+        `output` is then packed the same way, and `hx` and `h_n` are in the original batch order.
         """
+        if isinstance(x, PackedSequence):
+            return forward_packed(self, x, hx, lengths)
         name = type(self).__name__
         x = as_input(x, self.dtype, name)
         layout = "(B, T, D)" if self.batch_first else "(T, B, D)"

@@ -1,4 +1,4 @@
-"""Gradient clipping, in place on ``.grad``, as ``torch.nn.utils``."""
+"""Gradient clipping, in place on ``.grad``, as ``torch.nn.utils``; packed sequences in `rnn`."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 
-from ..engine import Tensor, traced_effect
+from ...engine import Tensor, traced_effect
+from . import rnn
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
