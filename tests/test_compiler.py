@@ -793,3 +793,24 @@ def test_a_failing_replay_returns_its_buffers_and_the_plan_stays_usable():
     assert len(plan.pool) == 1
     np.testing.assert_array_equal(compiled(np.array([3.0, 4.0])).data, [6.0, 16.0])
     assert "fragile x1" in compiled.trace_info()
+
+
+def test_an_argument_with_a_graph_before_the_call_passes_its_gradient_on_as_eager():
+    # an input made by ops outside the call (x * 2, a packed sequence): the compiled node's gradient
+    # for it continues into that graph, to the leaf x
+    from tinygrad_lstm.nn.utils.rnn import pack_padded_sequence
+    lstm = tl.nn.LSTM(3, 4, dtype=np.float64)
+    data = np.random.default_rng(0).standard_normal((5, 2, 3))
+    calls = {"scaled": (lambda x: x * 2, lambda t: lstm(t)[0]),
+             "packed": (lambda x: pack_padded_sequence(x, [5, 3]), lambda p: lstm(p)[0].data)}
+    for name, (prepare, fn) in calls.items():
+        grads = []
+        for step in (fn, tl.jit(fn)):
+            x = tl.Tensor(data, requires_grad=True)
+            lstm.zero_grad()
+            for _ in range(3):  # trace, then replays
+                out = step(prepare(x))
+                (out * out).sum().backward()
+            grads.append((x.grad.copy(), lstm.weight_hh_l0.grad.copy()))
+        for eager, compiled in zip(*grads):
+            np.testing.assert_array_equal(compiled, eager, err_msg=name)

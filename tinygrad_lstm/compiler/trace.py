@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import itertools
 import types
 
 import numpy as np
@@ -406,6 +407,12 @@ class _Tracer(engine.Observer):
         slot = self._array_slot(leaf) if type(leaf) is np.ndarray else None
         return slot if slot is not None else _Const(leaf)
 
+    def tensor_of_output(self, node, index: int) -> Tensor | None:
+        """The argument (or else a tensor from outside that an op of the call read) that is output
+        `index` of `node`, a node recorded before the call; None if there is none."""
+        candidates = itertools.chain(self.inputs, (slot.tensor for slot in self.by_tensor.values()))
+        return next((t for t in candidates if isinstance(t, Tensor) and t._node is node and t._index == index), None)
+
     def leaf_of(self, t: Tensor):
         """The leaf descriptor of a tensor that receives gradients: ``("input", k)`` or ``("external", slot)``."""
         k = self.input_tensor.get(id(t))
@@ -501,8 +508,10 @@ def _record_backward(tracer: _Tracer, tensors, grads, retain_graph, probe=False)
                 raise RuntimeError(f"tl.jit: backward inside the compiled function reaches op '{parent.name}', "
                                    f"recorded before the call; backpropagate through the ops of the call only")
             key = ("leaf", id(parent), index)
-            if key not in schedule.leaves:
-                schedule.leaves[key] = (("outside", parent, index), None)
+            if key not in schedule.leaves:  # a tensor with a graph before the call: its gradient goes on there
+                tensor = tracer.tensor_of_output(parent, index)
+                schedule.leaves[key] = ((tracer.leaf_of(tensor), tensor) if tensor is not None
+                                        else (("outside", parent, index), None))
             shape, dtype = parent.meta[index]
             return key, shape, dtype
         shape, dtype = parent.meta[index]
