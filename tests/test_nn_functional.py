@@ -343,3 +343,22 @@ def test_targets_may_be_tensors_or_lists():
     expected = F.cross_entropy(x, np.array([1, 0, 3])).item()
     assert F.cross_entropy(x, tl.Tensor([1, 0, 3])).item() == expected
     assert F.cross_entropy(x, [1, 0, 3]).item() == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_at_extreme_inputs_is_torchs_without_warnings(dtype):
+    torch = pytest.importorskip("torch")
+    x = np.array([-1e30, -1e4, -88.0, -1e-8, 0.0, 19.99, 20.01, 89.0, 1e4, 3e38], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = tl.Tensor(x, requires_grad=True)
+        out = tl.nn.functional.softplus(t)
+        out.sum().backward()
+    x_torch = torch.tensor(x, requires_grad=True)
+    out_torch = torch.nn.functional.softplus(x_torch)
+    out_torch.sum().backward()
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.data, out_torch.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(t.grad, x_torch.grad.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="softplus: beta must be a nonzero number, got 0"):
+        tl.nn.functional.softplus(t, beta=0)

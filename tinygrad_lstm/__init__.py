@@ -11,7 +11,7 @@ from .engine import (Function, Graph, ShapeError, Tensor, backward, detect_anoma
                      is_grad_enabled, name_scope, no_grad, set_grad_enabled, walk_graph)
 from .checks import GradcheckError, analytical_jacobian, gradcheck, gradgradcheck, numerical_jacobian
 from .ops import (FUNCTIONS, abs, add, addmm, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, chunk,
-                  clamp, clip, clone, concat, concatenate, div, exp, flatten, flip, gather, log, log_softmax,
+                  clamp, clip, clone, concat, concatenate, div, exp, flatten, flip, gather, log, log1p, log_softmax,
                   logsumexp, masked_fill, matmul, max, maximum, mean, min, minimum, mm, moveaxis, movedim, mul, neg,
                   norm, permute, pow, prod, relu, repeat_interleave, reshape, roll, sigmoid, sign, softmax, split, sqrt,
                   squeeze, stack, std, sub, sum, swapaxes, swapdims, t, tanh, tensor_split, transpose, unbind,

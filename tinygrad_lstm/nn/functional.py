@@ -14,10 +14,10 @@ from numbers import Real
 import numpy as np
 
 from ..engine import ShapeError, Tensor
-from ..ops import DropoutMask, LogSoftmax, Softmax, addmm
+from ..ops import DropoutMask, LogSoftmax, Softmax, Softplus, addmm
 from ..ops.reduction import softmax_dim
 
-__all__ = ["linear", "sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
+__all__ = ["linear", "sigmoid", "tanh", "relu", "softplus", "softmax", "log_softmax", "dropout", "layer_norm", "cross_entropy",
            "nll_loss", "mse_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -70,6 +70,14 @@ def tanh(x) -> Tensor:
 def relu(x) -> Tensor:
     """``max(x, 0)`` elementwise. Any shape."""
     return _float_tensor(x, "relu").relu()
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta x)) / beta`` elementwise, and `x` itself where ``beta x > threshold``
+    (``torch.nn.functional.softplus``); overflow-free. Any shape."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta == 0:
+        raise ValueError(f"softplus: beta must be a nonzero number, got {beta!r}")
+    return Softplus.apply(_float_tensor(input, "softplus"), beta=float(beta), threshold=float(threshold))
 
 
 def softmax(input, dim: int | None = None, dtype=None, *, axis: int | None = None) -> Tensor:

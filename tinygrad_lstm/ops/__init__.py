@@ -21,7 +21,7 @@ a gradient of the broadcast shape.
 """
 from .arithmetic import (Add, AddMM, DeferredMatmulGrad, Div, MatMul, Maximum, Minimum, Mul, Neg, Pow, Sub,
                          addmm)
-from .unary import Abs, Clamp, Exp, Log, ReLU, Sigmoid, Sign, Sqrt, Tanh, stable_sigmoid
+from .unary import Abs, Clamp, Exp, Log, Log1p, ReLU, Sigmoid, Sign, Softplus, Sqrt, Tanh, stable_sigmoid
 from .reduction import (Amax, Amin, LogSoftmax, LogSumExp, Max, MaxDim, Mean, Min, MinDim, Norm, Prod, Softmax, Std, Sum, Var,
                         max_result, min_result)
 from .shape import (Concat, Contiguous, Expand, Flip, Repeat, Reshape, Roll, Split, Stack, Transpose, Unbind, View, cat,
@@ -30,7 +30,7 @@ from .indexing import Gather, GetItem, MaskedFill, SetItem, Where
 from .assign import Cast, Clone, Copy
 from .random import DropoutMask, ZoneoutMask
 from .functions import (abs, add, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, chunk, clamp, clip, clone,
-                        div, exp, flatten, flip, gather, log, log_softmax, logsumexp, masked_fill, matmul, max,
+                        div, exp, flatten, flip, gather, log, log1p, log_softmax, logsumexp, masked_fill, matmul, max,
                         maximum, mean, min, minimum, mm, moveaxis, movedim, mul, neg, norm, permute, pow, prod, relu,
                         repeat_interleave, reshape, roll, sigmoid, sign, softmax, split, sqrt, squeeze, std, sub, sum,
                         swapaxes, swapdims, t, tanh, tensor_split, transpose, unbind, unflatten, unsqueeze, var,
@@ -38,7 +38,7 @@ from .functions import (abs, add, all, amax, amin, any, argmax, argmin, bmm, bro
 
 #: The functions `tl` exports from here, as PyTorch's ``torch.<name>``.
 FUNCTIONS = [
-    "abs", "sign", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "neg", "add", "sub", "mul", "div", "pow", "matmul", "mm", "bmm",
+    "abs", "sign", "exp", "log", "log1p", "sqrt", "tanh", "sigmoid", "relu", "neg", "add", "sub", "mul", "div", "pow", "matmul", "mm", "bmm",
     "addmm", "clamp", "clip", "maximum", "minimum", "where",
     "sum", "mean", "prod", "var", "std", "norm", "amax", "amin", "max", "min", "argmax", "argmin", "all", "any",
     "logsumexp",

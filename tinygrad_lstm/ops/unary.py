@@ -63,6 +63,33 @@ def log(self):
     return Log.apply(self)
 
 
+class Log1p(Function):
+    """log(1 + a), exact for small `a` (``torch.log1p``): log1p(-1) = -inf, below it nan, without warnings."""
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a)
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / (1 + a)
+
+    def vjp(ctx, grad_output):
+        return grad_output / (1 + ctx.saved_input(0, ctx.saved_tensors[0]))
+
+    @np.errstate(divide="ignore", invalid="ignore")
+    def jvp(ctx, tangent):
+        return tangent / (1 + ctx.saved_tensors[0])
+
+
+@tensor_method
+def log1p(self):
+    """Elementwise log(1 + x), same shape, accurate where x is tiny (``torch.log1p``)."""
+    return Log1p.apply(self)
+
+
 class Tanh(Function):
     def forward(ctx, a):
         out = np.tanh(a)
@@ -139,6 +166,32 @@ class Sigmoid(Function):
 def sigmoid(self):
     """Elementwise 1 / (1 + e^-x), same shape; exact and overflow-free for any input."""
     return Sigmoid.apply(self)
+
+
+class Softplus(Function):
+    """``log(1 + exp(beta a)) / beta``, and `a` itself where ``beta a > threshold``, as
+    ``torch.nn.functional.softplus``; overflow-free. Its slope is ``sigmoid(beta a)`` (1 above the threshold)."""
+
+    def forward(ctx, a, beta=1.0, threshold=20.0):
+        z = a * beta
+        ctx.save_for_backward(a)
+        ctx.beta, ctx.threshold = beta, threshold
+        smooth = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+        return np.where(z > threshold, a, smooth).astype(np.result_type(a), copy=False)
+
+    def _slope(ctx, a):
+        return np.where(a * ctx.beta > ctx.threshold, 1, stable_sigmoid(a * ctx.beta)).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad_output):
+        return grad_output * ctx._slope(ctx.saved_tensors[0])
+
+    def vjp(ctx, grad_output):
+        a = ctx.saved_input(0, ctx.saved_tensors[0])
+        above = ctx.saved_tensors[0] * ctx.beta > ctx.threshold
+        return grad_output * Where.apply(above, 1.0, Sigmoid.apply(a * ctx.beta))
+
+    def jvp(ctx, tangent):
+        return tangent * ctx._slope(ctx.saved_tensors[0])
 
 
 class ReLU(Function):
